@@ -1,0 +1,265 @@
+"""The domain model: what a checkpoint history means, independent of where it is stored.
+
+Every store backend turns its rows into these frozen types; forensics, the TUI, the
+sweeper and the exporters read nothing else. Stored values appear here as inert,
+JSON-safe data (see `lgscope.store.decode`): dicts, lists, strings, numbers, booleans,
+``None``; objects that were serialized by type name appear as ``{"__type__": "mod.Name", ...}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+__all__ = [
+    "BOOKKEEPING_PREFIXES",
+    "Finding",
+    "Interrupt",
+    "Severity",
+    "Step",
+    "TaskError",
+    "Thread",
+    "ThreadHistory",
+    "ThreadStatus",
+    "Write",
+    "is_bookkeeping",
+    "node_from_task_path",
+]
+
+ThreadStatus = Literal["done", "interrupted", "running", "error"]
+"""done: nothing left to run; interrupted: a pending interrupt; running: tasks pending and no
+interrupt (in flight, crashed, or paused by a static ``interrupt_before``); error: the last task
+failed."""
+
+Severity = Literal["info", "warning", "error", "critical"]
+
+BOOKKEEPING_PREFIXES = ("branch:", "join:", "__")
+"""Channel name prefixes LangGraph uses for control flow rather than user state."""
+
+INTERRUPT = "__interrupt__"
+RESUME = "__resume__"
+ERROR = "__error__"
+TASKS = "__pregel_tasks"
+
+
+def is_bookkeeping(channel: str) -> bool:
+    """True for LangGraph's control-flow channels (``branch:to:x``, ``__start__``, …).
+
+    ``__root__`` (the state of a graph whose state is not a dict) is user state.
+    """
+    return channel != "__root__" and channel.startswith(BOOKKEEPING_PREFIXES)
+
+
+def node_from_task_path(task_path: str) -> str | None:
+    """The node a pull task's path names (``~__pregel_pull, agent`` → ``agent``), else None."""
+    if task_path.startswith("~__pregel_pull, "):
+        return task_path[len("~__pregel_pull, ") :].split(",", 1)[0].strip() or None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One pending write a task stored against a checkpoint."""
+
+    task_id: str
+    """The task that wrote it."""
+    task_path: str
+    """LangGraph's task path, e.g. ``~__pregel_pull, agent``; empty when the store lacks it."""
+    idx: int
+    """Position among the task's writes (negative for special writes such as interrupts)."""
+    channel: str
+    """The channel written (``messages``, ``__interrupt__``, ``branch:to:tools``, …)."""
+    value: Any
+    """The decoded, inert value."""
+    type: str = "msgpack"
+    """The serializer's type tag of the stored bytes."""
+    size: int = 0
+    """Serialized size in bytes."""
+    node: str | None = None
+    """The node that wrote it, when it can be told."""
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupt:
+    """An interrupt raised by a task (``interrupt(value)`` inside a node)."""
+
+    id: str
+    """The interrupt id; resume several at once with ``Command(resume={id: value})``."""
+    value: Any
+    """What the interrupt asked, decoded and inert."""
+    thread_id: str
+    checkpoint_ns: str
+    checkpoint_id: str
+    """The checkpoint the interrupt is stored against (the one a resume continues from)."""
+    task_id: str
+    node: str | None
+    """The node that raised it, when it can be told."""
+    created_at: datetime
+    """When it was raised: the timestamp of its checkpoint."""
+
+    def age(self, now: datetime | None = None) -> timedelta:
+        """How long it has waited, as of ``now`` (default: the current time)."""
+        return (now or datetime.now(UTC)) - self.created_at
+
+
+@dataclass(frozen=True, slots=True)
+class TaskError:
+    """A task that failed: an ``__error__`` write."""
+
+    task_id: str
+    node: str | None
+    checkpoint_id: str
+    error_type: str
+    """The exception's class name, e.g. ``GraphRecursionError`` or ``ValueError``."""
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One checkpoint of one namespace, and what produced it."""
+
+    thread_id: str
+    checkpoint_ns: str
+    """``""`` for the root graph; ``node:<task id>`` (nested with ``|``) for subgraphs."""
+    checkpoint_id: str
+    parent_id: str | None
+    step: int
+    """LangGraph's step counter (``-1`` for the input checkpoint)."""
+    source: str
+    """``input``, ``loop``, ``update`` or ``fork``."""
+    ts: datetime
+    nodes: tuple[str, ...]
+    """The node(s) whose writes produced this checkpoint, from the parent checkpoint's writes
+    (``("__input__",)`` for input, the ``as_node`` for ``update_state``)."""
+    values: Mapping[str, Any]
+    """Decoded user-state channels (bookkeeping channels left out)."""
+    changed: tuple[str, ...]
+    """User-state channels whose version moved since the parent checkpoint."""
+    versions: Mapping[str, Any]
+    """Every channel's version, bookkeeping included."""
+    next: tuple[str, ...]
+    """Nodes this checkpoint triggers (what runs next from it)."""
+    writes: tuple[Write, ...] = ()
+    """Pending writes stored against this checkpoint by the tasks that ran from it."""
+    interrupts: tuple[Interrupt, ...] = ()
+    resumes: tuple[Write, ...] = ()
+    errors: tuple[TaskError, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    size: int = 0
+    """Serialized bytes of the checkpoint (with the channel blobs it introduced) and metadata."""
+    corrupt: str | None = None
+    """Why this checkpoint could not be decoded; its values are then empty."""
+
+    @property
+    def pending_interrupts(self) -> tuple[Interrupt, ...]:
+        """Interrupts of this checkpoint that no resume answered."""
+        if not self.interrupts:
+            return ()
+        answered = {w.task_id for w in self.resumes}
+        for w in self.resumes:
+            if isinstance(w.value, Mapping):
+                answered.update(str(k) for k in w.value)
+        return tuple(
+            i for i in self.interrupts if i.id not in answered and i.task_id not in answered
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """A thread's summary: what an operator looks at first."""
+
+    thread_id: str
+    namespaces: tuple[str, ...]
+    """``""`` first, then subgraph namespaces."""
+    status: ThreadStatus
+    checkpoints: int
+    """Checkpoints in all namespaces."""
+    created_at: datetime | None
+    updated_at: datetime | None
+    pending_interrupts: tuple[Interrupt, ...] = ()
+    next: tuple[str, ...] = ()
+    """Nodes the latest root checkpoint triggers."""
+    size: int = 0
+    """Serialized bytes of the whole history."""
+    corrupt: int = 0
+    """Checkpoints that could not be decoded."""
+    last_checkpoint_id: str | None = None
+    """The latest checkpoint of the root namespace."""
+
+    def to_dict(self, now: datetime | None = None) -> dict[str, Any]:
+        """The stable JSON form (``lgscope threads --format json``)."""
+        now = now or datetime.now(UTC)
+        return {
+            "thread_id": self.thread_id,
+            "status": self.status,
+            "checkpoints": self.checkpoints,
+            "namespaces": list(self.namespaces),
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.updated_at),
+            "last_checkpoint_id": self.last_checkpoint_id,
+            "next": list(self.next),
+            "size_bytes": self.size,
+            "corrupt_checkpoints": self.corrupt,
+            "pending_interrupts": [
+                {
+                    "id": i.id,
+                    "node": i.node,
+                    "checkpoint_ns": i.checkpoint_ns,
+                    "checkpoint_id": i.checkpoint_id,
+                    "created_at": _iso(i.created_at),
+                    "age_seconds": round(i.age(now).total_seconds(), 3),
+                    "value": i.value,
+                }
+                for i in self.pending_interrupts
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadHistory:
+    """A thread and all its steps, namespace by namespace (oldest first in each)."""
+
+    thread: Thread
+    steps: Mapping[str, tuple[Step, ...]]
+
+    def all_steps(self) -> tuple[Step, ...]:
+        """Every step, root namespace first."""
+        return tuple(s for ns in self.thread.namespaces for s in self.steps.get(ns, ()))
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Something a forensics detector found in a thread."""
+
+    kind: str
+    """``loop``, ``oscillation``, ``no_progress``, ``stuck_interrupt``, ``error``, ``growth``."""
+    thread_id: str
+    checkpoint_ns: str
+    first_checkpoint_id: str
+    """The first checkpoint of the evidence."""
+    last_checkpoint_id: str
+    """The last checkpoint of the evidence."""
+    severity: Severity
+    summary: str
+    """One line a person can act on."""
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    """Structured, JSON-safe detail (the cycle, the values, the ages …)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON form (``lgscope scan --format json``)."""
+        return {
+            "kind": self.kind,
+            "thread_id": self.thread_id,
+            "checkpoint_ns": self.checkpoint_ns,
+            "first_checkpoint_id": self.first_checkpoint_id,
+            "last_checkpoint_id": self.last_checkpoint_id,
+            "severity": self.severity,
+            "summary": self.summary,
+            "evidence": dict(self.evidence),
+        }
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return ts.isoformat() if ts is not None else None

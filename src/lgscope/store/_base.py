@@ -1,0 +1,182 @@
+"""The read-only `Store` every backend implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+
+from lgscope._exceptions import CheckpointNotFound, ThreadNotFound
+from lgscope.model import Step, Thread, ThreadHistory
+from lgscope.store._raw import (
+    RawCheckpoint,
+    build_history,
+    build_steps,
+    build_thread,
+    ts_from_checkpoint_id,
+)
+
+__all__ = ["Store", "ThreadIndexEntry"]
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadIndexEntry:
+    """What a backend knows about a thread without decoding it."""
+
+    thread_id: str
+    namespaces: tuple[str, ...]
+    checkpoints: int
+    size: int
+    last_checkpoint_id: str
+    first_checkpoint_id: str
+
+    @property
+    def updated_at(self) -> datetime | None:
+        return ts_from_checkpoint_id(self.last_checkpoint_id)
+
+
+class Store(ABC):
+    """A read-only view of a LangGraph checkpoint store.
+
+    Open one with `lgscope.store.open_store`. Nothing here writes to the underlying store.
+    Use as a context manager, or call `close()`.
+    """
+
+    kind: str = "store"
+    """``sqlite``, ``postgres``, ``saver`` or ``export``."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        """Where the store is, for people (passwords removed)."""
+
+    # -- what a backend provides -------------------------------------------------------
+
+    @abstractmethod
+    def _index(self) -> Iterator[ThreadIndexEntry]:
+        """Every thread, cheaply: no blob decoding."""
+
+    @abstractmethod
+    def _raw_thread(self, thread_id: str) -> dict[str, list[RawCheckpoint]]:
+        """Every checkpoint of a thread by namespace, oldest first; empty if unknown."""
+
+    def _raw_latest(self, thread_id: str) -> dict[str, list[RawCheckpoint]]:
+        """The latest checkpoint of each namespace (backends override to read less)."""
+        return {ns: raws[-1:] for ns, raws in self._raw_thread(thread_id).items() if raws}
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    # -- the public API ----------------------------------------------------------------
+
+    def index(self, *, since: datetime | None = None) -> list[ThreadIndexEntry]:
+        """Every thread with its counts, without decoding (``since`` filters by last update)."""
+        entries = list(self._index())
+        if since is not None:
+            entries = [e for e in entries if (e.updated_at is None or e.updated_at >= since)]
+        return sorted(entries, key=lambda e: e.thread_id)
+
+    def thread_ids(self, *, since: datetime | None = None) -> list[str]:
+        """Ids of every thread (updated since ``since``), sorted."""
+        return [e.thread_id for e in self.index(since=since)]
+
+    def threads(self, *, since: datetime | None = None) -> Iterator[Thread]:
+        """A summary of every thread, decoding only each namespace's latest checkpoint."""
+        for entry in self.index(since=since):
+            yield self._summarize(entry)
+
+    def thread(self, thread_id: str) -> Thread:
+        """One thread's summary; `ThreadNotFound` if the store has no such thread."""
+        for entry in self._index_for(thread_id):
+            return self._summarize(entry)
+        raise self._not_found(thread_id)
+
+    def load(self, thread_id: str) -> ThreadHistory:
+        """A whole thread, every namespace; `ThreadNotFound` if unknown."""
+        raws = self._raw_thread(thread_id)
+        if not raws:
+            raise self._not_found(thread_id)
+        return build_history(thread_id, raws)
+
+    def history(self, thread_id: str, ns: str = "") -> tuple[Step, ...]:
+        """One namespace of a thread, oldest first."""
+        raws = self._raw_thread(thread_id)
+        if not raws:
+            raise self._not_found(thread_id)
+        if ns not in raws:
+            known = ", ".join(repr(n) for n in sorted(raws)) or "none"
+            raise ThreadNotFound(
+                f"Thread {thread_id!r} has no namespace {ns!r}; its namespaces are {known}."
+            )
+        return tuple(build_steps(raws[ns]))
+
+    def step(self, thread_id: str, checkpoint_id: str, ns: str | None = None) -> Step:
+        """One checkpoint (searched in every namespace unless ``ns`` is given)."""
+        history = self.load(thread_id)
+        for namespace, steps in history.steps.items():
+            if ns is not None and namespace != ns:
+                continue
+            for s in steps:
+                if s.checkpoint_id == checkpoint_id:
+                    return s
+        raise CheckpointNotFound(
+            f"Thread {thread_id!r} has no checkpoint {checkpoint_id!r}; "
+            f"list them with: lgscope show STORE --thread {thread_id}."
+        )
+
+    def scan(
+        self, *, since: datetime | None = None, thread_ids: Iterable[str] | None = None
+    ) -> Iterator[ThreadHistory]:
+        """Stream whole threads one at a time, so memory stays bounded by the largest thread."""
+        ids: Sequence[str] = (
+            list(thread_ids) if thread_ids is not None else self.thread_ids(since=since)
+        )
+        for tid in ids:
+            raws = self._raw_thread(tid)
+            if raws:
+                yield build_history(tid, raws)
+
+    def raw_thread(self, thread_id: str) -> dict[str, list[RawCheckpoint]]:
+        """The undecoded view of a thread (for exporters); `ThreadNotFound` if unknown."""
+        raws = self._raw_thread(thread_id)
+        if not raws:
+            raise self._not_found(thread_id)
+        return raws
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _index_for(self, thread_id: str) -> Iterator[ThreadIndexEntry]:
+        return (e for e in self._index() if e.thread_id == thread_id)
+
+    def _summarize(self, entry: ThreadIndexEntry) -> Thread:
+        latest = self._raw_latest(entry.thread_id)
+        last_by_ns = {ns: build_steps(raws)[-1] for ns, raws in latest.items() if raws}
+        return build_thread(
+            entry.thread_id,
+            last_by_ns,
+            checkpoints=entry.checkpoints,
+            size=entry.size,
+            created_at=ts_from_checkpoint_id(entry.first_checkpoint_id),
+            corrupt=sum(1 for raws in latest.values() for r in raws if r.corrupt),
+        )
+
+    def _not_found(self, thread_id: str) -> ThreadNotFound:
+        return ThreadNotFound(
+            f"The store {self.url} has no thread {thread_id!r}; list its threads with: "
+            f"lgscope threads {self.url}."
+        )
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.url}>"

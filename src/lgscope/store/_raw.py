@@ -1,0 +1,421 @@
+"""Raw checkpoint rows, as every backend reads them, and their assembly into the model.
+
+Backends differ in where bytes live (SQLite inline, Postgres blobs, a saver's API, an
+export file); once a backend has produced `RawCheckpoint`s, one set of rules decides what
+they mean. That is what makes the fast SQL paths and the generic saver path agree.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from lgscope._exceptions import DecodeError
+from lgscope.model import (
+    ERROR,
+    INTERRUPT,
+    RESUME,
+    TASKS,
+    Interrupt,
+    Step,
+    TaskError,
+    Thread,
+    ThreadHistory,
+    ThreadStatus,
+    Write,
+    is_bookkeeping,
+    node_from_task_path,
+)
+from lgscope.store.decode import TYPE_KEY, decode_typed
+
+__all__ = [
+    "RawCheckpoint",
+    "RawWrite",
+    "build_history",
+    "build_steps",
+    "build_thread",
+    "ts_from_checkpoint_id",
+]
+
+_EPOCH_UUID = datetime(1582, 10, 15, tzinfo=UTC)
+
+
+@dataclass(slots=True)
+class RawWrite:
+    """A row of the writes table: still bytes."""
+
+    task_id: str
+    task_path: str
+    idx: int
+    channel: str
+    type: str | None
+    value: bytes | None
+    decoded: Any = None
+    """Set instead of ``type``/``value`` by backends that only see decoded values."""
+    is_decoded: bool = False
+
+
+@dataclass(slots=True)
+class RawCheckpoint:
+    """One checkpoint as read from a backend, its blobs already decoded to inert data."""
+
+    thread_id: str
+    checkpoint_ns: str
+    checkpoint_id: str
+    parent_id: str | None
+    checkpoint: dict[str, Any] | None
+    """``v, ts, id, channel_values, channel_versions, versions_seen``; None when corrupt."""
+    metadata: dict[str, Any]
+    writes: list[RawWrite] = field(default_factory=list)
+    size: int = 0
+    corrupt: str | None = None
+
+
+def ts_from_checkpoint_id(checkpoint_id: str) -> datetime | None:
+    """The creation time LangGraph's uuid6 checkpoint ids carry, or None for other ids."""
+    try:
+        u = uuid.UUID(checkpoint_id)
+    except ValueError:
+        return None
+    if u.version != 6:
+        return None
+    h = u.int >> 64
+    ticks = ((h >> 32) << 28) | (((h >> 16) & 0xFFFF) << 12) | (h & 0x0FFF)
+    return datetime.fromtimestamp(ticks / 1e7 + _EPOCH_UUID.timestamp(), UTC)
+
+
+def _parse_ts(raw: RawCheckpoint) -> datetime:
+    ts = raw.checkpoint.get("ts") if raw.checkpoint else None
+    if isinstance(ts, str):
+        try:
+            parsed = datetime.fromisoformat(ts)
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        except ValueError:
+            pass
+    return ts_from_checkpoint_id(raw.checkpoint_id) or _EPOCH_UUID
+
+
+def _decoded_writes(raw: RawCheckpoint) -> list[tuple[RawWrite, Any, str | None]]:
+    out: list[tuple[RawWrite, Any, str | None]] = []
+    for w in raw.writes:
+        if w.is_decoded:
+            out.append((w, w.decoded, None))
+            continue
+        try:
+            out.append((w, decode_typed(w.type, w.value), None))
+        except DecodeError as exc:
+            out.append((w, {TYPE_KEY: "corrupt", "error": str(exc)}, str(exc)))
+    return out
+
+
+def _newer(a: Any, b: Any) -> bool:
+    if b is None:
+        return a is not None
+    try:
+        return bool(a > b)
+    except TypeError:
+        return str(a) > str(b)
+
+
+def _next_nodes(ck: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """Nodes a checkpoint triggers: ``branch:to:X`` channels newer than what X has seen."""
+    if not ck:
+        return ()
+    versions: Mapping[str, Any] = ck.get("channel_versions") or {}
+    seen: Mapping[str, Mapping[str, Any]] = ck.get("versions_seen") or {}
+    available: Mapping[str, Any] = ck.get("channel_values") or {}
+    out: list[str] = []
+    for chan, version in versions.items():
+        # Consuming a trigger bumps its version too; only a channel holding a value triggers.
+        if chan not in available:
+            continue
+        if chan.startswith("branch:to:"):
+            node = chan[len("branch:to:") :]
+        elif chan == "__start__":
+            node = "__start__"
+        else:
+            continue
+        if _newer(version, (seen.get(node) or {}).get(chan)):
+            out.append(node)
+    for send in _sends(ck):
+        out.append(send)
+    return tuple(sorted(out))
+
+
+def _sends(ck: Mapping[str, Any] | None) -> list[str]:
+    values = (ck or {}).get("channel_values") or {}
+    tasks = values.get(TASKS)
+    if not isinstance(tasks, list):
+        return []
+    return [_send_node(t) or "?" for t in tasks]
+
+
+def _send_node(send: Any) -> str | None:
+    if isinstance(send, dict):
+        if isinstance(send.get("node"), str):
+            return str(send["node"])
+        args = send.get("args")
+        if isinstance(args, list) and args and isinstance(args[0], str):
+            return args[0]
+    return None
+
+
+def _push_node(
+    task_path: str, parent: RawCheckpoint | None, parent_writes: Sequence[Any]
+) -> str | None:
+    """A push task's node: the Send its path indexes, in the parent's pending Sends."""
+    if not task_path.startswith("~__pregel_push, "):
+        return None
+    try:
+        idx = int(task_path.split(",")[1])
+    except (IndexError, ValueError):
+        return None
+    sends = _sends(parent.checkpoint if parent else None)
+    if 0 <= idx < len(sends):
+        return sends[idx]
+    return None
+
+
+def _producer_nodes(
+    raw: RawCheckpoint,
+    parent: RawCheckpoint | None,
+    parent_writes: list[tuple[RawWrite, Any, str | None]],
+) -> tuple[str, ...]:
+    source = raw.metadata.get("source")
+    if source == "input" or parent is None:
+        return ("__input__",)
+    if source == "update":
+        return ("__update__",)
+    if source == "fork":
+        return ("__fork__",)
+    names: set[str] = set()
+    have_paths = False
+    for w, _value, _err in parent_writes:
+        if w.channel in (INTERRUPT, RESUME, ERROR) or not w.task_path:
+            continue
+        have_paths = True
+        node = node_from_task_path(w.task_path) or _push_node(w.task_path, parent, parent_writes)
+        if node:
+            names.add(node)
+    if not have_paths:
+        # Stores that keep no task paths (a saver's public API): the parent's triggers are
+        # exactly the tasks whose writes made this checkpoint.
+        names.update(_next_nodes(parent.checkpoint))
+    return tuple(sorted(names))
+
+
+def _interrupts(
+    raw: RawCheckpoint,
+    ts: datetime,
+    writes: list[tuple[RawWrite, Any, str | None]],
+    parent_nodes: Mapping[str, str],
+) -> tuple[Interrupt, ...]:
+    out: list[Interrupt] = []
+    for w, value, _err in writes:
+        if w.channel != INTERRUPT:
+            continue
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, dict) and item.get(TYPE_KEY, "").endswith("Interrupt"):
+                iid = item.get("id") or item.get("interrupt_id") or w.task_id
+                ivalue = item.get("value")
+            else:
+                iid, ivalue = w.task_id, item
+            out.append(
+                Interrupt(
+                    id=str(iid),
+                    value=ivalue,
+                    thread_id=raw.thread_id,
+                    checkpoint_ns=raw.checkpoint_ns,
+                    checkpoint_id=raw.checkpoint_id,
+                    task_id=w.task_id,
+                    node=node_from_task_path(w.task_path) or parent_nodes.get(w.task_id),
+                    created_at=ts,
+                )
+            )
+    return tuple(out)
+
+
+def _task_error(raw: RawCheckpoint, w: RawWrite, value: Any, node: str | None) -> TaskError:
+    if isinstance(value, dict):
+        type_name = str(value.get(TYPE_KEY, "Exception")).rsplit(".", 1)[-1]
+        args = value.get("args", value.get("value"))
+        if isinstance(args, list):
+            message = str(args[0]) if args else ""
+        elif isinstance(args, str):
+            message = args
+        else:
+            message = str(value.get("message", "")) if "message" in value else ""
+    else:
+        type_name, message = "Exception", str(value)
+    return TaskError(
+        task_id=w.task_id,
+        node=node,
+        checkpoint_id=raw.checkpoint_id,
+        error_type=type_name,
+        message=message,
+    )
+
+
+def build_steps(raws: Sequence[RawCheckpoint]) -> list[Step]:
+    """Turn one namespace's checkpoints (oldest first) into `Step`s."""
+    by_id = {r.checkpoint_id: r for r in raws}
+    writes_of: dict[str, list[tuple[RawWrite, Any, str | None]]] = {}
+
+    def writes(r: RawCheckpoint) -> list[tuple[RawWrite, Any, str | None]]:
+        got = writes_of.get(r.checkpoint_id)
+        if got is None:
+            got = writes_of[r.checkpoint_id] = _decoded_writes(r)
+        return got
+
+    steps: list[Step] = []
+    for raw in raws:
+        parent = by_id.get(raw.parent_id) if raw.parent_id else None
+        ts = _parse_ts(raw)
+        ck = raw.checkpoint or {}
+        versions: dict[str, Any] = dict(ck.get("channel_versions") or {})
+        parent_versions: Mapping[str, Any] = (
+            (parent.checkpoint or {}).get("channel_versions") or {} if parent else {}
+        )
+        channel_values: Mapping[str, Any] = ck.get("channel_values") or {}
+        values = {k: v for k, v in channel_values.items() if not is_bookkeeping(k)}
+        changed = tuple(
+            sorted(
+                ch
+                for ch, v in versions.items()
+                if not is_bookkeeping(ch) and parent_versions.get(ch) != v
+            )
+        )
+        own = writes(raw)
+        node_of_task = {
+            w.task_id: n for w, _v, _e in own if (n := node_from_task_path(w.task_path)) is not None
+        }
+        for w, _v, _e in own:
+            if w.task_id not in node_of_task and (n := _push_node(w.task_path, raw, own)):
+                node_of_task[w.task_id] = n
+        step_writes = tuple(
+            Write(
+                task_id=w.task_id,
+                task_path=w.task_path,
+                idx=w.idx,
+                channel=w.channel,
+                value=value,
+                type=w.type or "",
+                size=len(w.value or b""),
+                node=node_of_task.get(w.task_id),
+            )
+            for w, value, _err in own
+        )
+        corrupt = raw.corrupt
+        write_errors = [err for _w, _v, err in own if err]
+        if corrupt is None and write_errors:
+            corrupt = write_errors[0]
+        steps.append(
+            Step(
+                thread_id=raw.thread_id,
+                checkpoint_ns=raw.checkpoint_ns,
+                checkpoint_id=raw.checkpoint_id,
+                parent_id=raw.parent_id,
+                step=int(raw.metadata.get("step", -1)) if _is_int(raw.metadata.get("step")) else -1,
+                source=str(raw.metadata.get("source", "")),
+                ts=ts,
+                nodes=_producer_nodes(raw, parent, writes(parent) if parent else []),
+                values=values,
+                changed=changed,
+                versions=versions,
+                next=_next_nodes(ck),
+                writes=step_writes,
+                interrupts=_interrupts(raw, ts, own, node_of_task),
+                resumes=tuple(w for w in step_writes if w.channel == RESUME),
+                errors=tuple(
+                    _task_error(raw, w, value, node_of_task.get(w.task_id))
+                    for w, value, _err in own
+                    if w.channel == ERROR
+                ),
+                metadata=raw.metadata,
+                size=raw.size,
+                corrupt=corrupt,
+            )
+        )
+    return steps
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _status(last: Step | None, pending: Sequence[Interrupt]) -> ThreadStatus:
+    if last is None:
+        return "done"
+    if last.errors and not pending:
+        return "error"
+    if pending:
+        return "interrupted"
+    if last.next:
+        return "running"
+    return "done"
+
+
+def build_thread(
+    thread_id: str,
+    last_by_ns: Mapping[str, Step],
+    *,
+    checkpoints: int,
+    size: int,
+    created_at: datetime | None,
+    corrupt: int = 0,
+) -> Thread:
+    """Summarize a thread from the latest step of each namespace and its totals."""
+    namespaces = tuple(sorted(last_by_ns, key=lambda ns: (ns != "", ns)))
+    root = last_by_ns.get("")
+    pending: dict[str, Interrupt] = {}
+    for ns in namespaces:
+        for i in last_by_ns[ns].pending_interrupts:
+            pending.setdefault(i.id, i)
+    updated = max((s.ts for s in last_by_ns.values()), default=None)
+    return Thread(
+        thread_id=thread_id,
+        namespaces=namespaces,
+        status=_status(root, list(pending.values())),
+        checkpoints=checkpoints,
+        created_at=created_at,
+        updated_at=updated,
+        pending_interrupts=tuple(pending.values()),
+        next=root.next if root else (),
+        size=size,
+        corrupt=corrupt,
+        last_checkpoint_id=root.checkpoint_id if root else None,
+    )
+
+
+def build_history(
+    thread_id: str, raws_by_ns: Mapping[str, Sequence[RawCheckpoint]]
+) -> ThreadHistory:
+    """Assemble a whole thread, every namespace a separate sequence."""
+    steps = {ns: tuple(build_steps(raws)) for ns, raws in raws_by_ns.items() if raws}
+    last_by_ns = {ns: s[-1] for ns, s in steps.items()}
+    all_steps = [s for seq in steps.values() for s in seq]
+    thread = build_thread(
+        thread_id,
+        last_by_ns,
+        checkpoints=len(all_steps),
+        size=sum(s.size for s in all_steps),
+        created_at=_created_at(all_steps),
+        corrupt=sum(1 for s in all_steps if s.corrupt),
+    )
+    return ThreadHistory(thread=thread, steps=steps)
+
+
+def _created_at(steps: Sequence[Step]) -> datetime | None:
+    if not steps:
+        return None
+    first = min(s.checkpoint_id for s in steps)
+    return ts_from_checkpoint_id(first) or min(s.ts for s in steps)
+
+
+def iter_sorted(raws: Iterable[RawCheckpoint]) -> list[RawCheckpoint]:
+    """Oldest first: LangGraph's checkpoint ids sort by creation time."""
+    return sorted(raws, key=lambda r: r.checkpoint_id)

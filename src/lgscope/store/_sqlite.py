@@ -1,0 +1,222 @@
+"""The SQLite backend: the file written by `langgraph-checkpoint-sqlite`, opened read-only."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from lgscope._exceptions import DecodeError, NotACheckpointStore, StoreNotFound
+from lgscope.store._base import Store, ThreadIndexEntry
+from lgscope.store._raw import RawCheckpoint, RawWrite
+from lgscope.store.decode import decode_typed
+
+__all__ = ["SqliteStore"]
+
+_CHECKPOINT_COLUMNS = {
+    "thread_id",
+    "checkpoint_ns",
+    "checkpoint_id",
+    "parent_checkpoint_id",
+    "type",
+    "checkpoint",
+    "metadata",
+}
+_WRITES_COLUMNS = {
+    "thread_id",
+    "checkpoint_ns",
+    "checkpoint_id",
+    "task_id",
+    "idx",
+    "channel",
+    "type",
+    "value",
+}
+
+
+def _decode_metadata(raw: Any) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DecodeError(f"The checkpoint metadata is not valid JSON ({exc}).") from exc
+    return value if isinstance(value, dict) else {"value": value}
+
+
+class SqliteStore(Store):
+    """A SQLite checkpoint file, opened with ``mode=ro``: lgscope never writes to it."""
+
+    kind = "sqlite"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        super().__init__(str(self.path))
+        if not self.path.exists():
+            raise StoreNotFound(
+                f"There is no file at {self.path}; check the path (a SQLite store is the file "
+                "your SqliteSaver was given)."
+            )
+        if self.path.is_dir():
+            raise NotACheckpointStore(f"{self.path} is a directory; give the SQLite file itself.")
+        uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+        try:
+            self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self._conn.execute("PRAGMA query_only = ON")
+            tables = {
+                name: {row[1] for row in self._conn.execute(f"PRAGMA table_info({name})")}
+                for (name,) in self._conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'"
+                )
+            }
+        except sqlite3.DatabaseError as exc:
+            raise NotACheckpointStore(
+                f"{self.path} is not a SQLite database ({exc}); give the file your SqliteSaver writes."
+            ) from exc
+        missing = []
+        if not _CHECKPOINT_COLUMNS <= tables.get("checkpoints", set()):
+            missing.append("checkpoints")
+        if not _WRITES_COLUMNS <= tables.get("writes", set()):
+            missing.append("writes")
+        if missing:
+            self._conn.close()
+            raise NotACheckpointStore(
+                f"{self.path} is a SQLite database but not a LangGraph checkpoint store "
+                f"(no usable {' and '.join(missing)} table); give the file your SqliteSaver writes."
+            )
+        self._task_path = "task_path" if "task_path" in tables["writes"] else "''"
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _index(self) -> Iterator[ThreadIndexEntry]:
+        rows = self._conn.execute(
+            "SELECT thread_id, checkpoint_ns, count(*), "
+            "coalesce(sum(length(checkpoint)), 0) + coalesce(sum(length(metadata)), 0), "
+            "min(checkpoint_id), max(checkpoint_id) "
+            "FROM checkpoints GROUP BY thread_id, checkpoint_ns ORDER BY thread_id, checkpoint_ns"
+        )
+        current: str | None = None
+        acc: dict[str, Any] = {}
+        for thread_id, ns, count, size, first, last in rows:
+            if thread_id != current:
+                if current is not None:
+                    yield _entry(current, acc)
+                current, acc = (
+                    thread_id,
+                    {"ns": [], "count": 0, "size": 0, "first": first, "last": last},
+                )
+            acc["ns"].append(ns)
+            acc["count"] += count
+            acc["size"] += size
+            acc["first"] = min(acc["first"], first)
+            if ns == "":
+                acc["last"] = last
+        if current is not None:
+            yield _entry(current, acc)
+
+    def _index_for(self, thread_id: str) -> Iterator[ThreadIndexEntry]:
+        rows = self._conn.execute(
+            "SELECT checkpoint_ns, count(*), "
+            "coalesce(sum(length(checkpoint)), 0) + coalesce(sum(length(metadata)), 0), "
+            "min(checkpoint_id), max(checkpoint_id) "
+            "FROM checkpoints WHERE thread_id = ? GROUP BY checkpoint_ns ORDER BY checkpoint_ns",
+            (thread_id,),
+        ).fetchall()
+        if rows:
+            acc: dict[str, Any] = {
+                "ns": [r[0] for r in rows],
+                "count": sum(r[1] for r in rows),
+                "size": sum(r[2] for r in rows),
+                "first": min(r[3] for r in rows),
+                "last": next((r[4] for r in rows if r[0] == ""), rows[0][4]),
+            }
+            yield _entry(thread_id, acc)
+
+    def _raw_thread(self, thread_id: str) -> dict[str, list[RawCheckpoint]]:
+        rows = self._conn.execute(
+            "SELECT checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata "
+            "FROM checkpoints WHERE thread_id = ? ORDER BY checkpoint_ns, checkpoint_id",
+            (thread_id,),
+        )
+        return self._assemble(thread_id, rows, None)
+
+    def _raw_latest(self, thread_id: str) -> dict[str, list[RawCheckpoint]]:
+        rows = self._conn.execute(
+            "SELECT c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id, c.type, c.checkpoint, "
+            "c.metadata FROM checkpoints c JOIN ("
+            "  SELECT checkpoint_ns, max(checkpoint_id) AS last FROM checkpoints "
+            "  WHERE thread_id = ? GROUP BY checkpoint_ns"
+            ") m ON c.checkpoint_ns = m.checkpoint_ns AND c.checkpoint_id = m.last "
+            "WHERE c.thread_id = ?",
+            (thread_id, thread_id),
+        )
+        return self._assemble(thread_id, rows, only_latest=True)
+
+    def _assemble(
+        self, thread_id: str, rows: Any, only_latest: bool | None
+    ) -> dict[str, list[RawCheckpoint]]:
+        by_ns: dict[str, list[RawCheckpoint]] = {}
+        by_key: dict[tuple[str, str], RawCheckpoint] = {}
+        for ns, cid, pid, type_, blob, meta in rows:
+            size = len(blob or b"") + len(meta or b"")
+            corrupt = None
+            checkpoint: dict[str, Any] | None = None
+            metadata: dict[str, Any] = {}
+            try:
+                metadata = _decode_metadata(meta)
+                decoded = decode_typed(type_, blob)
+                if not isinstance(decoded, dict) or "channel_versions" not in decoded:
+                    raise DecodeError(
+                        f"The checkpoint blob decodes to {type(decoded).__name__}, not a checkpoint."
+                    )
+                checkpoint = decoded
+            except DecodeError as exc:
+                corrupt = str(exc)
+            raw = RawCheckpoint(thread_id, ns, cid, pid, checkpoint, metadata, [], size, corrupt)
+            by_ns.setdefault(ns, []).append(raw)
+            by_key[(ns, cid)] = raw
+        if not by_key:
+            return by_ns
+        if only_latest:
+            for (ns, cid), raw in by_key.items():
+                self._attach_writes(
+                    raw,
+                    self._conn.execute(
+                        f"SELECT checkpoint_ns, checkpoint_id, task_id, {self._task_path}, idx, channel, "
+                        "type, value FROM writes WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?",
+                        (thread_id, ns, cid),
+                    ),
+                    by_key,
+                )
+        else:
+            self._attach_writes(
+                None,
+                self._conn.execute(
+                    f"SELECT checkpoint_ns, checkpoint_id, task_id, {self._task_path}, idx, channel, type, "
+                    f"value FROM writes WHERE thread_id = ? ORDER BY checkpoint_ns, checkpoint_id, "
+                    f"{self._task_path}, task_id, idx",
+                    (thread_id,),
+                ),
+                by_key,
+            )
+        return by_ns
+
+    @staticmethod
+    def _attach_writes(
+        _raw: RawCheckpoint | None, rows: Any, by_key: dict[tuple[str, str], RawCheckpoint]
+    ) -> None:
+        for ns, cid, task_id, task_path, idx, channel, type_, value in rows:
+            target = by_key.get((ns, cid))
+            if target is not None:
+                target.writes.append(RawWrite(task_id, task_path or "", idx, channel, type_, value))
+
+
+def _entry(thread_id: str, acc: dict[str, Any]) -> ThreadIndexEntry:
+    namespaces = tuple(sorted(acc["ns"], key=lambda ns: (ns != "", ns)))
+    return ThreadIndexEntry(
+        thread_id, namespaces, acc["count"], acc["size"], acc["last"], acc["first"]
+    )
