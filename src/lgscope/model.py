@@ -161,9 +161,7 @@ class Step:
         for w in self.resumes:
             if isinstance(w.value, Mapping):
                 answered.update(str(k) for k in w.value)
-        return tuple(
-            i for i in self.interrupts if i.id not in answered and i.task_id not in answered
-        )
+        return tuple(i for i in self.interrupts if i.id not in answered and i.task_id not in answered)
 
 
 @dataclass(frozen=True, slots=True)

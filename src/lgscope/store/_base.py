@@ -106,9 +106,7 @@ class Store(ABC):
             raise self._not_found(thread_id)
         if ns not in raws:
             known = ", ".join(repr(n) for n in sorted(raws)) or "none"
-            raise ThreadNotFound(
-                f"Thread {thread_id!r} has no namespace {ns!r}; its namespaces are {known}."
-            )
+            raise ThreadNotFound(f"Thread {thread_id!r} has no namespace {ns!r}; its namespaces are {known}.")
         return tuple(build_steps(raws[ns]))
 
     def step(self, thread_id: str, checkpoint_id: str, ns: str | None = None) -> Step:
@@ -129,9 +127,7 @@ class Store(ABC):
         self, *, since: datetime | None = None, thread_ids: Iterable[str] | None = None
     ) -> Iterator[ThreadHistory]:
         """Stream whole threads one at a time, so memory stays bounded by the largest thread."""
-        ids: Sequence[str] = (
-            list(thread_ids) if thread_ids is not None else self.thread_ids(since=since)
-        )
+        ids: Sequence[str] = list(thread_ids) if thread_ids is not None else self.thread_ids(since=since)
         for tid in ids:
             raws = self._raw_thread(tid)
             if raws:

@@ -163,9 +163,7 @@ def _send_node(send: Any) -> str | None:
     return None
 
 
-def _push_node(
-    task_path: str, parent: RawCheckpoint | None, parent_writes: Sequence[Any]
-) -> str | None:
+def _push_node(task_path: str, parent: RawCheckpoint | None, parent_writes: Sequence[Any]) -> str | None:
     """A push task's node: the Send its path indexes, in the parent's pending Sends."""
     if not task_path.startswith("~__pregel_push, "):
         return None
@@ -284,9 +282,7 @@ def build_steps(raws: Sequence[RawCheckpoint]) -> list[Step]:
         values = {k: v for k, v in channel_values.items() if not is_bookkeeping(k)}
         changed = tuple(
             sorted(
-                ch
-                for ch, v in versions.items()
-                if not is_bookkeeping(ch) and parent_versions.get(ch) != v
+                ch for ch, v in versions.items() if not is_bookkeeping(ch) and parent_versions.get(ch) != v
             )
         )
         own = writes(raw)
@@ -391,9 +387,7 @@ def build_thread(
     )
 
 
-def build_history(
-    thread_id: str, raws_by_ns: Mapping[str, Sequence[RawCheckpoint]]
-) -> ThreadHistory:
+def build_history(thread_id: str, raws_by_ns: Mapping[str, Sequence[RawCheckpoint]]) -> ThreadHistory:
     """Assemble a whole thread, every namespace a separate sequence."""
     steps = {ns: tuple(build_steps(raws)) for ns, raws in raws_by_ns.items() if raws}
     last_by_ns = {ns: s[-1] for ns, s in steps.items()}

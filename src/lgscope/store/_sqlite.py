@@ -68,9 +68,7 @@ class SqliteStore(Store):
             self._conn.execute("PRAGMA query_only = ON")
             tables = {
                 name: {row[1] for row in self._conn.execute(f"PRAGMA table_info({name})")}
-                for (name,) in self._conn.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table'"
-                )
+                for (name,) in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
             }
         except sqlite3.DatabaseError as exc:
             raise NotACheckpointStore(
@@ -217,6 +215,4 @@ class SqliteStore(Store):
 
 def _entry(thread_id: str, acc: dict[str, Any]) -> ThreadIndexEntry:
     namespaces = tuple(sorted(acc["ns"], key=lambda ns: (ns != "", ns)))
-    return ThreadIndexEntry(
-        thread_id, namespaces, acc["count"], acc["size"], acc["last"], acc["first"]
-    )
+    return ThreadIndexEntry(thread_id, namespaces, acc["count"], acc["size"], acc["last"], acc["first"])

@@ -82,9 +82,7 @@ _NOT_PLAIN = object()
 def _ext_hook(code: int, data: bytes) -> Any:
     if code == _EXT_NUMPY_ARRAY:
         parts = ormsgpack.unpackb(data, ext_hook=_ext_hook, option=ormsgpack.OPT_NON_STR_KEYS)
-        dtype, shape = (
-            (parts[0], parts[1]) if isinstance(parts, list) and len(parts) > 1 else ("", [])
-        )
+        dtype, shape = (parts[0], parts[1]) if isinstance(parts, list) and len(parts) > 1 else ("", [])
         return {TYPE_KEY: "numpy.ndarray", "dtype": str(dtype), "shape": list(shape)}
     if code == _EXT_DELTA_SNAPSHOT:
         inner = ormsgpack.unpackb(data, ext_hook=_ext_hook, option=ormsgpack.OPT_NON_STR_KEYS)

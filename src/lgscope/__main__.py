@@ -1,0 +1,3 @@
+from lgscope.cli import main
+
+main()
