@@ -7,6 +7,8 @@ they mean. That is what makes the fast SQL paths and the generic saver path agre
 
 from __future__ import annotations
 
+import ast
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -248,7 +250,7 @@ def _task_error(raw: RawCheckpoint, w: RawWrite, value: Any, node: str | None) -
         else:
             message = str(value.get("message", "")) if "message" in value else ""
     else:
-        type_name, message = "Exception", str(value)
+        type_name, message = _parse_error_repr(str(value))
     return TaskError(
         task_id=w.task_id,
         node=node,
@@ -256,6 +258,23 @@ def _task_error(raw: RawCheckpoint, w: RawWrite, value: Any, node: str | None) -
         error_type=type_name,
         message=message,
     )
+
+
+_ERROR_REPR = re.compile(r"^([A-Za-z_][\w.]*)\((.*)\)$", re.DOTALL)
+
+
+def _parse_error_repr(text: str) -> tuple[str, str]:
+    """LangGraph stores a failed task's exception as its repr, e.g. ``ValueError('boom')``."""
+    m = _ERROR_REPR.match(text.strip())
+    if not m:
+        return "Exception", text
+    type_name, args = m.group(1).rsplit(".", 1)[-1], m.group(2)
+    try:
+        # literal_eval parses literals only; nothing in the text can run.
+        parsed = ast.literal_eval(f"({args},)") if args else ()
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return type_name, args
+    return type_name, str(parsed[0]) if len(parsed) == 1 else ", ".join(map(str, parsed))
 
 
 def build_steps(raws: Sequence[RawCheckpoint]) -> list[Step]:

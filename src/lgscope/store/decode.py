@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -68,6 +69,13 @@ _AS_LIST = frozenset(
 )
 
 
+def _uuid_text(payload: Any) -> str:
+    try:
+        return str(uuid.UUID(str(payload)))
+    except ValueError:
+        return str(payload)
+
+
 def _plain(module: str, name: str, arg: Any) -> Any:
     if (module, name) in _AS_STRING:
         return str(arg[0]) if isinstance(arg, list) and len(arg) == 1 else arg
@@ -93,6 +101,8 @@ def _ext_hook(code: int, data: bytes) -> Any:
     module, name, payload = str(parts[0]), str(parts[1]), parts[2]
     type_name = f"{module}.{name}"
     if code == _EXT_CONSTRUCTOR_SINGLE_ARG:
+        if (module, name) == ("uuid", "UUID"):
+            return _uuid_text(payload)
         if (module, name) in _AS_STRING:
             return str(payload)
         if (module, name) in _AS_LIST:
