@@ -57,7 +57,10 @@ STORE = click.argument("store", metavar="STORE")
 
 def console(stderr: bool = False) -> Console:
     """A Rich console; plain (no colour codes) when not on a terminal."""
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output is read by tools and people alike: don't fold ids at 80 columns.
+    width = None if stream.isatty() else 200
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
 
 
 def echo_json(value: Any) -> None:

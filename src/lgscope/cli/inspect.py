@@ -27,7 +27,8 @@ def _age(delta: timedelta) -> str:
 
 def threads_table(threads: list[Thread], now: datetime) -> Table:
     table = Table(title=None, show_lines=False)
-    for col in ("thread", "status", "checkpoints", "updated", "next", "pending interrupt"):
+    table.add_column("thread", no_wrap=True)
+    for col in ("status", "checkpoints", "updated", "next", "pending interrupt"):
         table.add_column(col, overflow="fold")
     for t in threads:
         pending = ""
@@ -70,7 +71,7 @@ def threads_cmd(store: str, since: timedelta | None, statuses: tuple[str, ...], 
     with open_store(store) as st:
         found = [
             t
-            for t in st.threads(since=now - since if since else None)
+            for t in st.threads(since=now - since if since is not None else None)
             if not statuses or t.status in statuses
         ]
     if fmt == "json":
