@@ -12,7 +12,7 @@ from urllib.parse import quote
 from lgscope._exceptions import DecodeError, NotACheckpointStore, StoreNotFound
 from lgscope.store._base import Store, ThreadIndexEntry
 from lgscope.store._raw import RawCheckpoint, RawWrite
-from lgscope.store.decode import decode_typed
+from lgscope.store.decode import Decoder
 
 __all__ = ["SqliteStore"]
 
@@ -159,6 +159,7 @@ class SqliteStore(Store):
     ) -> dict[str, list[RawCheckpoint]]:
         by_ns: dict[str, list[RawCheckpoint]] = {}
         by_key: dict[tuple[str, str], RawCheckpoint] = {}
+        decoder = Decoder()
         for ns, cid, pid, type_, blob, meta in rows:
             size = len(blob or b"") + len(meta or b"")
             corrupt = None
@@ -166,7 +167,7 @@ class SqliteStore(Store):
             metadata: dict[str, Any] = {}
             try:
                 metadata = _decode_metadata(meta)
-                decoded = decode_typed(type_, blob)
+                decoded = decoder.decode_typed(type_, blob)
                 if not isinstance(decoded, dict) or "channel_versions" not in decoded:
                     raise DecodeError(
                         f"The checkpoint blob decodes to {type(decoded).__name__}, not a checkpoint."

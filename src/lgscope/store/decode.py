@@ -21,7 +21,7 @@ import ormsgpack
 
 from lgscope._exceptions import DecodeError
 
-__all__ = ["TYPE_KEY", "decode_typed", "decode_msgpack", "describe_type"]
+__all__ = ["TYPE_KEY", "Decoder", "decode_msgpack", "decode_typed", "describe_type"]
 
 TYPE_KEY = "__type__"
 """The key under which the type name of a serialized object is kept."""
@@ -126,10 +126,38 @@ def _ext_hook(code: int, data: bytes) -> Any:
     return {TYPE_KEY: type_name, "value": payload}
 
 
-def decode_msgpack(data: bytes) -> Any:
+class Decoder:
+    """`decode_typed` with a memo of decoded msgpack extensions, keyed by their bytes.
+
+    SQLite stores every message again in every checkpoint; with one `Decoder` per thread each
+    distinct message is decoded once. Decoded values are shared between steps: treat them as
+    read-only.
+    """
+
+    __slots__ = ("_memo",)
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[int, bytes], Any] = {}
+
+    def _hook(self, code: int, data: bytes) -> Any:
+        key = (code, data)
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = _ext_hook(code, data)
+            return value
+
+    def decode_typed(self, type_: str | None, data: bytes | memoryview | None) -> Any:
+        """Like `decode_typed`, sharing this decoder's memo."""
+        if type_ == "msgpack" and data is not None:
+            return decode_msgpack(bytes(data), self._hook)
+        return decode_typed(type_, data)
+
+
+def decode_msgpack(data: bytes, ext_hook: Callable[[int, bytes], Any] | None = None) -> Any:
     """Decode LangGraph msgpack bytes into inert data; raise `DecodeError` if corrupt."""
     try:
-        return ormsgpack.unpackb(data, ext_hook=_ext_hook, option=ormsgpack.OPT_NON_STR_KEYS)
+        return ormsgpack.unpackb(data, ext_hook=ext_hook or _ext_hook, option=ormsgpack.OPT_NON_STR_KEYS)
     except (ormsgpack.MsgpackDecodeError, ValueError, TypeError, IndexError) as exc:
         raise DecodeError(
             f"A msgpack blob of {len(data)} bytes is corrupt or truncated ({exc}); "
