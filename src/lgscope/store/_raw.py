@@ -271,7 +271,7 @@ def _parse_error_repr(text: str) -> tuple[str, str]:
     type_name, args = m.group(1).rsplit(".", 1)[-1], m.group(2)
     try:
         # literal_eval parses literals only; nothing in the text can run.
-        parsed = ast.literal_eval(f"({args},)") if args else ()
+        parsed: tuple[Any, ...] = tuple(ast.literal_eval(f"({args},)")) if args else ()
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         return type_name, args
     return type_name, str(parsed[0]) if len(parsed) == 1 else ", ".join(map(str, parsed))

@@ -186,7 +186,8 @@ class SqliteStore(Store):
                     raw,
                     self._conn.execute(
                         f"SELECT checkpoint_ns, checkpoint_id, task_id, {self._task_path}, idx, channel, "
-                        "type, value FROM writes WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?",
+                        "type, value FROM writes "
+                        "WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?",
                         (thread_id, ns, cid),
                     ),
                     by_key,

@@ -110,7 +110,8 @@ def assert_terminates_within(target: Any, config: Mapping[str, Any] | None = Non
                 f"    checkpoints: {root[0].checkpoint_id} → {root[-1].checkpoint_id}\n    last nodes: {tail}"
             )
     if problems:
-        raise AssertionError(f"lgscope: the graph did not terminate within {steps} steps:\n" + "\n".join(problems))
+        heading = f"lgscope: the graph did not terminate within {steps} steps:"
+        raise AssertionError("\n".join([heading, *problems]))
 
 
 def assert_state_evolves(

@@ -70,8 +70,8 @@ class RunRecorder:
         def recorded_astream(self: Any, input: Any, config: Any = None, **kw: Any) -> AsyncIterator[Any]:
             return astream(self, input, recorder._prepare(self, config), **kw)
 
-        Pregel.stream = recorded_stream  # type: ignore[method-assign,assignment]
-        Pregel.astream = recorded_astream  # type: ignore[method-assign,assignment]
+        Pregel.stream = recorded_stream  # type: ignore[method-assign]
+        Pregel.astream = recorded_astream  # type: ignore[method-assign]
 
     def stop(self) -> None:
         from langgraph.pregel import Pregel

@@ -121,13 +121,13 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
         options = MarkerOptions.from_marker(mark)
     except pytest.UsageError as exc:
         pytest.fail(str(exc), pytrace=False)
-    funcargs = getattr(item, "funcargs", {})
-    recorder = funcargs.get("lgscope_recorder")
-    owned = recorder is None
-    if owned:
-        from lgscope.testing._recorder import RunRecorder
+    from lgscope.testing._recorder import RunRecorder
 
-        recorder = RunRecorder()
+    funcargs = getattr(item, "funcargs", {})
+    given = funcargs.get("lgscope_recorder")
+    owned = not isinstance(given, RunRecorder)
+    recorder: RunRecorder = given if isinstance(given, RunRecorder) else RunRecorder()
+    if owned:
         recorder.start()
     try:
         result = yield
