@@ -1,1 +1,38 @@
-"""(in progress)"""
+"""Forensics: find loops, oscillation, stalls, stuck approvals, errors and runaway growth.
+
+`detect` runs the detectors over one thread; `scan` runs them over a whole store, thread by
+thread. Each detector is a pure function of a thread's steps, in its own module.
+"""
+
+from __future__ import annotations
+
+from lgscope.forensics._config import (
+    ALL_KINDS,
+    ERROR,
+    GROWTH,
+    LOOP,
+    NO_PROGRESS,
+    OSCILLATION,
+    STUCK_INTERRUPT,
+    DetectorConfig,
+    StoreNorms,
+)
+from lgscope.forensics._detect import DETECTORS, detect
+from lgscope.forensics._scan import ScanResult, ScanStats, scan
+
+__all__ = [
+    "ALL_KINDS",
+    "DETECTORS",
+    "ERROR",
+    "GROWTH",
+    "LOOP",
+    "NO_PROGRESS",
+    "OSCILLATION",
+    "STUCK_INTERRUPT",
+    "DetectorConfig",
+    "ScanResult",
+    "ScanStats",
+    "StoreNorms",
+    "detect",
+    "scan",
+]

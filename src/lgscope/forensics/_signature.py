@@ -1,0 +1,102 @@
+"""What a step changed, normalized so that repeats of the same work compare equal."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from lgscope.model import Step
+
+__all__ = ["assistant_texts", "delta", "fingerprint", "is_message", "messages_of", "short"]
+
+# Ids, timings and token counts differ on every call even when the work is the same.
+_VOLATILE = frozenset(
+    {"id", "tool_call_id", "run_id", "response_metadata", "usage_metadata", "additional_kwargs", "__type__"}
+)
+
+
+def is_message(value: Any) -> bool:
+    """A decoded LangChain message: a dict with a message ``type`` and ``content``."""
+    return (
+        isinstance(value, Mapping)
+        and "content" in value
+        and value.get("type")
+        in (
+            "human",
+            "ai",
+            "tool",
+            "system",
+            "function",
+            "chat",
+            "AIMessageChunk",
+            "remove",
+        )
+    )
+
+
+def _normalize(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _normalize(v) for k, v in value.items() if k not in _VOLATILE}
+    if isinstance(value, list | tuple):
+        return [_normalize(v) for v in value]
+    return value
+
+
+def fingerprint(value: Any) -> str:
+    """A stable text for comparing values, ignoring ids and timings."""
+    return json.dumps(_normalize(value), sort_keys=True, default=str, ensure_ascii=False)
+
+
+def delta(step: Step, parent: Step | None) -> dict[str, Any]:
+    """What ``step`` changed: new list items for append-style lists, else the new value."""
+    out: dict[str, Any] = {}
+    for ch in step.changed:
+        new = step.values.get(ch)
+        old = parent.values.get(ch) if parent is not None else None
+        if (
+            isinstance(new, list)
+            and isinstance(old, list)
+            and len(new) >= len(old)
+            and new[: len(old)] == old
+        ):
+            out[ch] = new[len(old) :]
+        else:
+            out[ch] = new
+    return out
+
+
+def messages_of(values: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The messages of a state: every list channel made of messages, in order."""
+    out: list[Mapping[str, Any]] = []
+    for value in values.values():
+        if isinstance(value, list) and value and is_message(value[-1]):
+            out.extend(m for m in value if is_message(m))
+    return out
+
+
+def assistant_texts(values: Mapping[str, Any]) -> list[tuple[int, str]]:
+    """(position, text) of every assistant message with text content."""
+    out = []
+    for i, m in enumerate(messages_of(values)):
+        if m.get("type") in ("ai", "AIMessageChunk"):
+            content = m.get("content")
+            if isinstance(content, list):
+                content = " ".join(
+                    str(p.get("text", "")) if isinstance(p, Mapping) else str(p) for p in content
+                )
+            if isinstance(content, str) and content.strip():
+                out.append((i, content))
+    return out
+
+
+def short(value: Any, limit: int = 120) -> str:
+    """A one-line excerpt of a value."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def root_loop_steps(steps: Sequence[Step]) -> list[Step]:
+    """Steps a node produced (input, update and fork checkpoints left out)."""
+    return [s for s in steps if s.source == "loop" and not s.corrupt]

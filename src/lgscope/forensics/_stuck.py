@@ -1,0 +1,53 @@
+"""Stuck interrupts: a human was asked and nobody answered."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from lgscope.forensics._config import STUCK_INTERRUPT, DetectorConfig
+from lgscope.forensics._signature import short
+from lgscope.model import Finding, ThreadHistory
+
+__all__ = ["detect_stuck_interrupts", "format_age"]
+
+
+def format_age(seconds: float) -> str:
+    """``3d04h``, ``5h12m``, ``7m``, ``42s``."""
+    s = int(seconds)
+    if s >= 86400:
+        return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
+    if s >= 3600:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    if s >= 60:
+        return f"{s // 60}m"
+    return f"{s}s"
+
+
+def detect_stuck_interrupts(history: ThreadHistory, config: DetectorConfig, now: datetime) -> list[Finding]:
+    """One finding per pending interrupt older than ``stuck_after``."""
+    out: list[Finding] = []
+    limit = config.stuck_after.total_seconds()
+    for intr in history.thread.pending_interrupts:
+        age = intr.age(now).total_seconds()
+        if age < limit:
+            continue
+        out.append(
+            Finding(
+                kind=STUCK_INTERRUPT,
+                thread_id=intr.thread_id,
+                checkpoint_ns=intr.checkpoint_ns,
+                first_checkpoint_id=intr.checkpoint_id,
+                last_checkpoint_id=intr.checkpoint_id,
+                severity="error" if age >= 3 * limit else "warning",
+                summary=f"interrupt at {intr.node or '?'} has waited {format_age(age)} for an answer",
+                evidence={
+                    "interrupt_id": intr.id,
+                    "node": intr.node,
+                    "age": format_age(age),
+                    "age_seconds": round(age, 3),
+                    "value": short(intr.value, 200),
+                    "created_at": intr.created_at.isoformat(),
+                },
+            )
+        )
+    return out
