@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from lgscope import __version__
-from lgscope.cli import inspect
+from lgscope.cli import demo, forensics, inspect
 
 __all__ = ["main"]
 
@@ -27,5 +27,6 @@ def main() -> None:
     """
 
 
-for _command in inspect.COMMANDS:
-    main.add_command(_command)
+for _module in (inspect, forensics, demo):
+    for _command in _module.COMMANDS:
+        main.add_command(_command)

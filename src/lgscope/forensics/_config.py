@@ -36,7 +36,7 @@ class DetectorConfig:
     """A node cycle must repeat this many times in a row, with the same state changes."""
     loop_max_period: int = 4
     """The longest node cycle looked for."""
-    loop_similarity: float = 0.9
+    loop_similarity: float = 0.95
     """Assistant messages at least this similar (0–1) count as repeats of each other."""
     loop_min_similar_messages: int = 3
     """This many near-duplicate assistant messages in a row are a loop."""

@@ -11,6 +11,7 @@ from datetime import datetime
 from lgscope.forensics._config import LOOP, DetectorConfig
 from lgscope.forensics._signature import (
     assistant_texts,
+    counter_fields,
     delta,
     fingerprint,
     messages_of,
@@ -66,7 +67,8 @@ def _node_cycle(
 ) -> Finding | None:
     by_id = {s.checkpoint_id: s for s in steps}
     seq = root_loop_steps(steps)
-    deltas = [fingerprint(delta(s, by_id.get(s.parent_id or ""))) for s in seq]
+    counters = counter_fields(seq)
+    deltas = [fingerprint(delta(s, by_id.get(s.parent_id or ""), counters)) for s in seq]
     tokens = [(s.nodes, d) for s, d in zip(seq, deltas, strict=True)]
     rep = longest_repeat(tokens, config.loop_max_period)
     if rep is None or rep.repeats < config.loop_min_repeats:

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from lgscope.forensics._config import OSCILLATION, DetectorConfig
-from lgscope.forensics._signature import fingerprint, is_message, short
+from lgscope.forensics._signature import counter_fields, fingerprint, is_message, short
 from lgscope.model import Finding, Step, ThreadHistory
 
 __all__ = ["detect_oscillation"]
@@ -29,20 +29,6 @@ def _candidate_fields(steps: Sequence[Step]) -> list[str]:
                 continue  # message lists grow; they do not flip
             fields.setdefault(k, None)
     return list(fields)
-
-
-def _counters(steps: Sequence[Step], fields: Sequence[str]) -> set[str]:
-    """Integer fields that only ever go up: progress counters, not state."""
-    out = set()
-    for f in fields:
-        seen = [
-            s.values[f]
-            for s in steps
-            if isinstance(s.values.get(f), int) and not isinstance(s.values[f], bool)
-        ]
-        if len(seen) > 1 and all(b >= a for a, b in zip(seen, seen[1:], strict=False)):
-            out.add(f)
-    return out
 
 
 def _rest(values: Mapping[str, Any], skip: set[str]) -> str:
@@ -60,22 +46,27 @@ def _field_finding(
         fp = fingerprint(s.values[field])
         if not changes or changes[-1][1] != fp:
             changes.append((s, fp, s.values[field]))
+    rests = [_rest(st.values, skip | {field}) for st, _, _ in changes]
     best: tuple[int, int] | None = None
-    i = 0
-    while i < len(changes):
-        j, seen = i, {changes[i][1]}
-        while j + 1 < len(changes) and len(seen | {changes[j + 1][1]}) <= config.oscillation_max_values:
-            j += 1
-            seen.add(changes[j][1])
-        flips = j - i
-        window = changes[i : j + 1]
-        values = [fp for _, fp, _ in window]
-        recurring = all(values.count(v) >= 2 for v in set(values)) and len(set(values)) >= 2
-        if flips >= config.oscillation_min_flips and recurring:
-            rests = {_rest(st.values, skip | {field}) for st, _, _ in window}
-            if len(rests) <= config.oscillation_max_values and (best is None or flips > best[1] - best[0]):
-                best = (i, j)
-        i = j if j > i else i + 1
+    for i in range(len(changes)):
+        values, shapes = {changes[i][1]}, {rests[i]}
+        j = i
+        while j + 1 < len(changes):
+            nxt_values, nxt_shapes = values | {changes[j + 1][1]}, shapes | {rests[j + 1]}
+            if (
+                len(nxt_values) > config.oscillation_max_values
+                or len(nxt_shapes) > config.oscillation_max_values
+            ):
+                break
+            values, shapes, j = nxt_values, nxt_shapes, j + 1
+        seq = [fp for _, fp, _ in changes[i : j + 1]]
+        recurring = len(values) >= 2 and all(seq.count(v) >= 2 for v in values)
+        if (
+            j - i >= config.oscillation_min_flips
+            and recurring
+            and (best is None or j - i > best[1] - best[0])
+        ):
+            best = (i, j)
     if best is None:
         return None
     window = changes[best[0] : best[1] + 1]
@@ -102,7 +93,7 @@ def detect_oscillation(history: ThreadHistory, config: DetectorConfig, now: date
     for ns, steps in history.steps.items():
         live = [s for s in steps if not s.corrupt]
         fields = _candidate_fields(live)
-        skip = _counters(live, fields)
+        skip = set(counter_fields(live))
         for field in fields:
             if field in skip:
                 continue

@@ -8,7 +8,16 @@ from typing import Any
 
 from lgscope.model import Step
 
-__all__ = ["assistant_texts", "delta", "fingerprint", "is_message", "messages_of", "short"]
+__all__ = [
+    "assistant_texts",
+    "counter_fields",
+    "delta",
+    "fingerprint",
+    "is_message",
+    "messages_of",
+    "root_loop_steps",
+    "short",
+]
 
 # Ids, timings and token counts differ on every call even when the work is the same.
 _VOLATILE = frozenset(
@@ -48,10 +57,24 @@ def fingerprint(value: Any) -> str:
     return json.dumps(_normalize(value), sort_keys=True, default=str, ensure_ascii=False)
 
 
-def delta(step: Step, parent: Step | None) -> dict[str, Any]:
+def counter_fields(steps: Sequence[Step]) -> frozenset[str]:
+    """Integer fields that only ever go up: progress counters, which differ on every repeat."""
+    seen: dict[str, list[int]] = {}
+    for s in steps:
+        for k, v in s.values.items():
+            if isinstance(v, int) and not isinstance(v, bool):
+                seen.setdefault(k, []).append(v)
+    return frozenset(
+        k for k, vs in seen.items() if len(vs) > 1 and all(b >= a for a, b in zip(vs, vs[1:], strict=False))
+    )
+
+
+def delta(step: Step, parent: Step | None, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
     """What ``step`` changed: new list items for append-style lists, else the new value."""
     out: dict[str, Any] = {}
     for ch in step.changed:
+        if ch in skip:
+            continue
         new = step.values.get(ch)
         old = parent.values.get(ch) if parent is not None else None
         if (

@@ -1,0 +1,231 @@
+"""``scan``: run the forensics detectors over a store; ``--fail-on`` for CI gates."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import click
+from rich.table import Table
+
+from lgscope._exceptions import UsageError
+from lgscope.cli._common import DURATION, STORE, console, echo_json, handle_errors
+from lgscope.forensics import ALL_KINDS, DetectorConfig, ScanResult, scan
+from lgscope.store import open_store
+
+__all__ = ["COMMANDS", "findings_table", "parse_kinds", "parse_now", "run_scan"]
+
+_THRESHOLDS = {f.name: f for f in dataclasses.fields(DetectorConfig) if f.name != "detectors"}
+
+
+def parse_kinds(text: str | None, option: str) -> frozenset[str]:
+    """``loop,oscillation`` → the kinds, checked against the detectors lgscope has."""
+    if not text:
+        return frozenset()
+    kinds = frozenset(k.strip() for k in text.split(",") if k.strip())
+    unknown = sorted(kinds - ALL_KINDS)
+    if unknown:
+        raise UsageError(
+            f"{option} names unknown finding kind {', '.join(map(repr, unknown))}; "
+            f"the kinds are {', '.join(sorted(ALL_KINDS))}."
+        )
+    return kinds
+
+
+def parse_now(text: str | None) -> datetime:
+    if not text:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"--now {text!r} is not an ISO 8601 time; write it like 2026-01-15T12:00:00Z."
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _config(detectors: str | None, older_than: timedelta | None, settings: tuple[str, ...]) -> DetectorConfig:
+    overrides: dict[str, Any] = {}
+    if detectors:
+        overrides["detectors"] = parse_kinds(detectors, "--detectors")
+    if older_than is not None:
+        overrides["stuck_after"] = older_than
+    for item in settings:
+        name, sep, raw = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in _THRESHOLDS:
+            raise UsageError(
+                f"--set {item!r} is not NAME=VALUE with a known threshold; the thresholds are "
+                f"{', '.join(sorted(_THRESHOLDS))}."
+            )
+        default = getattr(DetectorConfig(), name)
+        try:
+            if isinstance(default, timedelta):
+                from lgscope.cli._common import parse_duration
+
+                overrides[name] = parse_duration(raw)
+            elif isinstance(default, tuple):
+                overrides[name] = tuple(int(v) for v in raw.split(","))
+            else:
+                overrides[name] = type(default)(raw)
+        except ValueError:
+            raise UsageError(f"--set {name}={raw!r}: expected a {type(default).__name__}.") from None
+    return DetectorConfig(**overrides)
+
+
+def findings_table(result: ScanResult) -> Table:
+    table = Table()
+    table.add_column("severity", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("thread", no_wrap=True)
+    table.add_column("summary", overflow="fold")
+    table.add_column("checkpoints", no_wrap=True)
+    for f in result.findings:
+        ns = f" [{f.checkpoint_ns.split(':')[0]}]" if f.checkpoint_ns else ""
+        span = f.first_checkpoint_id[-8:] + (
+            f"…{f.last_checkpoint_id[-8:]}" if f.last_checkpoint_id != f.first_checkpoint_id else ""
+        )
+        table.add_row(f.severity, f.kind, f.thread_id + ns, f.summary, span)
+    return table
+
+
+def summary_line(result: ScanResult) -> str:
+    s = result.stats
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(result.by_kind().items())) or "no findings"
+    line = f"{s.threads} threads, {s.checkpoints} checkpoints scanned in {s.seconds:.2f}s: {kinds}"
+    if s.corrupt_checkpoints:
+        line += f"; {s.corrupt_checkpoints} corrupt checkpoints skipped"
+    if s.errors:
+        line += f"; {len(s.errors)} threads could not be read"
+    return line
+
+
+def run_scan(
+    store: str,
+    *,
+    since: timedelta | None = None,
+    thread_ids: tuple[str, ...] = (),
+    config: DetectorConfig | None = None,
+    now: datetime | None = None,
+    progress: bool = False,
+) -> ScanResult:
+    now = now or datetime.now(UTC)
+    with open_store(store) as st:
+        if not progress:
+            return scan(
+                st,
+                since=now - since if since is not None else None,
+                thread_ids=thread_ids or None,
+                config=config,
+                now=now,
+            )
+        from rich.progress import Progress
+
+        with Progress(console=console(stderr=True), transient=True) as bar:
+            task = bar.add_task("scanning threads", total=None)
+
+            def tick(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            return scan(
+                st,
+                since=now - since if since is not None else None,
+                thread_ids=thread_ids or None,
+                config=config,
+                now=now,
+                progress=tick,
+            )
+
+
+@click.command("scan")
+@STORE
+@click.option("--since", type=DURATION, help="Only threads updated within this long (30s, 5m, 2h, 3d).")
+@click.option("--thread", "thread_ids", multiple=True, metavar="ID", help="Only this thread (repeatable).")
+@click.option("--detectors", metavar="KIND,…", help=f"Only these detectors: {', '.join(sorted(ALL_KINDS))}.")
+@click.option(
+    "--older-than", type=DURATION, help="A pending interrupt is stuck after this long [default: 24h]."
+)
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A detector threshold, e.g. loop_min_repeats=5 (repeatable).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "jsonl"]), default="table", show_default=True
+)
+@click.option("--fail-on", metavar="KIND,…", help="Exit 1 when a finding of one of these kinds is found.")
+@click.option("--now", "now_text", metavar="TIME", help="Judge ages as of this ISO time [default: now].")
+@handle_errors
+def scan_cmd(
+    store: str,
+    since: timedelta | None,
+    thread_ids: tuple[str, ...],
+    detectors: str | None,
+    older_than: timedelta | None,
+    settings: tuple[str, ...],
+    fmt: str,
+    fail_on: str | None,
+    now_text: str | None,
+) -> None:
+    """Scan every thread of STORE (all namespaces, read-only) for loops, oscillation, stalls,
+    stuck interrupts, errors and runaway growth.
+
+    Exit code: 0 clean, 1 a --fail-on kind was found, 2 an error.
+
+    \b
+    Examples:
+      lgscope scan checkpoints.sqlite
+      lgscope scan postgresql://app@db/prod --since 2h --format json
+      lgscope scan evals.sqlite --fail-on loop,oscillation,stuck_interrupt
+    """
+    gate = parse_kinds(fail_on, "--fail-on")
+    config = _config(detectors, older_than, settings)
+    result = run_scan(
+        store,
+        since=since,
+        thread_ids=thread_ids,
+        config=config,
+        now=parse_now(now_text),
+        progress=fmt == "table" and sys.stderr.isatty(),
+    )
+    _print(result, fmt, store)
+    hits = sorted({f.kind for f in result.findings} & gate)
+    if hits:
+        click.echo(f"Failing: found {', '.join(hits)} (--fail-on {fail_on}).", err=True)
+        sys.exit(1)
+
+
+def _print(result: ScanResult, fmt: str, store: str) -> None:
+    if fmt == "jsonl":
+        for f in result.findings:
+            click.echo(json.dumps(f.to_dict(), ensure_ascii=False, default=str))
+        return
+    if fmt == "json":
+        s = result.stats
+        echo_json(
+            {
+                "store": store,
+                "now": result.now.isoformat(),
+                "stats": {
+                    "threads": s.threads,
+                    "checkpoints": s.checkpoints,
+                    "corrupt_checkpoints": s.corrupt_checkpoints,
+                    "unreadable_threads": s.errors,
+                    "seconds": round(s.seconds, 3),
+                },
+                "findings": [f.to_dict() for f in result.findings],
+            }
+        )
+        return
+    out = console()
+    if result.findings:
+        out.print(findings_table(result))
+    out.print(summary_line(result))
+
+
+COMMANDS: list[click.Command] = [scan_cmd]

@@ -1,0 +1,127 @@
+"""``lgscope scan`` and ``lgscope demo`` on real stores: formats, gates, bad input."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from lgscope.cli import main
+
+NOW = "2026-01-15T12:00:00+00:00"
+
+
+def run(*args: str) -> object:
+    return CliRunner().invoke(main, list(args))
+
+
+def test_json_findings_have_the_documented_fields(sample_store: Path) -> None:
+    result = run("scan", str(sample_store), "--format", "json", "--now", NOW)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["stats"]["threads"] == 24 and report["stats"]["corrupt_checkpoints"] == 0
+    stuck = [f for f in report["findings"] if f["kind"] == "stuck_interrupt"]
+    assert [f["thread_id"] for f in stuck] == ["medicine-stuck", "transfer-9000-pending"]
+    first = stuck[1]
+    assert set(first) == {
+        "kind",
+        "thread_id",
+        "checkpoint_ns",
+        "first_checkpoint_id",
+        "last_checkpoint_id",
+        "severity",
+        "summary",
+        "evidence",
+    }
+    assert first["summary"] == "interrupt at approval has waited 3d15h for an answer"
+    assert first["evidence"]["node"] == "approval"
+
+
+def test_fail_on_exits_1_only_for_the_named_kinds(sample_store: Path) -> None:
+    gate = run("scan", str(sample_store), "--fail-on", "loop", "--now", NOW, "--format", "jsonl")
+    assert gate.exit_code == 1
+    assert "Failing: found loop (--fail-on loop)." in gate.output
+    clean = run(
+        "scan", str(sample_store), "--thread", "support-1", "--fail-on", "loop,oscillation", "--now", NOW
+    )
+    assert clean.exit_code == 0
+    assert (
+        clean.output.strip() == "1 threads, 5 checkpoints scanned in " + clean.output.split(" in ")[1].strip()
+    )
+
+
+def test_thresholds_from_the_cli(sample_store: Path) -> None:
+    default = run("scan", str(sample_store), "--detectors", "loop", "--format", "jsonl", "--now", NOW)
+    stricter = run(
+        "scan",
+        str(sample_store),
+        "--detectors",
+        "loop",
+        "--set",
+        "loop_min_repeats=6",
+        "--format",
+        "jsonl",
+        "--now",
+        NOW,
+    )
+    kinds = lambda r: sorted(json.loads(line)["thread_id"] for line in r.output.splitlines())  # noqa: E731
+    assert kinds(default) == ["review-bounce", "support-loop-gave-up", "support-loop-recursion"]
+    assert kinds(stricter) == ["support-loop-recursion"]
+    assert (
+        run(
+            "scan",
+            str(sample_store),
+            "--detectors",
+            "stuck_interrupt",
+            "--older-than",
+            "4d",
+            "--format",
+            "jsonl",
+            "--now",
+            NOW,
+        ).output.count("\n")
+        == 1
+    )
+
+
+def test_empty_store_gives_an_empty_valid_report(tmp_path: Path) -> None:
+    path = tmp_path / "empty.sqlite"
+    conn = sqlite3.connect(path)
+    SqliteSaver(conn).setup()
+    conn.close()
+    result = run("scan", str(path), "--format", "json")
+    assert result.exit_code == 0
+    assert json.loads(result.output)["findings"] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--since", "2 weeks"], "Error: Invalid value for '--since': '2 weeks' is not a duration;"),
+        (["--fail-on", "loops"], "Error: --fail-on names unknown finding kind 'loops'; the kinds are"),
+        (["--set", "loop_min=2"], "Error: --set 'loop_min=2' is not NAME=VALUE with a known threshold;"),
+        (["--now", "yesterday"], "Error: --now 'yesterday' is not an ISO 8601 time;"),
+    ],
+)
+def test_bad_options_are_one_line_errors(sample_store: Path, args: list[str], message: str) -> None:
+    result = run("scan", str(sample_store), *args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_demo_builds_a_store_and_shows_threads_and_findings(tmp_path: Path) -> None:
+    result = run("demo", "--dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == f"Built a sample store from the example graphs: {tmp_path / 'sample.sqlite'}"
+    assert lines[1] == "24 threads, 268 checkpoints: 18 done, 3 interrupted, 2 running, 1 error"
+    assert any(
+        "support-loop-recursion" in line and "agent → tools repeated 12 times" in line for line in lines
+    )
+    assert any("transfer-7500-fresh" in line and "approval for 59m" in line for line in lines)
+    assert (tmp_path / "sample.sqlite").exists() and not (tmp_path / "sample.sqlite.building").exists()
