@@ -32,8 +32,11 @@ def test_all_names_exist(module_name: str) -> None:
 
 
 def test_every_error_derives_from_lgscope_error() -> None:
-    errors = [getattr(lgscope, n) for n in lgscope.__all__ if n.endswith(("Error", "Found", "Store", "Conflict",
-                                                                         "Extra", "Resolved", "Unavailable"))]
+    errors = [
+        getattr(lgscope, n)
+        for n in lgscope.__all__
+        if n.endswith(("Error", "Found", "Store", "Conflict", "Extra", "Resolved", "Unavailable"))
+    ]
     errors = [e for e in errors if isinstance(e, type) and issubclass(e, Exception)]
     assert len(errors) >= 15
     assert all(issubclass(e, lgscope.LgscopeError) for e in errors)

@@ -80,9 +80,15 @@ def test_since_filters_by_last_update(store: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["threads", "/no/such/file.sqlite"], "Error: There is no file at /no/such/file.sqlite; check the path.\n"),
-        (["threads", "mysql://x/y"], "Error: Unknown store URL scheme 'mysql'; use a SQLite file path, "
-         "sqlite:///path, or postgresql://user@host/db.\n"),
+        (
+            ["threads", "/no/such/file.sqlite"],
+            "Error: There is no file at /no/such/file.sqlite; check the path.\n",
+        ),
+        (
+            ["threads", "mysql://x/y"],
+            "Error: Unknown store URL scheme 'mysql'; use a SQLite file path, "
+            "sqlite:///path, or postgresql://user@host/db.\n",
+        ),
     ],
 )
 def test_bad_store_is_one_line_and_exit_2(args: list[str], message: str) -> None:
@@ -97,5 +103,7 @@ def test_not_a_checkpoint_database(tmp_path: Path) -> None:
         conn.execute("CREATE TABLE users (id INTEGER)")
     result = CliRunner().invoke(main, ["threads", str(other)])
     assert result.exit_code == 2
-    assert result.output.startswith(f"Error: {other} is a SQLite database but not a LangGraph checkpoint store")
+    assert result.output.startswith(
+        f"Error: {other} is a SQLite database but not a LangGraph checkpoint store"
+    )
     assert result.output.count("\n") == 1

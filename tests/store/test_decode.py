@@ -33,7 +33,10 @@ def test_messages_become_tagged_dicts_not_objects() -> None:
         "langchain_core.messages.human.HumanMessage",
         "langchain_core.messages.ai.AIMessage",
     ]
-    assert [(m["type"], m["content"], m["id"]) for m in decoded] == [("human", "hi", "h1"), ("ai", "hello", "a1")]
+    assert [(m["type"], m["content"], m["id"]) for m in decoded] == [
+        ("human", "hi", "h1"),
+        ("ai", "hello", "a1"),
+    ]
 
 
 def test_simple_types_render_as_strings_and_lists() -> None:

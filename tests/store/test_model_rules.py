@@ -78,7 +78,13 @@ def test_nodes_come_from_the_parents_writes_including_send_tasks(saver: tuple[Sq
         ("loop", ("work",)),
         ("loop", ("approve",)),
     ]
-    assert [st.next for st in steps] == [("__start__",), ("plan",), ("work", "work", "work"), ("approve",), ()]
+    assert [st.next for st in steps] == [
+        ("__start__",),
+        ("plan",),
+        ("work", "work", "work"),
+        ("approve",),
+        (),
+    ]
     assert steps[2].changed == ("n",)
     assert steps[3].values["items"] == [0, 10, 20]
     assert steps[-1].values["approved"] is True
@@ -171,8 +177,12 @@ def test_corrupt_checkpoint_is_reported_and_the_rest_still_loads(saver: tuple[Sq
     app = _graph(s)
     app.invoke({"items": [], "n": 0}, {"configurable": {"thread_id": "t"}})
     with sqlite3.connect(path) as conn:
-        (cid,) = conn.execute("SELECT checkpoint_id FROM checkpoints ORDER BY checkpoint_id LIMIT 1 OFFSET 2").fetchone()
-        conn.execute("UPDATE checkpoints SET checkpoint = substr(checkpoint, 1, 7) WHERE checkpoint_id = ?", (cid,))
+        (cid,) = conn.execute(
+            "SELECT checkpoint_id FROM checkpoints ORDER BY checkpoint_id LIMIT 1 OFFSET 2"
+        ).fetchone()
+        conn.execute(
+            "UPDATE checkpoints SET checkpoint = substr(checkpoint, 1, 7) WHERE checkpoint_id = ?", (cid,)
+        )
     with open_store(path) as store:
         steps = store.history("t")
     bad = [st for st in steps if st.corrupt]

@@ -66,7 +66,7 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
 
 def test_a_passing_suite_passes(suite: pytest.Pytester) -> None:
     suite.makepyfile(
-        test_ok='''
+        test_ok="""
 import pytest
 from graphs import healthy_graph, looping_graph
 
@@ -77,7 +77,7 @@ def test_writer():
 @pytest.mark.lgscope(no_loops=True)
 def test_short_agent_run_is_not_a_loop():
     looping_graph(cycles=2).invoke({})
-'''
+"""
     )
     result = suite.runpytest_subprocess("-q")
     result.assert_outcomes(passed=2)
@@ -85,14 +85,14 @@ def test_short_agent_run_is_not_a_loop():
 
 def test_a_looping_graph_fails_with_the_cycle_and_checkpoints(suite: pytest.Pytester) -> None:
     suite.makepyfile(
-        test_loop='''
+        test_loop="""
 import pytest
 from graphs import looping_graph
 
 @pytest.mark.lgscope(no_loops=True)
 def test_agent():
     looping_graph(cycles=8).invoke({})
-'''
+"""
     )
     result = suite.runpytest_subprocess("-q")
     result.assert_outcomes(failed=1)
@@ -109,14 +109,14 @@ def test_agent():
 
 def test_max_steps_names_the_step_count(suite: pytest.Pytester) -> None:
     suite.makepyfile(
-        test_steps='''
+        test_steps="""
 import pytest
 from graphs import looping_graph
 
 @pytest.mark.lgscope(no_loops=False, max_steps=5)
 def test_agent():
     looping_graph(cycles=4).invoke({})
-'''
+"""
     )
     result = suite.runpytest_subprocess("-q")
     result.assert_outcomes(failed=1)
@@ -136,13 +136,13 @@ def test_agent():
 )
 def test_marker_validation_errors(suite: pytest.Pytester, marker: str, message: str) -> None:
     suite.makepyfile(
-        test_bad=f'''
+        test_bad=f"""
 import pytest
 
 @pytest.mark.lgscope({marker})
 def test_x():
     pass
-'''
+"""
     )
     result = suite.runpytest_subprocess("-q")
     result.assert_outcomes(failed=1)
@@ -151,7 +151,7 @@ def test_x():
 
 def test_async_tests_are_recorded(suite: pytest.Pytester) -> None:
     suite.makepyfile(
-        test_async='''
+        test_async="""
 import pytest
 from graphs import healthy_graph, looping_graph
 
@@ -162,7 +162,7 @@ async def test_async_loop():
 @pytest.mark.lgscope(no_loops=True, max_steps=10)
 async def test_async_ok():
     await healthy_graph().ainvoke({"status": "new"})
-'''
+"""
     )
     result = suite.runpytest_subprocess("-q")
     result.assert_outcomes(passed=1, failed=1)
@@ -171,7 +171,7 @@ async def test_async_ok():
 
 def test_asserts_take_a_graph_with_its_config(suite: pytest.Pytester) -> None:
     suite.makepyfile(
-        test_api='''
+        test_api="""
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -203,7 +203,7 @@ def test_healthy_run():
     assert_no_stuck_interrupts(graph, config, older_than="1h")
     with pytest.raises(AssertionError, match="has no field 'missing'"):
         assert_state_evolves(graph, config, field="missing")
-'''
+"""
     )
     result = suite.runpytest_subprocess("-q")
     result.assert_outcomes(passed=2)

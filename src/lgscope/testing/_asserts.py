@@ -39,7 +39,10 @@ def detector_config(kinds: Iterable[str], thresholds: Mapping[str, Any]) -> Any:
 
 
 def _findings(
-    target: Any, config: Mapping[str, Any] | None, kinds: set[str], thresholds: Mapping[str, Any],
+    target: Any,
+    config: Mapping[str, Any] | None,
+    kinds: set[str],
+    thresholds: Mapping[str, Any],
     now: datetime | None = None,
 ) -> tuple[list[ThreadHistory], list[Finding]]:
     from lgscope.forensics import detect
