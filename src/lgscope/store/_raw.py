@@ -311,6 +311,14 @@ def build_steps(raws: Sequence[RawCheckpoint]) -> list[Step]:
         for w, _v, _e in own:
             if w.task_id not in node_of_task and (n := _push_node(w.task_path, raw, own)):
                 node_of_task[w.task_id] = n
+        triggered = set(_next_nodes(ck))
+        if len(triggered) == 1:
+            # Writes against a checkpoint come from the tasks it triggers; with one candidate
+            # that is the writer, even where the store keeps no task paths.
+            (only,) = triggered
+            for w, _v, _e in own:
+                if w.task_id not in node_of_task:
+                    node_of_task[w.task_id] = only
         step_writes = tuple(
             Write(
                 task_id=w.task_id,

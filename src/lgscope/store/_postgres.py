@@ -1,0 +1,214 @@
+"""The Postgres backend: the tables `langgraph-checkpoint-postgres` writes, read in READ ONLY transactions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from lgscope._exceptions import DecodeError, NotACheckpointStore, StoreUnavailable
+from lgscope.store._base import Store, ThreadIndexEntry
+from lgscope.store._raw import RawCheckpoint, RawWrite
+from lgscope.store.decode import Decoder
+
+__all__ = ["PostgresStore", "safe_url"]
+
+_TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages and ``Store.url``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}" if user else netloc))
+
+
+class PostgresStore(Store):
+    """A Postgres checkpoint database; every query runs in a READ ONLY transaction."""
+
+    kind = "postgres"
+
+    def __init__(self, url: str, *, connect_timeout: int = 5) -> None:
+        import psycopg
+
+        super().__init__(safe_url(url))
+        try:
+            self._conn = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout)
+        except psycopg.Error as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreUnavailable(
+                f"Cannot connect to the Postgres store {self.url} ({reason}); check that the server is "
+                "running and the URL, user and database are right."
+            ) from None
+        self._conn.read_only = True
+        with self._tx() as cur:
+            cur.execute("SELECT " + ", ".join("to_regclass(%s)" for _ in _TABLES), _TABLES)
+            found = cur.fetchone() or ()
+            missing = [t for t, oid in zip(_TABLES, found, strict=True) if oid is None]
+            cur.execute(
+                "SELECT 1 FROM information_schema.columns WHERE table_name = 'checkpoint_writes' "
+                "AND column_name = 'task_path' AND table_schema = ANY(current_schemas(false))"
+            )
+            has_task_path = cur.fetchone() is not None
+        if missing:
+            self._conn.close()
+            raise NotACheckpointStore(
+                f"The database at {self.url} has no {', '.join(missing)} table; it is not a LangGraph "
+                "checkpoint store (or its search_path points elsewhere: add ?options=-csearch_path%3Dschema)."
+            )
+        self._task_path = "task_path" if has_task_path else "''"
+
+    def _tx(self) -> Any:
+        conn = self._conn
+
+        class _ReadOnly:
+            def __enter__(self) -> Any:
+                self._tx = conn.transaction()
+                self._tx.__enter__()
+                self._cur = conn.cursor()
+                return self._cur
+
+            def __exit__(self, *exc: Any) -> None:
+                self._cur.close()
+                self._tx.__exit__(*exc)
+
+        return _ReadOnly()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _index(self) -> Iterator[ThreadIndexEntry]:
+        with self._tx() as cur:
+            cur.execute(
+                "SELECT c.thread_id, c.checkpoint_ns, c.n, c.size + coalesce(b.size, 0), c.first, c.last "
+                "FROM (SELECT thread_id, checkpoint_ns, count(*) AS n, "
+                "      sum(pg_column_size(checkpoint) + pg_column_size(metadata)) AS size, "
+                "      min(checkpoint_id) AS first, max(checkpoint_id) AS last "
+                "      FROM checkpoints GROUP BY thread_id, checkpoint_ns) c "
+                "LEFT JOIN (SELECT thread_id, checkpoint_ns, sum(coalesce(length(blob), 0)) AS size "
+                "      FROM checkpoint_blobs GROUP BY thread_id, checkpoint_ns) b "
+                "ON b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns "
+                "ORDER BY c.thread_id, c.checkpoint_ns"
+            )
+            rows = cur.fetchall()
+        yield from _group_index(rows)
+
+    def _index_for(self, thread_id: str) -> Iterator[ThreadIndexEntry]:
+        with self._tx() as cur:
+            cur.execute(
+                "SELECT c.thread_id, c.checkpoint_ns, count(*), "
+                "sum(pg_column_size(c.checkpoint) + pg_column_size(c.metadata)) + coalesce(max(b.size), 0), "
+                "min(c.checkpoint_id), max(c.checkpoint_id) FROM checkpoints c "
+                "LEFT JOIN (SELECT checkpoint_ns, sum(coalesce(length(blob), 0)) AS size FROM checkpoint_blobs "
+                "           WHERE thread_id = %s GROUP BY checkpoint_ns) b ON b.checkpoint_ns = c.checkpoint_ns "
+                "WHERE c.thread_id = %s GROUP BY c.thread_id, c.checkpoint_ns ORDER BY c.checkpoint_ns",
+                (thread_id, thread_id),
+            )
+            rows = cur.fetchall()
+        yield from _group_index(rows)
+
+    def _raw_thread(self, thread_id: str) -> dict[str, list[RawCheckpoint]]:
+        return self._load(thread_id, latest=False)
+
+    def _raw_latest(self, thread_id: str) -> dict[str, list[RawCheckpoint]]:
+        return self._load(thread_id, latest=True)
+
+    def _load(self, thread_id: str, *, latest: bool) -> dict[str, list[RawCheckpoint]]:
+        size = "pg_column_size(checkpoint) + pg_column_size(metadata)"
+        with self._tx() as cur:
+            if latest:
+                cur.execute(
+                    f"SELECT DISTINCT ON (checkpoint_ns) checkpoint_ns, checkpoint_id, parent_checkpoint_id, "
+                    f"checkpoint, metadata, {size} FROM checkpoints WHERE thread_id = %s "
+                    "ORDER BY checkpoint_ns, checkpoint_id DESC",
+                    (thread_id,),
+                )
+            else:
+                cur.execute(
+                    f"SELECT checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata, {size} "
+                    "FROM checkpoints WHERE thread_id = %s ORDER BY checkpoint_ns, checkpoint_id",
+                    (thread_id,),
+                )
+            rows = cur.fetchall()
+            if not rows:
+                return {}
+            ids = [r[1] for r in rows]
+            cur.execute(
+                "SELECT checkpoint_ns, channel, version, type, blob FROM checkpoint_blobs WHERE thread_id = %s"
+                + (" AND checkpoint_ns = ANY(%s)" if latest else ""),
+                (thread_id, list({r[0] for r in rows})) if latest else (thread_id,),
+            )
+            blobs = {(ns, ch, ver): (typ, blob) for ns, ch, ver, typ, blob in cur.fetchall()}
+            cur.execute(
+                f"SELECT checkpoint_ns, checkpoint_id, task_id, {self._task_path}, idx, channel, type, blob "
+                "FROM checkpoint_writes WHERE thread_id = %s"
+                + (" AND checkpoint_id = ANY(%s)" if latest else "")
+                + f" ORDER BY checkpoint_ns, checkpoint_id, {self._task_path}, task_id, idx",
+                (thread_id, ids) if latest else (thread_id,),
+            )
+            writes = cur.fetchall()
+        return _assemble(thread_id, rows, blobs, writes)
+
+
+def _group_index(rows: Sequence[Sequence[Any]]) -> Iterator[ThreadIndexEntry]:
+    acc: dict[str, dict[str, Any]] = {}
+    for tid, ns, count, size, first, last in rows:
+        a = acc.setdefault(tid, {"ns": [], "count": 0, "size": 0, "first": first, "last": last})
+        a["ns"].append(ns)
+        a["count"] += int(count)
+        a["size"] += int(size or 0)
+        a["first"] = min(a["first"], first)
+        if ns == "":
+            a["last"] = last
+    for tid, a in acc.items():
+        namespaces = tuple(sorted(a["ns"], key=lambda n: (n != "", n)))
+        yield ThreadIndexEntry(tid, namespaces, a["count"], a["size"], a["last"], a["first"])
+
+
+def _assemble(
+    thread_id: str,
+    rows: Sequence[Sequence[Any]],
+    blobs: dict[tuple[str, str, str], tuple[str, bytes | None]],
+    writes: Sequence[Sequence[Any]],
+) -> dict[str, list[RawCheckpoint]]:
+    decoder = Decoder()
+    decoded: dict[tuple[str, str, str], Any] = {}
+    by_ns: dict[str, list[RawCheckpoint]] = {}
+    by_key: dict[tuple[str, str], RawCheckpoint] = {}
+    parents: dict[tuple[str, str], dict[str, Any]] = {}
+    for ns, cid, pid, checkpoint, metadata, size in rows:
+        checkpoint = dict(checkpoint or {})
+        versions: dict[str, Any] = checkpoint.get("channel_versions") or {}
+        values: dict[str, Any] = dict(checkpoint.get("channel_values") or {})
+        corrupt = None
+        parent_versions = parents.get((ns, pid or ""), {})
+        introduced = 0
+        for ch, ver in versions.items():
+            key = (ns, ch, str(ver))
+            stored = blobs.get(key)
+            if stored is None or stored[0] == "empty":
+                continue
+            if parent_versions.get(ch) != ver:
+                introduced += len(stored[1] or b"")
+            if key not in decoded:
+                try:
+                    decoded[key] = decoder.decode_typed(stored[0], stored[1])
+                except DecodeError as exc:
+                    decoded[key] = None
+                    corrupt = corrupt or f"channel {ch!r}: {exc}"
+            values[ch] = decoded[key]
+        checkpoint["channel_values"] = values
+        parents[(ns, cid)] = versions
+        raw = RawCheckpoint(
+            thread_id, ns, cid, pid, checkpoint, dict(metadata or {}), [], int(size) + introduced, corrupt
+        )
+        by_ns.setdefault(ns, []).append(raw)
+        by_key[(ns, cid)] = raw
+    for ns, cid, task_id, task_path, idx, channel, type_, blob in writes:
+        target = by_key.get((ns, cid))
+        if target is not None:
+            target.writes.append(RawWrite(task_id, task_path or "", idx, channel, type_, bytes(blob)))
+    return by_ns
