@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import click
 from rich.table import Table
 
 from lgscope.cli._common import DURATION, STORE, console, echo_json, handle_errors
-from lgscope.model import Thread
+from lgscope.forensics.diff import diff_steps, format_change, summarize
+from lgscope.model import Step, Thread
 from lgscope.store import open_store
 
 __all__ = ["COMMANDS"]
@@ -84,4 +88,179 @@ def threads_cmd(store: str, since: timedelta | None, statuses: tuple[str, ...], 
     out.print(threads_table(found, now))
 
 
-COMMANDS: list[click.Command] = [threads_cmd]
+def step_to_dict(step: Step, *, full: bool) -> dict[str, Any]:
+    """The JSON form of a step (``lgscope show --format json``)."""
+    out: dict[str, Any] = {
+        "checkpoint_id": step.checkpoint_id,
+        "parent_id": step.parent_id,
+        "checkpoint_ns": step.checkpoint_ns,
+        "step": step.step,
+        "source": step.source,
+        "ts": step.ts.isoformat(),
+        "nodes": list(step.nodes),
+        "changed": list(step.changed),
+        "next": list(step.next),
+        "size_bytes": step.size,
+        "interrupts": [{"id": i.id, "node": i.node, "value": i.value} for i in step.interrupts],
+        "pending_interrupts": [i.id for i in step.pending_interrupts],
+        "resumes": [w.value for w in step.resumes],
+        "errors": [{"node": e.node, "type": e.error_type, "message": e.message} for e in step.errors],
+        "corrupt": step.corrupt,
+    }
+    if full:
+        out["values"] = dict(step.values)
+        out["metadata"] = dict(step.metadata)
+        out["writes"] = [
+            {
+                "task_id": w.task_id,
+                "node": w.node,
+                "task_path": w.task_path,
+                "idx": w.idx,
+                "channel": w.channel,
+                "value": w.value,
+            }
+            for w in step.writes
+        ]
+    return out
+
+
+def _markers(step: Step) -> str:
+    marks = []
+    if step.pending_interrupts:
+        marks.append("⏸ interrupt (pending)")
+    elif step.interrupts:
+        marks.append("⏸ interrupt")
+    if step.resumes:
+        marks.append("▶ resumed")
+    if step.errors:
+        marks.append("✖ " + ", ".join(f"{e.node}: {e.error_type}" for e in step.errors))
+    if step.corrupt:
+        marks.append("⚠ corrupt")
+    return "; ".join(marks)
+
+
+def _timeline(steps: Sequence[Step]) -> Table:
+    table = Table()
+    table.add_column("step", justify="right")
+    for col in ("source", "node(s)", "time", "changed", "next"):
+        table.add_column(col, overflow="fold")
+    table.add_column("", overflow="fold")
+    table.add_column("checkpoint", no_wrap=True)
+    for st in steps:
+        table.add_row(
+            str(st.step),
+            st.source,
+            ", ".join(st.nodes),
+            st.ts.strftime("%Y-%m-%d %H:%M:%S"),
+            ", ".join(st.changed),
+            ", ".join(st.next),
+            _markers(st),
+            st.checkpoint_id,
+        )
+    return table
+
+
+@click.command("show")
+@STORE
+@click.option("--thread", "thread_id", required=True, metavar="ID", help="The thread to show.")
+@click.option("--checkpoint", "checkpoint_id", metavar="ID", help="Show this checkpoint in full.")
+@click.option("--ns", default="", show_default=True, metavar="NS", help="Namespace ('' is the root graph).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@handle_errors
+def show_cmd(store: str, thread_id: str, checkpoint_id: str | None, ns: str, fmt: str) -> None:
+    """Show a thread's timeline of checkpoints, or one checkpoint in full.
+
+    \b
+    Examples:
+      lgscope show checkpoints.sqlite --thread support-7
+      lgscope show checkpoints.sqlite --thread support-7 --checkpoint 1f0e…
+    """
+    with open_store(store) as st:
+        if checkpoint_id:
+            step = st.step(thread_id, checkpoint_id)
+            if fmt == "json":
+                echo_json(step_to_dict(step, full=True))
+                return
+            _print_step(step)
+            return
+        thread = st.thread(thread_id)
+        steps = st.history(thread_id, ns)
+    if fmt == "json":
+        echo_json({"thread": thread.to_dict(), "steps": [step_to_dict(s, full=False) for s in steps]})
+        return
+    out = console()
+    others = [n for n in thread.namespaces if n != ns]
+    out.print(
+        f"thread {thread.thread_id}: {thread.status}, {thread.checkpoints} checkpoints"
+        + (f"; next: {', '.join(thread.next)}" if thread.next else "")
+        + (f"; namespace {ns!r}" if ns else "")
+    )
+    if others:
+        out.print("other namespaces: " + ", ".join(repr(n) for n in others))
+    out.print(_timeline(steps))
+
+
+def _print_step(step: Step) -> None:
+    out = console()
+    out.print(f"checkpoint {step.checkpoint_id} (step {step.step}, {step.source}) of thread {step.thread_id}")
+    out.print(
+        f"parent: {step.parent_id or '-'}   namespace: {step.checkpoint_ns or '(root)'}   time: {step.ts.isoformat()}"
+    )
+    out.print(
+        f"produced by: {', '.join(step.nodes)}   next: {', '.join(step.next) or '-'}   size: {step.size} bytes"
+    )
+    if step.corrupt:
+        out.print(f"corrupt: {step.corrupt}")
+    out.print("values:")
+    click.echo(json.dumps(dict(step.values), indent=2, ensure_ascii=False, default=str))
+    for label, items in (
+        (
+            "pending writes",
+            [f"{w.node or w.task_id[:8]} → {w.channel}: {summarize(w.value)}" for w in step.writes],
+        ),
+        (
+            "interrupts",
+            [
+                f"{i.id} at {i.node}: {summarize(i.value)}"
+                + (" (pending)" if i in step.pending_interrupts else "")
+                for i in step.interrupts
+            ],
+        ),
+        ("errors", [f"{e.node}: {e.error_type}: {e.message}" for e in step.errors]),
+    ):
+        if items:
+            out.print(f"{label}:")
+            for item in items:
+                out.print(f"  {item}")
+
+
+@click.command("diff")
+@STORE
+@click.argument("a", metavar="A")
+@click.argument("b", metavar="B")
+@click.option(
+    "--thread", "thread_id", required=True, metavar="ID", help="The thread both checkpoints belong to."
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@handle_errors
+def diff_cmd(store: str, a: str, b: str, thread_id: str, fmt: str) -> None:
+    """Show how checkpoint B's state differs from checkpoint A's (nested, list- and
+    message-aware: messages are matched by id).
+
+    \b
+    Example:
+      lgscope diff checkpoints.sqlite --thread support-7 1f0e…a1 1f0e…b2
+    """
+    with open_store(store) as st:
+        first, second = st.step(thread_id, a), st.step(thread_id, b)
+    changes = diff_steps(first, second)
+    if fmt == "json":
+        echo_json([c.to_dict() for c in changes])
+        return
+    if not changes:
+        click.echo("No differences.")
+    for change in changes:
+        click.echo(format_change(change))
+
+
+COMMANDS: list[click.Command] = [threads_cmd, show_cmd, diff_cmd]

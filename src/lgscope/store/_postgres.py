@@ -6,6 +6,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import ormsgpack
+
 from lgscope._exceptions import DecodeError, NotACheckpointStore, StoreUnavailable
 from lgscope.store._base import Store, ThreadIndexEntry
 from lgscope.store._raw import RawCheckpoint, RawWrite
@@ -186,11 +188,15 @@ def _assemble(
         corrupt = None
         parent_versions = parents.get((ns, pid or ""), {})
         introduced = 0
+        typed: dict[str, tuple[str, bytes | None]] = {
+            ch: ("null", None) if v is None else ("msgpack", ormsgpack.packb(v)) for ch, v in values.items()
+        }
         for ch, ver in versions.items():
             key = (ns, ch, str(ver))
             stored = blobs.get(key)
             if stored is None or stored[0] == "empty":
                 continue
+            typed[ch] = (stored[0], bytes(stored[1]) if stored[1] is not None else None)
             if parent_versions.get(ch) != ver:
                 introduced += len(stored[1] or b"")
             if key not in decoded:
@@ -203,7 +209,16 @@ def _assemble(
         checkpoint["channel_values"] = values
         parents[(ns, cid)] = versions
         raw = RawCheckpoint(
-            thread_id, ns, cid, pid, checkpoint, dict(metadata or {}), [], int(size) + introduced, corrupt
+            thread_id,
+            ns,
+            cid,
+            pid,
+            checkpoint,
+            dict(metadata or {}),
+            [],
+            int(size) + introduced,
+            corrupt,
+            blobs=typed,
         )
         by_ns.setdefault(ns, []).append(raw)
         by_key[(ns, cid)] = raw

@@ -74,6 +74,10 @@ class RawCheckpoint:
     writes: list[RawWrite] = field(default_factory=list)
     size: int = 0
     corrupt: str | None = None
+    blob: bytes | None = None
+    """The whole serialized checkpoint, where the store keeps it as one msgpack map (SQLite)."""
+    blobs: dict[str, tuple[str, bytes | None]] | None = None
+    """Each channel value's ``(type, bytes)``, where the store keeps them apart (Postgres, exports)."""
 
 
 def ts_from_checkpoint_id(checkpoint_id: str) -> datetime | None:

@@ -175,7 +175,18 @@ class SqliteStore(Store):
                 checkpoint = decoded
             except DecodeError as exc:
                 corrupt = str(exc)
-            raw = RawCheckpoint(thread_id, ns, cid, pid, checkpoint, metadata, [], size, corrupt)
+            raw = RawCheckpoint(
+                thread_id,
+                ns,
+                cid,
+                pid,
+                checkpoint,
+                metadata,
+                [],
+                size,
+                corrupt,
+                blob=bytes(blob) if blob else None,
+            )
             by_ns.setdefault(ns, []).append(raw)
             by_key[(ns, cid)] = raw
         if not by_key:

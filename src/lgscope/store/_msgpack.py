@@ -1,0 +1,144 @@
+"""Just enough msgpack to slice and splice bytes without decoding values.
+
+An export keeps each channel value's own serialized bytes. SQLite stores a checkpoint as one
+msgpack map, so `channel_slices` cuts ``channel_values`` into per-channel byte strings, and
+`pack_map` puts such pre-encoded values back into a map. Nothing here decodes a value.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+
+__all__ = ["channel_slices", "pack_map", "skip"]
+
+_FIXED = {
+    0xC0: 1,
+    0xC2: 1,
+    0xC3: 1,
+    0xCA: 5,
+    0xCB: 9,
+    0xCC: 2,
+    0xCD: 3,
+    0xCE: 5,
+    0xCF: 9,
+    0xD0: 2,
+    0xD1: 3,
+    0xD2: 5,
+    0xD3: 9,
+    0xD4: 3,
+    0xD5: 4,
+    0xD6: 6,
+    0xD7: 10,
+    0xD8: 18,
+}
+_LEN = {
+    0xC4: (1, 0),
+    0xC5: (2, 0),
+    0xC6: (4, 0),
+    0xD9: (1, 0),
+    0xDA: (2, 0),
+    0xDB: (4, 0),
+    0xC7: (1, 1),
+    0xC8: (2, 1),
+    0xC9: (4, 1),
+}
+_FMT = {1: ">B", 2: ">H", 4: ">I"}
+
+
+def _uint(data: bytes, pos: int, size: int) -> int:
+    value: int = struct.unpack_from(_FMT[size], data, pos)[0]
+    return value
+
+
+def _container(data: bytes, pos: int) -> tuple[int, int, int]:
+    """(items, header size, per-item factor) of the array or map at ``pos``; items 0 if neither."""
+    b = data[pos]
+    if 0x90 <= b <= 0x9F:
+        return b & 0x0F, 1, 1
+    if 0x80 <= b <= 0x8F:
+        return b & 0x0F, 1, 2
+    if b in (0xDC, 0xDE):
+        return _uint(data, pos + 1, 2), 3, 1 if b == 0xDC else 2
+    if b in (0xDD, 0xDF):
+        return _uint(data, pos + 1, 4), 5, 1 if b == 0xDD else 2
+    return -1, 0, 0
+
+
+def skip(data: bytes, pos: int) -> int:
+    """The position just past the msgpack object starting at ``pos``."""
+    pending = 1
+    while pending:
+        pending -= 1
+        b = data[pos]
+        if b <= 0x7F or b >= 0xE0:
+            pos += 1
+        elif 0xA0 <= b <= 0xBF:
+            pos += 1 + (b & 0x1F)
+        elif b in _FIXED:
+            pos += _FIXED[b]
+        elif b in _LEN:
+            size, ext = _LEN[b]
+            pos += 1 + size + ext + _uint(data, pos + 1, size)
+        else:
+            items, header, factor = _container(data, pos)
+            if items < 0:
+                raise ValueError(f"not msgpack at byte {pos} (0x{b:02x})")
+            pos += header
+            pending += items * factor
+        if pos > len(data):
+            raise ValueError("truncated msgpack")
+    return pos
+
+
+def _str_at(data: bytes, pos: int) -> tuple[str, int]:
+    b = data[pos]
+    if 0xA0 <= b <= 0xBF:
+        start, size = pos + 1, b & 0x1F
+    elif b in (0xD9, 0xDA, 0xDB):
+        width = _LEN[b][0]
+        start, size = pos + 1 + width, _uint(data, pos + 1, width)
+    else:
+        end = skip(data, pos)
+        return data[pos:end].hex(), end  # a non-string key: keep it unique, never decode it
+    return data[start : start + size].decode("utf-8"), start + size
+
+
+def channel_slices(checkpoint_blob: bytes) -> dict[str, bytes]:
+    """Each ``channel_values`` entry's raw msgpack bytes, by channel name."""
+    items, header, factor = _container(checkpoint_blob, 0)
+    if factor != 2:
+        raise ValueError("a checkpoint blob is a msgpack map")
+    pos = header
+    for _ in range(items):
+        key, pos = _str_at(checkpoint_blob, pos)
+        if key != "channel_values":
+            pos = skip(checkpoint_blob, pos)
+            continue
+        count, inner, factor = _container(checkpoint_blob, pos)
+        if factor != 2:
+            raise ValueError("channel_values is not a map")
+        pos += inner
+        out: dict[str, bytes] = {}
+        for _ in range(count):
+            name, pos = _str_at(checkpoint_blob, pos)
+            end = skip(checkpoint_blob, pos)
+            out[name] = checkpoint_blob[pos:end]
+            pos = end
+        return out
+    return {}
+
+
+def _map_header(n: int) -> bytes:
+    if n <= 15:
+        return bytes([0x80 | n])
+    if n <= 0xFFFF:
+        return b"\xde" + struct.pack(">H", n)
+    return b"\xdf" + struct.pack(">I", n)
+
+
+def pack_map(encoded: Mapping[str, bytes]) -> bytes:
+    """A msgpack map of string keys to values that are already msgpack bytes."""
+    import ormsgpack
+
+    return _map_header(len(encoded)) + b"".join(ormsgpack.packb(k) + v for k, v in encoded.items())

@@ -1,0 +1,97 @@
+"""``show``, ``diff``, ``export`` and ``import`` on the sample store: exact output and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from lgscope.cli import main
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def _ids(store: Path, thread: str) -> list[str]:
+    code, out = run("show", str(store), "--thread", thread, "--format", "json")
+    assert code == 0
+    return [s["checkpoint_id"] for s in json.loads(out)["steps"]]
+
+
+def test_show_timeline(sample_store: Path) -> None:
+    code, out = run("show", str(sample_store), "--thread", "transfer-9000-pending")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "thread transfer-9000-pending: interrupted, 4 checkpoints; next: approval"
+    rows = [line for line in lines if line.startswith("│")]
+    assert [r.split("│")[3].strip() for r in rows] == ["__input__", "__start__", "validate_input", "prepare"]
+    assert "⏸ interrupt (pending)" in rows[-1]
+
+
+def test_show_one_checkpoint_as_json(sample_store: Path) -> None:
+    last = _ids(sample_store, "ingest-failed")[-1]
+    code, out = run(
+        "show", str(sample_store), "--thread", "ingest-failed", "--checkpoint", last, "--format", "json"
+    )
+    assert code == 0
+    step = json.loads(out)
+    assert step["errors"] == [
+        {"node": "parse", "type": "ValueError", "message": "row 42: unexpected delimiter ';'"}
+    ]
+    assert step["values"] == {"path": "s3://bucket/export.csv", "rows": 1200}
+    assert step["next"] == ["parse"]
+
+
+def test_diff_is_message_aware(sample_store: Path) -> None:
+    ids = _ids(sample_store, "support-1")
+    code, out = run("diff", str(sample_store), "--thread", "support-1", ids[1], ids[4])
+    assert code == 0
+    assert out.splitlines() == [
+        'messages[1] added: ai lookup_order({"order_id": "1001"})',
+        'messages[2] added: tool "order 1001: shipped"',
+        'messages[3] added: ai "It shipped yesterday."',
+        "tool_calls_made added: 1",
+    ]
+    code, out = run("diff", str(sample_store), "--thread", "support-1", ids[4], ids[4])
+    assert (code, out) == (0, "No differences.\n")
+
+
+def test_export_then_import_under_a_new_id(sample_store: Path, tmp_path: Path) -> None:
+    out_file = tmp_path / "m.jsonl"
+    code, out = run("export", str(sample_store), "--thread", "medicine-stuck", "-o", str(out_file))
+    assert (code, out) == (0, f"Exported 3 checkpoints of thread medicine-stuck to {out_file}\n")
+    target = tmp_path / "t.sqlite"
+    code, out = run("import", str(out_file), str(target), "--thread", "copy-1")
+    assert (code, out) == (0, f"Imported 3 checkpoints as thread copy-1 into {target}\n")
+    code, out = run("threads", str(target), "--format", "json")
+    assert [(t["thread_id"], t["status"]) for t in json.loads(out)] == [("copy-1", "interrupted")]
+    code, out = run("import", str(out_file), str(target), "--thread", "copy-1")
+    assert code == 2
+    assert out == (
+        "Error: The target store already has a thread 'copy-1'; pass --force to replace it, or "
+        "--thread NEW_ID to import it under another id.\n"
+    )
+
+
+def test_export_bad_input(sample_store: Path, tmp_path: Path) -> None:
+    code, out = run("export", str(sample_store), "--thread", "nope", "-o", str(tmp_path / "x.jsonl"))
+    assert code == 2 and out.startswith("Error: The store") and "has no thread 'nope'" in out
+    assert not (tmp_path / "x.jsonl").exists()
+    code, out = run(
+        "export", str(sample_store), "--thread", "support-1", "--redact-re", "(", "-o", str(tmp_path / "x")
+    )
+    assert code == 2 and out.startswith("Error: --redact-re '(' is not a valid regular expression")
+    code, out = run("import", str(tmp_path / "missing.jsonl"), str(tmp_path / "t.sqlite"))
+    assert code == 2 and out.startswith("Error: Cannot read the export file")
+    assert not (tmp_path / "t.sqlite").exists()
+
+
+def test_show_and_threads_open_export_files(sample_store: Path, tmp_path: Path) -> None:
+    exported = tmp_path / "r.jsonl"
+    run("export", str(sample_store), "--thread", "research-fanout", "-o", str(exported))
+    code, out = run("threads", str(exported), "--format", "json")
+    assert code == 0 and json.loads(out)[0]["namespaces"][0] == ""
+    assert len(json.loads(out)[0]["namespaces"]) == 2
