@@ -6,6 +6,7 @@ import dataclasses
 import json
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import click
@@ -229,3 +230,48 @@ def _print(result: ScanResult, fmt: str, store: str) -> None:
 
 
 COMMANDS: list[click.Command] = [scan_cmd]
+
+
+@click.command("report")
+@STORE
+@click.option("--since", type=DURATION, help="Only threads updated within this long (30s, 5m, 2h, 3d).")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file [default: stdout].",
+)
+@click.option("--worst", default=5, show_default=True, help="How many of the worst threads to detail.")
+@click.option("--now", "now_text", metavar="TIME", help="Judge ages as of this ISO time [default: now].")
+@handle_errors
+def report_cmd(
+    store: str, since: timedelta | None, fmt: str, output: Path | None, worst: int, now_text: str | None
+) -> None:
+    """Write the incident report for STORE: overview, threads by status, findings by kind with a
+    likely cause for each, and the worst threads with their node sequence and state changes.
+
+    HTML is one self-contained file with charts (no network).
+
+    \b
+    Examples:
+      lgscope report checkpoints.sqlite --since 24h --format html -o incident.html
+      lgscope report postgresql://app@db/prod --format json
+    """
+    from lgscope.forensics.report import build_report, render_html, render_json, render_markdown
+
+    now = parse_now(now_text)
+    with open_store(store) as st:
+        result = scan(st, since=now - since if since is not None else None, now=now)
+        report = build_report(st, result, worst=worst)
+    text = {"md": render_markdown, "html": render_html, "json": render_json}[fmt](report)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    tmp = output.with_name(f".{output.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(output)
+    click.echo(f"Wrote the {fmt} report to {output}", err=True)
+
+
+COMMANDS.append(report_cmd)

@@ -1,7 +1,8 @@
 """Forensics: find loops, oscillation, stalls, stuck approvals, errors and runaway growth.
 
 `detect` runs the detectors over one thread; `scan` runs them over a whole store, thread by
-thread. Each detector is a pure function of a thread's steps, in its own module.
+thread. Each detector is a pure function of a thread's steps, in its own module. `frames`
+(pandas) and `lgscope.forensics.report` build on `scan`; `lgscope.forensics.diff` compares states.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from lgscope.forensics._config import (
     StoreNorms,
 )
 from lgscope.forensics._detect import DETECTORS, detect
+from lgscope.forensics._frames import Frames, frames
 from lgscope.forensics._scan import ScanResult, ScanStats, scan
 
 __all__ = [
@@ -30,9 +32,11 @@ __all__ = [
     "OSCILLATION",
     "STUCK_INTERRUPT",
     "DetectorConfig",
+    "Frames",
     "ScanResult",
     "ScanStats",
     "StoreNorms",
     "detect",
+    "frames",
     "scan",
 ]

@@ -11,7 +11,7 @@ from lgscope._exceptions import LgscopeError
 from lgscope.forensics._config import GROWTH, DetectorConfig
 from lgscope.forensics._detect import SEVERITY_ORDER, detect
 from lgscope.forensics._growth import ThreadSize, growth_findings, norms_of, size_of
-from lgscope.model import Finding, Thread
+from lgscope.model import Finding, Thread, ThreadHistory
 from lgscope.store import Store
 
 __all__ = ["ScanResult", "ScanStats", "scan"]
@@ -55,8 +55,13 @@ def scan(
     config: DetectorConfig | None = None,
     now: datetime | None = None,
     progress: Progress | None = None,
+    visit: Callable[[ThreadHistory], None] | None = None,
 ) -> ScanResult:
-    """Scan every thread (all namespaces) of a store, read-only; corrupt data is counted, not fatal."""
+    """Scan every thread (all namespaces) of a store, read-only; corrupt data is counted, not fatal.
+
+    ``progress(done, total)`` is called after each thread; ``visit(history)`` sees each thread
+    as it streams by (the history is dropped afterwards, so memory stays bounded).
+    """
     config = config or DetectorConfig()
     now = now or datetime.now(UTC)
     started = time.perf_counter()
@@ -81,6 +86,8 @@ def scan(
         stats.corrupt_checkpoints += history.thread.corrupt
         threads.append(history.thread)
         findings.extend(detect(history, config, now=now))
+        if visit is not None:
+            visit(history)
         size = size_of(history)
         if size is not None:
             sizes.append(size)
