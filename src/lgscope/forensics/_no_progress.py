@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from lgscope.forensics._config import NO_PROGRESS, DetectorConfig
-from lgscope.forensics._signature import fingerprint, root_loop_steps
+from lgscope.forensics._signature import root_loop_steps
 from lgscope.model import Finding, Step, ThreadHistory
 
 __all__ = ["detect_no_progress"]
@@ -14,7 +14,7 @@ __all__ = ["detect_no_progress"]
 def _unchanged(step: Step, parent: Step | None) -> bool:
     if parent is None or parent.corrupt:
         return False
-    return all(fingerprint(step.values.get(ch)) == fingerprint(parent.values.get(ch)) for ch in step.changed)
+    return all(step.values.get(ch) == parent.values.get(ch) for ch in step.changed)
 
 
 def detect_no_progress(history: ThreadHistory, config: DetectorConfig, now: datetime) -> list[Finding]:

@@ -72,7 +72,7 @@ def scan(
     sizes: list[ThreadSize] = []
     for i, tid in enumerate(ids):
         try:
-            history = next(iter(store.scan(thread_ids=[tid])), None)
+            history = next(iter(store.scan(thread_ids=[tid], state_writes=False)), None)
         except LgscopeError as exc:
             stats.errors.append(f"thread {tid!r}: {exc}")
             continue

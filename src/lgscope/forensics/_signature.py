@@ -54,6 +54,10 @@ def _normalize(value: Any) -> Any:
 
 def fingerprint(value: Any) -> str:
     """A stable text for comparing values, ignoring ids and timings."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return f"{type(value).__name__}:{value}"
+    if not value:
+        return "{}" if isinstance(value, Mapping) else "[]"
     return json.dumps(_normalize(value), sort_keys=True, default=str, ensure_ascii=False)
 
 

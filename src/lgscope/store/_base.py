@@ -124,14 +124,22 @@ class Store(ABC):
         )
 
     def scan(
-        self, *, since: datetime | None = None, thread_ids: Iterable[str] | None = None
+        self,
+        *,
+        since: datetime | None = None,
+        thread_ids: Iterable[str] | None = None,
+        state_writes: bool = True,
     ) -> Iterator[ThreadHistory]:
-        """Stream whole threads one at a time, so memory stays bounded by the largest thread."""
+        """Stream whole threads one at a time, so memory stays bounded by the largest thread.
+
+        ``state_writes=False`` leaves the values of pending writes to state channels undecoded
+        (``None``); interrupt, resume and error writes are always decoded.
+        """
         ids: Sequence[str] = list(thread_ids) if thread_ids is not None else self.thread_ids(since=since)
         for tid in ids:
             raws = self._raw_thread(tid)
             if raws:
-                yield build_history(tid, raws)
+                yield build_history(tid, raws, control_writes_only=not state_writes)
 
     def raw_thread(self, thread_id: str) -> dict[str, list[RawCheckpoint]]:
         """The undecoded view of a thread (for exporters); `ThreadNotFound` if unknown."""

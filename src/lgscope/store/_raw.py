@@ -104,11 +104,17 @@ def _parse_ts(raw: RawCheckpoint) -> datetime:
     return ts_from_checkpoint_id(raw.checkpoint_id) or _EPOCH_UUID
 
 
-def _decoded_writes(raw: RawCheckpoint) -> list[tuple[RawWrite, Any, str | None]]:
+_CONTROL = frozenset({INTERRUPT, RESUME, ERROR})
+
+
+def _decoded_writes(raw: RawCheckpoint, control_only: bool = False) -> list[tuple[RawWrite, Any, str | None]]:
     out: list[tuple[RawWrite, Any, str | None]] = []
     for w in raw.writes:
         if w.is_decoded:
             out.append((w, w.decoded, None))
+            continue
+        if control_only and w.channel not in _CONTROL:
+            out.append((w, None, None))
             continue
         try:
             out.append((w, decode_typed(w.type, w.value), None))
@@ -281,15 +287,19 @@ def _parse_error_repr(text: str) -> tuple[str, str]:
     return type_name, str(parsed[0]) if len(parsed) == 1 else ", ".join(map(str, parsed))
 
 
-def build_steps(raws: Sequence[RawCheckpoint]) -> list[Step]:
-    """Turn one namespace's checkpoints (oldest first) into `Step`s."""
+def build_steps(raws: Sequence[RawCheckpoint], *, control_writes_only: bool = False) -> list[Step]:
+    """Turn one namespace's checkpoints (oldest first) into `Step`s.
+
+    With ``control_writes_only`` (scans), only interrupt, resume and error writes are decoded;
+    other writes keep ``value=None``: the state they wrote is in the next checkpoint anyway.
+    """
     by_id = {r.checkpoint_id: r for r in raws}
     writes_of: dict[str, list[tuple[RawWrite, Any, str | None]]] = {}
 
     def writes(r: RawCheckpoint) -> list[tuple[RawWrite, Any, str | None]]:
         got = writes_of.get(r.checkpoint_id)
         if got is None:
-            got = writes_of[r.checkpoint_id] = _decoded_writes(r)
+            got = writes_of[r.checkpoint_id] = _decoded_writes(r, control_writes_only)
         return got
 
     steps: list[Step] = []
@@ -418,9 +428,15 @@ def build_thread(
     )
 
 
-def build_history(thread_id: str, raws_by_ns: Mapping[str, Sequence[RawCheckpoint]]) -> ThreadHistory:
+def build_history(
+    thread_id: str, raws_by_ns: Mapping[str, Sequence[RawCheckpoint]], *, control_writes_only: bool = False
+) -> ThreadHistory:
     """Assemble a whole thread, every namespace a separate sequence."""
-    steps = {ns: tuple(build_steps(raws)) for ns, raws in raws_by_ns.items() if raws}
+    steps = {
+        ns: tuple(build_steps(raws, control_writes_only=control_writes_only))
+        for ns, raws in raws_by_ns.items()
+        if raws
+    }
     last_by_ns = {ns: s[-1] for ns, s in steps.items()}
     all_steps = [s for seq in steps.values() for s in seq]
     thread = build_thread(
