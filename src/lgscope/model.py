@@ -154,14 +154,20 @@ class Step:
 
     @property
     def pending_interrupts(self) -> tuple[Interrupt, ...]:
-        """Interrupts of this checkpoint that no resume answered."""
+        """Interrupts of this checkpoint that no resume answered (or whose answering task failed:
+        LangGraph still reports those as pending, and replays the stored answer on the next resume)."""
         if not self.interrupts:
             return ()
         answered = {w.task_id for w in self.resumes}
         for w in self.resumes:
             if isinstance(w.value, Mapping):
                 answered.update(str(k) for k in w.value)
-        return tuple(i for i in self.interrupts if i.id not in answered and i.task_id not in answered)
+        failed = {e.task_id for e in self.errors}
+        return tuple(
+            i
+            for i in self.interrupts
+            if (i.id not in answered and i.task_id not in answered) or i.task_id in failed
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from lgscope import __version__
-from lgscope.cli import demo, forensics, inspect, transfer
+from lgscope.cli import demo, forensics, inspect, sweep, transfer
 
 __all__ = ["main"]
 
@@ -27,6 +27,6 @@ def main() -> None:
     """
 
 
-for _module in (inspect, transfer, forensics, demo):
+for _module in (inspect, transfer, forensics, sweep, demo):
     for _command in _module.COMMANDS:
         main.add_command(_command)

@@ -1,0 +1,62 @@
+"""The audit log: every sweeper decision, appended as a JSON line and fsync'd."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["AuditLog", "Decision"]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What was done about one interrupt."""
+
+    time: str
+    thread_id: str
+    checkpoint_ns: str
+    interrupt_id: str
+    node: str | None
+    age_seconds: float
+    policy: str
+    outcome: str
+    """``rejected``, ``escalated``, ``already_resolved``, ``failed``, or ``would_reject`` /
+    ``would_escalate`` in a dry run."""
+    actor: str
+    detail: str = ""
+
+
+class AuditLog:
+    """An append-only JSONL file; each line is written whole and fsync'd before we go on."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def append(self, decision: Decision) -> None:
+        line = (json.dumps(asdict(decision), ensure_ascii=False, sort_keys=True) + "\n").encode()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)  # O_APPEND: one write per line, never interleaved
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def entries(self) -> Iterator[Mapping[str, Any]]:
+        if not self.path.exists():
+            return
+        with self.path.open(encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    try:
+                        yield json.loads(line)
+                    except ValueError:
+                        continue  # a line cut by a crash: the decision is redone on the next run
+
+    def escalated(self) -> set[str]:
+        """Interrupt ids already escalated (escalation happens once)."""
+        return {str(e["interrupt_id"]) for e in self.entries() if e.get("outcome") == "escalated"}

@@ -1,0 +1,246 @@
+"""The stale-approval sweeper: auto-reject or escalate interrupts nobody answered."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from lgscope._exceptions import LgscopeError, UsageError
+from lgscope.approvals._audit import AuditLog, Decision
+from lgscope.approvals._lock import ThreadLocks, locks_for
+from lgscope.approvals._metrics import SweeperMetrics
+from lgscope.approvals._resume import pending_interrupt_ids
+from lgscope.model import Interrupt
+from lgscope.store import Store, open_store
+
+__all__ = ["DEFAULT_REJECTION", "Candidate", "SweepReport", "Sweeper"]
+
+Policy = Literal["reject", "escalate"]
+
+DEFAULT_REJECTION: Mapping[str, Any] = {
+    "approved": False,
+    "reason": "approval timeout exceeded",
+    "auto_rejected": True,
+}
+"""What ``reject`` resumes an interrupt with, unless told otherwise."""
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A pending interrupt past its deadline."""
+
+    interrupt: Interrupt
+    age: timedelta
+    deadline: datetime
+    """``expires_at`` from the interrupt's value when it has one, else raised-at + threshold."""
+
+
+@dataclass(slots=True)
+class SweepReport:
+    """What one sweep decided."""
+
+    decisions: list[Decision] = field(default_factory=list)
+    pending: int = 0
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for d in self.decisions if d.outcome == "failed")
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for d in self.decisions:
+            out[d.outcome] = out.get(d.outcome, 0) + 1
+        return out
+
+
+def _deadline(intr: Interrupt, older_than: timedelta) -> datetime:
+    value = intr.value
+    if isinstance(value, Mapping) and isinstance(value.get("expires_at"), str):
+        try:
+            when = datetime.fromisoformat(value["expires_at"])
+            return when if when.tzinfo else when.replace(tzinfo=UTC)
+        except ValueError:
+            pass
+    return intr.created_at + older_than
+
+
+class Sweeper:
+    """Finds interrupts pending past a deadline and rejects (resumes) or escalates them.
+
+    ``graph`` is the user's compiled graph with a checkpointer on the same store (needed to
+    reject; escalation only records). ``store`` is where to look for stale interrupts (default:
+    the graph's checkpointer). Nothing is done unless ``apply=True``. Every resume takes the
+    per-thread lock and re-reads the pending interrupts under it, so concurrent sweepers and
+    `lgscope.approvals.resume` callers act on each interrupt exactly once.
+    """
+
+    def __init__(
+        self,
+        graph: Any = None,
+        *,
+        store: Any = None,
+        older_than: timedelta = timedelta(hours=24),
+        policy: Policy = "reject",
+        payload: Any = None,
+        nodes: Sequence[str] = (),
+        apply: bool = False,
+        audit: AuditLog | None = None,
+        locks: ThreadLocks | None = None,
+        on_escalate: Callable[[Candidate], None] | None = None,
+        metrics: SweeperMetrics | None = None,
+        actor: str = "lgscope-sweeper",
+        lock_timeout: float = 30.0,
+    ) -> None:
+        if policy not in ("reject", "escalate"):
+            raise UsageError(f"Unknown policy {policy!r}; use reject or escalate.")
+        if policy == "reject" and apply and graph is None:
+            raise UsageError(
+                "Rejecting resumes the thread, so the sweeper needs the graph: pass --graph module:attr."
+            )
+        if graph is not None and getattr(graph, "checkpointer", None) in (None, True, False):
+            raise UsageError(
+                "The graph has no checkpointer, so it cannot resume stored threads; compile it with one."
+            )
+        self.graph = graph
+        self.store = store if store is not None else getattr(graph, "checkpointer", None)
+        if self.store is None:
+            raise UsageError("The sweeper needs a store (or a graph with a checkpointer) to look in.")
+        self.older_than = older_than
+        self.policy: Policy = policy
+        self.payload = dict(DEFAULT_REJECTION) if payload is None else payload
+        self.nodes = frozenset(nodes)
+        self.apply = apply
+        self.audit = audit
+        self.locks = locks or locks_for(graph.checkpointer if graph is not None else self.store)
+        self.on_escalate = on_escalate
+        self.metrics = metrics
+        self.actor = actor
+        self.lock_timeout = lock_timeout
+
+    def candidates(self, now: datetime | None = None) -> tuple[list[Candidate], int]:
+        """Stale interrupts (oldest first) and how many interrupts are pending in all."""
+        now = now or datetime.now(UTC)
+        store = self.store if isinstance(self.store, Store) else open_store(self.store)
+        try:
+            pending = [i for t in store.threads() for i in t.pending_interrupts]
+        finally:
+            if store is not self.store:
+                store.close()
+        if self.metrics is not None:
+            self.metrics.observe_pending(i.age(now).total_seconds() for i in pending)
+        stale = [
+            Candidate(i, i.age(now), _deadline(i, self.older_than))
+            for i in pending
+            if (not self.nodes or i.node in self.nodes) and now >= _deadline(i, self.older_than)
+        ]
+        return sorted(stale, key=lambda c: -c.age.total_seconds()), len(pending)
+
+    def run(self, now: datetime | None = None, stop: threading.Event | None = None) -> SweepReport:
+        """One sweep; ``stop`` is checked between threads."""
+        started = time.monotonic()
+        now = now or datetime.now(UTC)
+        stale, pending = self.candidates(now)
+        report = SweepReport(pending=pending)
+        by_thread: dict[str, list[Candidate]] = {}
+        for c in stale:
+            by_thread.setdefault(c.interrupt.thread_id, []).append(c)
+        for thread_id, group in by_thread.items():
+            if stop is not None and stop.is_set():
+                break
+            for decision in self._thread(thread_id, group, now):
+                report.decisions.append(decision)
+                self._record(decision)
+        if self.metrics is not None:
+            self.metrics.last_run.set(time.time())
+            self.metrics.duration.set(time.monotonic() - started)
+        return report
+
+    def _decision(self, c: Candidate, outcome: str, now: datetime, detail: str = "") -> Decision:
+        return Decision(
+            time=now.isoformat(),
+            thread_id=c.interrupt.thread_id,
+            checkpoint_ns=c.interrupt.checkpoint_ns,
+            interrupt_id=c.interrupt.id,
+            node=c.interrupt.node,
+            age_seconds=round(c.age.total_seconds(), 3),
+            policy=self.policy,
+            outcome=outcome,
+            actor=self.actor,
+            detail=detail,
+        )
+
+    def _thread(self, thread_id: str, group: list[Candidate], now: datetime) -> list[Decision]:
+        if not self.apply:
+            return [self._decision(c, f"would_{self.policy}", now) for c in group]
+        try:
+            with self.locks.hold(thread_id, self.lock_timeout):
+                return self._act(thread_id, group, now)
+        except LgscopeError as exc:
+            return [self._decision(c, "failed", now, str(exc)) for c in group]
+
+    def _still_pending(self, thread_id: str) -> set[str]:
+        config = {"configurable": {"thread_id": thread_id}}
+        if self.graph is not None:
+            return set(pending_interrupt_ids(self.graph, config))
+        store = self.store if isinstance(self.store, Store) else open_store(self.store)
+        try:
+            return {i.id for i in store.thread(thread_id).pending_interrupts}
+        finally:
+            if store is not self.store:
+                store.close()
+
+    def _act(self, thread_id: str, group: list[Candidate], now: datetime) -> list[Decision]:
+        try:
+            still = self._still_pending(thread_id)
+        except Exception as exc:  # the user's graph or store failed: report it, keep sweeping
+            return [
+                self._decision(c, "failed", now, f"re-reading the thread failed: {type(exc).__name__}: {exc}")
+                for c in group
+            ]
+        live = [c for c in group if c.interrupt.id in still]
+        out = [self._decision(c, "already_resolved", now) for c in group if c.interrupt.id not in still]
+        if not live:
+            return out
+        if self.policy == "escalate":
+            done = self.audit.escalated() if self.audit is not None else set()
+            for c in live:
+                if c.interrupt.id in done:
+                    continue  # escalated by an earlier sweep: once is enough
+                try:
+                    if self.on_escalate is not None:
+                        self.on_escalate(c)
+                    out.append(self._decision(c, "escalated", now))
+                except Exception as exc:
+                    out.append(
+                        self._decision(
+                            c, "failed", now, f"escalation hook raised {type(exc).__name__}: {exc}"
+                        )
+                    )
+            return out
+        from langgraph.types import Command
+
+        try:
+            self.graph.invoke(
+                Command(resume={c.interrupt.id: self.payload for c in live}),
+                {"configurable": {"thread_id": thread_id}},
+            )
+        except Exception as exc:  # the user's node raised: leave the thread pending, report, go on
+            return out + [
+                self._decision(c, "failed", now, f"resume raised {type(exc).__name__}: {exc}") for c in live
+            ]
+        return out + [self._decision(c, "rejected", now) for c in live]
+
+    def _record(self, decision: Decision) -> None:
+        if self.audit is not None and not decision.outcome.startswith("would_"):
+            self.audit.append(decision)
+        if self.metrics is not None:
+            self.metrics.decisions.labels(decision.policy, decision.outcome).inc()
+            if decision.outcome == "failed":
+                reason = "lock" if "locked" in decision.detail else "resume"
+                self.metrics.failures.labels(reason).inc()
+            elif not decision.outcome.startswith("would_"):
+                self.metrics.wait.labels(decision.policy).observe(decision.age_seconds)

@@ -1,0 +1,179 @@
+"""``sweep``: auto-reject or escalate interrupts nobody answered."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import signal
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+from rich.table import Table
+
+from lgscope._exceptions import UsageError
+from lgscope.cli._common import DURATION, STORE, console, handle_errors
+from lgscope.cli.forensics import parse_now
+
+__all__ = ["COMMANDS", "load_graph"]
+
+
+def load_graph(spec: str) -> Any:
+    """Import ``module:attr`` and check it is a compiled graph with a checkpointer."""
+    from langgraph.pregel import Pregel
+
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise UsageError(f"--graph {spec!r} is not module:attr (for example myapp.graphs:approval_graph).")
+    sys.path.insert(0, str(Path.cwd()))
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise UsageError(
+            f"Cannot import {module_name!r} for --graph ({type(exc).__name__}: {exc}); check the module path."
+        ) from None
+    finally:
+        sys.path.pop(0)
+    graph = getattr(module, attr, None)
+    if graph is None:
+        raise UsageError(f"Module {module_name!r} has no attribute {attr!r} for --graph.")
+    if not isinstance(graph, Pregel):
+        raise UsageError(
+            f"--graph {spec} is a {type(graph).__name__}, not a compiled graph; point it at graph.compile(...)'s result."
+        )
+    if graph.checkpointer in (None, True, False):
+        raise UsageError(
+            f"--graph {spec} has no checkpointer; compile it with the checkpointer of STORE so it can resume threads."
+        )
+    return graph
+
+
+def _table(decisions: list[Any]) -> Table:
+    table = Table()
+    for col in ("thread", "node", "waited", "outcome", "detail"):
+        table.add_column(col, no_wrap=col == "thread", overflow="fold")
+    from lgscope.forensics._stuck import format_age
+
+    for d in decisions:
+        table.add_row(
+            d.thread_id, d.node or "?", format_age(d.age_seconds), d.outcome.replace("_", " "), d.detail
+        )
+    return table
+
+
+@click.command("sweep")
+@STORE
+@click.option(
+    "--older-than",
+    type=DURATION,
+    default="24h",
+    show_default=True,
+    help="Stale after this long (an interrupt's own expires_at wins).",
+)
+@click.option("--policy", type=click.Choice(["reject", "escalate"]), default="reject", show_default=True)
+@click.option(
+    "--graph",
+    "graph_spec",
+    metavar="MODULE:ATTR",
+    help="Your compiled graph (with its checkpointer), to resume threads.",
+)
+@click.option(
+    "--payload",
+    metavar="JSON",
+    help="What reject resumes with [default: approved=false, reason, auto_rejected].",
+)
+@click.option(
+    "--node", "nodes", multiple=True, metavar="NAME", help="Only interrupts raised at this node (repeatable)."
+)
+@click.option("--apply", is_flag=True, help="Act; without it the sweep only says what it would do.")
+@click.option(
+    "--audit",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append every decision to this JSONL file.",
+)
+@click.option("--actor", default="lgscope-sweeper", show_default=True, help="Who the audit log names.")
+@click.option("--watch", is_flag=True, help="Keep sweeping every --interval until SIGTERM/SIGINT.")
+@click.option("--interval", type=DURATION, default="5m", show_default=True)
+@click.option("--now", "now_text", metavar="TIME", hidden=True)
+@handle_errors
+def sweep_cmd(
+    store: str,
+    older_than: timedelta,
+    policy: str,
+    graph_spec: str | None,
+    payload: str | None,
+    nodes: tuple[str, ...],
+    apply: bool,
+    audit: Path | None,
+    actor: str,
+    watch: bool,
+    interval: timedelta,
+    now_text: str | None,
+) -> None:
+    """Find interrupts pending longer than --older-than (all namespaces) and reject them
+    (resume through your graph) or escalate them (record and report; no resume).
+
+    A dry run unless --apply. Each thread is locked and re-read before acting, so several
+    sweepers and people answering at the same time resolve each interrupt exactly once.
+    Exit code: 0 done, 1 some interrupts could not be handled, 2 bad input.
+
+    \b
+    Examples:
+      lgscope sweep checkpoints.sqlite --older-than 24h
+      lgscope sweep postgresql://app@db/prod --policy reject --graph myapp.graphs:approvals --apply --audit sweep.jsonl
+      lgscope sweep prod.sqlite --policy escalate --node manager_approval --apply --watch --interval 5m
+    """
+    from lgscope.approvals import AuditLog, Sweeper
+
+    try:
+        body = json.loads(payload) if payload is not None else None
+    except ValueError as exc:
+        raise UsageError(
+            f"--payload is not JSON ({exc}); quote it, e.g. --payload '{{\"approved\": false}}'."
+        ) from None
+    graph = load_graph(graph_spec) if graph_spec else None
+    sweeper = Sweeper(
+        graph,
+        store=store,
+        older_than=older_than,
+        policy=policy,
+        payload=body,
+        nodes=nodes,  # type: ignore[arg-type]
+        apply=apply,
+        audit=AuditLog(audit) if audit else None,
+        actor=actor,
+    )
+    stop = threading.Event()
+    if watch:
+
+        def _stop(signum: int, frame: FrameType | None) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+    out = console()
+    failed = 0
+    while True:
+        report = sweeper.run(now=parse_now(now_text), stop=stop)
+        failed += report.failed
+        if report.decisions:
+            out.print(_table(report.decisions))
+        counts = report.counts()
+        summary = (
+            ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items())) or "nothing to do"
+        )
+        out.print(
+            f"{len(report.decisions)} of {report.pending} pending interrupts are stale: {summary}"
+            + ("" if apply else " (dry run: add --apply to act)")
+        )
+        if not watch or stop.wait(interval.total_seconds()):
+            break
+    if failed:
+        sys.exit(1)
+
+
+COMMANDS: list[click.Command] = [sweep_cmd]

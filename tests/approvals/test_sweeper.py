@@ -1,0 +1,315 @@
+"""The sweeper and `approvals.resume` on real stores, real graphs and real processes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from langgraph.checkpoint.sqlite import SqliteSaver
+from prometheus_client import CollectorRegistry
+
+from lgscope import AlreadyResolved, ApprovalError, open_store
+from lgscope.approvals import AuditLog, Sweeper, SweeperMetrics, resume
+from lgscope.cli import main
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import approval_graph  # noqa: E402
+
+LATER = datetime.now(UTC) + timedelta(days=2)
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    store, side = tmp_path / "approvals.sqlite", tmp_path / "side.sqlite"
+    with sqlite3.connect(side) as conn:
+        conn.execute("CREATE TABLE side_effects (thread_id TEXT, approved INTEGER)")
+    values = {"LGSCOPE_TEST_STORE": str(store), "LGSCOPE_TEST_SIDE": str(side)}
+    for k, v in values.items():
+        monkeypatch.setenv(k, v)
+    return values
+
+
+def _graph(env: dict[str, str]) -> Any:
+    conn = sqlite3.connect(env["LGSCOPE_TEST_STORE"], check_same_thread=False, timeout=30)
+    return approval_graph.build(SqliteSaver(conn))
+
+
+def _start(graph: Any, n: int, prefix: str = "t", **state: Any) -> list[str]:
+    ids = [f"{prefix}-{i:03d}" for i in range(n)]
+    for tid in ids:
+        graph.invoke({"amount": 6000, **state}, {"configurable": {"thread_id": tid}})
+    return ids
+
+
+def _side_effects(env: dict[str, str]) -> list[tuple[str, int]]:
+    with sqlite3.connect(env["LGSCOPE_TEST_SIDE"]) as conn:
+        return sorted(conn.execute("SELECT thread_id, approved FROM side_effects"))
+
+
+def _digest(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def test_dry_run_writes_nothing(env: dict[str, str], tmp_path: Path) -> None:
+    _start(_graph(env), 3)
+    # -shm is the WAL's shared-memory index that every reader maps; the data files must not change
+    listing = lambda: {p.name: _digest(str(p)) for p in tmp_path.iterdir() if not p.name.endswith("-shm")}  # noqa: E731
+    before = listing()
+    report = Sweeper(store=env["LGSCOPE_TEST_STORE"], older_than=timedelta(hours=24)).run(now=LATER)
+    assert report.counts() == {"would_reject": 3}
+    assert listing() == before  # no file changed, no lock directory made
+
+
+def test_reject_resumes_with_the_default_payload_and_audits(env: dict[str, str], tmp_path: Path) -> None:
+    graph = _graph(env)
+    ids = _start(graph, 3)
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    registry = CollectorRegistry()
+    sweeper = Sweeper(
+        graph, store=env["LGSCOPE_TEST_STORE"], apply=True, audit=audit, metrics=SweeperMetrics(registry)
+    )
+    assert sweeper.run(now=datetime.now(UTC)).counts() == {}  # not stale yet
+    report = sweeper.run(now=LATER)
+    assert report.counts() == {"rejected": 3}
+    assert _side_effects(env) == [(tid, 0) for tid in ids]
+    final = graph.get_state({"configurable": {"thread_id": ids[0]}}).values["decision"]
+    assert final == {"approved": False, "reason": "approval timeout exceeded", "auto_rejected": True}
+    entries = list(audit.entries())
+    assert [(e["thread_id"], e["outcome"], e["policy"], e["actor"]) for e in entries] == [
+        (tid, "rejected", "reject", "lgscope-sweeper") for tid in sorted(ids)
+    ]
+    assert all(e["age_seconds"] > 86400 for e in entries)
+    assert (
+        registry.get_sample_value(
+            "lgscope_sweeper_decisions_total", {"policy": "reject", "outcome": "rejected"}
+        )
+        == 3
+    )
+    assert sweeper.run(now=LATER).counts() == {}
+
+
+def test_escalate_records_once_and_calls_the_hook(env: dict[str, str], tmp_path: Path) -> None:
+    _start(_graph(env), 2)
+    seen: list[str] = []
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    sweeper = Sweeper(
+        store=env["LGSCOPE_TEST_STORE"],
+        policy="escalate",
+        apply=True,
+        audit=audit,
+        on_escalate=lambda c: seen.append(c.interrupt.thread_id),
+    )
+    assert sweeper.run(now=LATER).counts() == {"escalated": 2}
+    assert sweeper.run(now=LATER).counts() == {}  # once is enough
+    assert seen == ["t-000", "t-001"] or sorted(seen) == ["t-000", "t-001"]
+    assert _side_effects(env) == []
+    with open_store(env["LGSCOPE_TEST_STORE"]) as store:
+        assert all(t.status == "interrupted" for t in store.threads())
+
+
+def test_expires_at_wins_over_the_threshold_and_node_filter(env: dict[str, str]) -> None:
+    graph = _graph(env)
+    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    late = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    _start(graph, 1, "expired", expires_at=soon)
+    _start(graph, 1, "extended", expires_at=late)
+    _start(graph, 1, "plain")
+    in_two_hours = datetime.now(UTC) + timedelta(hours=2)
+    stale, pending = Sweeper(store=env["LGSCOPE_TEST_STORE"], older_than=timedelta(hours=24)).candidates(
+        in_two_hours
+    )
+    assert (pending, [c.interrupt.thread_id for c in stale]) == (3, ["expired-000"])
+    stale, _ = Sweeper(store=env["LGSCOPE_TEST_STORE"], older_than=timedelta(hours=24)).candidates(LATER)
+    assert sorted(c.interrupt.thread_id for c in stale) == ["expired-000", "plain-000"]
+    stale, _ = Sweeper(store=env["LGSCOPE_TEST_STORE"], nodes=["other"]).candidates(LATER)
+    assert stale == []
+
+
+def test_a_resume_that_raises_is_reported_and_the_sweep_goes_on(env: dict[str, str], tmp_path: Path) -> None:
+    graph = _graph(env)
+    _start(graph, 2)
+    environ = {**os.environ, **env, "PYTHONPATH": str(HERE)}
+    base = [
+        sys.executable,
+        "-m",
+        "lgscope",
+        "sweep",
+        env["LGSCOPE_TEST_STORE"],
+        "--graph",
+        "approval_graph:graph",
+        "--apply",
+        "--audit",
+        str(tmp_path / "a.jsonl"),
+        "--now",
+        LATER.isoformat(),
+    ]
+    failing = {**environ, "LGSCOPE_TEST_EXPLODE": "1"}
+    result = subprocess.run(base, env=failing, capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.count("RuntimeError: the payments API is down") == 2
+    assert "2 of 2 pending interrupts are stale: 2 failed" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    with open_store(env["LGSCOPE_TEST_STORE"]) as store:
+        # left pending: LangGraph keeps the interrupt open (and will replay the stored answer)
+        assert [(t.status, len(t.pending_interrupts)) for t in store.threads()] == [("interrupted", 1)] * 2
+    result = subprocess.run(base, env=environ, capture_output=True, text=True)
+    assert result.returncode == 0 and "2 rejected" in result.stdout, result.stdout + result.stderr
+    assert len(_side_effects(env)) == 2
+
+
+def test_resume_answers_once(env: dict[str, str]) -> None:
+    graph = _graph(env)
+    (tid,) = _start(graph, 1)
+    config = {"configurable": {"thread_id": tid}}
+    out = resume(graph, config, {"approved": True})
+    assert out["decision"] == {"approved": True}
+    with pytest.raises(AlreadyResolved, match="has no pending interrupt; it was answered already"):
+        resume(graph, config, {"approved": True})
+    assert _side_effects(env) == [(tid, 1)]
+    with pytest.raises(ApprovalError, match="needs config"):
+        resume(graph, {}, True)
+
+
+def test_bad_graph_specs(env: dict[str, str]) -> None:
+    runner = CliRunner()
+    store = env["LGSCOPE_TEST_STORE"]
+    for spec, message in (
+        ("approval_graph", "is not module:attr"),
+        ("approval_graph:missing", "has no attribute 'missing'"),
+        ("approval_graph:build", "is a function, not a compiled graph"),
+    ):
+        result = runner.invoke(main, ["sweep", store, "--graph", spec], env={"PYTHONPATH": str(HERE)})
+        assert result.exit_code == 2 and message in result.output, result.output
+
+
+def _processes(
+    env: dict[str, str], sweepers: int, audit: Path, threads: list[str], extra: dict[str, str]
+) -> None:
+    environ = {**os.environ, **env, **extra, "PYTHONPATH": str(HERE)}
+    human = (
+        "import approval_graph as g, lgscope.approvals as a, sys\n"
+        "from lgscope import AlreadyResolved\n"
+        "for tid in sys.argv[1:]:\n"
+        "    try: a.resume(g.graph, {'configurable': {'thread_id': tid}}, {'approved': True, 'by': 'human'})\n"
+        "    except AlreadyResolved: pass\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "lgscope",
+                "sweep",
+                env["LGSCOPE_TEST_STORE"],
+                "--older-than",
+                "0s",
+                "--graph",
+                "approval_graph:graph",
+                "--apply",
+                "--audit",
+                str(audit),
+                "--actor",
+                f"sweeper-{n}",
+            ],
+            env=environ,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for n in range(sweepers)
+    ]
+    procs.append(
+        subprocess.Popen([sys.executable, "-c", human, *threads], env=environ, stderr=subprocess.PIPE)
+    )
+    for p in procs:
+        _, err = p.communicate(timeout=240)
+        assert p.returncode == 0, err.decode()[-2000:]
+
+
+def _check_exactly_once(threads: list[str], effects: list[tuple[str, Any]], audit: Path) -> None:
+    assert len(effects) == len(threads)
+    assert sorted(t for t, _ in effects) == sorted(threads)
+    rejected = [e["interrupt_id"] for e in AuditLog(audit).entries() if e["outcome"] == "rejected"]
+    assert len(rejected) == len(set(rejected))
+    humans = sum(1 for _, approved in effects if approved)
+    assert humans + len(rejected) == len(threads)
+
+
+def test_two_sweepers_and_a_human_on_sqlite(env: dict[str, str], tmp_path: Path) -> None:
+    threads = _start(_graph(env), 40)
+    audit = tmp_path / "audit.jsonl"
+    _processes(env, 2, audit, threads, {})
+    _check_exactly_once(threads, _side_effects(env), audit)
+    with sqlite3.connect(env["LGSCOPE_TEST_STORE"]) as conn:
+        forks = conn.execute(
+            "SELECT count(*) FROM (SELECT thread_id, parent_checkpoint_id FROM checkpoints WHERE checkpoint_ns = '' "
+            "GROUP BY 1, 2 HAVING count(*) > 1)"
+        ).fetchone()[0]
+    assert forks == 0
+
+
+def test_a_killed_sweeper_loses_nothing(env: dict[str, str], tmp_path: Path) -> None:
+    threads = _start(_graph(env), 30)
+    audit = tmp_path / "audit.jsonl"
+    environ = {**os.environ, **env, "PYTHONPATH": str(HERE), "LGSCOPE_TEST_DELAY": "0.05"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "lgscope",
+        "sweep",
+        env["LGSCOPE_TEST_STORE"],
+        "--older-than",
+        "0s",
+        "--graph",
+        "approval_graph:graph",
+        "--apply",
+        "--audit",
+        str(audit),
+    ]
+    proc = subprocess.Popen(cmd, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(_side_effects(env)) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    done = len(_side_effects(env))
+    assert 5 <= done < 30
+    rerun = subprocess.run(cmd, env=environ, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    _check_exactly_once(threads, _side_effects(env), audit)
+
+
+@pytest.mark.postgres
+def test_four_sweepers_and_a_human_on_postgres_resolve_200_exactly_once(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    import psycopg
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+    with PostgresSaver.from_conn_string(postgres_url) as saver:
+        saver.setup()
+        threads = _start(approval_graph.build(saver), 200)
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE side_effects (thread_id TEXT, approved BOOLEAN)")
+    env = {"LGSCOPE_TEST_STORE": postgres_url, "LGSCOPE_TEST_SIDE": postgres_url}
+    audit = tmp_path / "audit.jsonl"
+    _processes(env, 4, audit, threads, {})
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        effects = conn.execute("SELECT thread_id, approved FROM side_effects").fetchall()
+        forks = conn.execute(
+            "SELECT count(*) FROM (SELECT thread_id, parent_checkpoint_id FROM checkpoints WHERE checkpoint_ns = '' "
+            "GROUP BY 1, 2 HAVING count(*) > 1) f"
+        ).fetchone()
+    _check_exactly_once(threads, effects, audit)
+    assert forks == (0,)
+    with open_store(postgres_url) as store:
+        assert {t.status for t in store.threads()} == {"done"}
