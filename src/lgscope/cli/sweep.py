@@ -140,9 +140,9 @@ def sweep_cmd(
         graph,
         store=store,
         older_than=older_than,
-        policy=policy,
+        policy="reject" if policy == "reject" else "escalate",
         payload=body,
-        nodes=nodes,  # type: ignore[arg-type]
+        nodes=nodes,
         apply=apply,
         audit=AuditLog(audit) if audit else None,
         actor=actor,
