@@ -1,0 +1,37 @@
+"""Span names and attribute keys: OTel GenAI conventions where they exist, ``langgraph.*`` otherwise."""
+
+from __future__ import annotations
+
+GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
+GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"
+GEN_AI_AGENT_NAME = "gen_ai.agent.name"
+GEN_AI_TOOL_NAME = "gen_ai.tool.name"
+GEN_AI_TOOL_CALL_ID = "gen_ai.tool.call.id"
+GEN_AI_TOOL_CALL_ARGUMENTS = "gen_ai.tool.call.arguments"
+GEN_AI_TOOL_CALL_RESULT = "gen_ai.tool.call.result"
+
+GRAPH_NAME = "langgraph.graph.name"
+RESUMED = "langgraph.resumed"
+INTERRUPTED = "langgraph.interrupted"
+NODE = "langgraph.node"
+STEP = "langgraph.step"
+TASK_ID = "langgraph.task.id"
+TASK_PATH = "langgraph.task.path"
+TRIGGERS = "langgraph.triggers"
+CHECKPOINT_NS = "langgraph.checkpoint_ns"
+CHECKPOINT_ID = "langgraph.checkpoint.id"
+CHECKPOINT_BYTES = "langgraph.checkpoint.bytes"
+CHECKPOINT_WRITES = "langgraph.checkpoint.writes"
+THREAD_ID = "langgraph.thread.id"
+INTERRUPT_IDS = "langgraph.interrupt.ids"
+INPUT = "langgraph.input"
+OUTPUT = "langgraph.output"
+
+OP_WORKFLOW = "invoke_workflow"
+OP_AGENT = "invoke_agent"
+OP_NODE = "invoke_node"
+OP_TOOL = "execute_tool"
+
+INTERRUPT_EVENT = "langgraph.interrupt"
+METADATA_KEY = "lgscope.trace"
+"""Checkpoint metadata key holding the run's trace context, so a resume can link to it."""
