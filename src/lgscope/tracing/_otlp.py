@@ -14,14 +14,14 @@ import threading
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from lgscope._exceptions import MissingExtra, UsageError
 
 __all__ = ["configure", "shutdown"]
 
 
-def _exporter(protocol: str, endpoint: str | None, timeout: float) -> object:
+def _exporter(protocol: str, endpoint: str | None, timeout: float) -> SpanExporter:
     try:
         if protocol == "grpc":
             from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as Grpc
@@ -75,7 +75,7 @@ def configure(
     provider.add_span_processor(
         BatchSpanProcessor(
             _exporter(protocol, endpoint, export_timeout), export_timeout_millis=export_timeout * 1000
-        )  # type: ignore[arg-type]
+        )
     )
     atexit.register(shutdown, provider, shutdown_timeout)
     if set_global:
