@@ -54,9 +54,12 @@ def configure(
 ) -> TracerProvider:
     """A tracer provider exporting over OTLP (``http/protobuf`` or ``grpc``).
 
-    Unset arguments come from ``OTEL_SERVICE_NAME``, ``OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`` and
+    ``OTEL_SDK_DISABLED=true`` gives a provider that exports nothing. Unset arguments come
+    from ``OTEL_SERVICE_NAME``, ``OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`` and
     ``OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL`` (default: http/protobuf to localhost:4318).
     """
+    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return TracerProvider(shutdown_on_exit=False)  # tracing switched off: spans go nowhere
     protocol = (
         protocol
         or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")

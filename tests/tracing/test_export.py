@@ -1,0 +1,174 @@
+"""OTLP end to end: the real exporter to receivers that decode the real protobuf; a resume in
+another process links back; a dead collector neither breaks the graph nor delays exit."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from concurrent import futures
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+ROOT = Path(__file__).resolve().parents[2]
+
+APP = textwrap.dedent(
+    """
+    import json, sqlite3, sys
+    from langgraph.checkpoint.sqlite import SqliteSaver
+    from langgraph.types import Command
+    from lgscope.examples import bank
+    from lgscope.tracing import configure, instrument
+
+    store, mode = sys.argv[1], sys.argv[2]
+    provider = configure(service_name="bank-app")
+    graph = instrument(bank.build(SqliteSaver(sqlite3.connect(store, check_same_thread=False))), tracer_provider=provider)
+    config = {"configurable": {"thread_id": "transfer-1"}}
+    if mode == "start":
+        graph.invoke({"message": "Transfer 9000 to Ravi"}, config)
+    else:
+        print(json.dumps(graph.invoke(Command(resume={"approved": True}), config)["status"]))
+    """
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Collector:
+    """Decoded ExportTraceServiceRequests, as (service, span) pairs."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[str, Any]] = []
+        self.lock = threading.Lock()
+
+    def add(self, request: trace_service_pb2.ExportTraceServiceRequest) -> None:
+        with self.lock:
+            for rs in request.resource_spans:
+                service = next(
+                    (a.value.string_value for a in rs.resource.attributes if a.key == "service.name"), ""
+                )
+                for ss in rs.scope_spans:
+                    self.spans.extend((service, span) for span in ss.spans)
+
+
+@pytest.fixture
+def http_collector() -> Any:
+    collector = _Collector()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            request = trace_service_pb2.ExportTraceServiceRequest()
+            request.ParseFromString(body)
+            collector.add(request)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.end_headers()
+            self.wfile.write(trace_service_pb2.ExportTraceServiceResponse().SerializeToString())
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield collector, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _run(store: Path, mode: str, env: dict[str, str], tmp: Path) -> subprocess.CompletedProcess[str]:
+    script = tmp / "app.py"
+    script.write_text(APP)
+    return subprocess.run(
+        [sys.executable, str(script), str(store), mode],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_http_export_and_a_resume_in_another_process_links_back(http_collector: Any, tmp_path: Path) -> None:
+    collector, endpoint = http_collector
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}
+    store = tmp_path / "bank.sqlite"
+    first = _run(store, "start", env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    second = _run(store, "resume", env, tmp_path)  # another process, later
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout) == "executed"
+    roots = [s for svc, s in collector.spans if s.name == "invoke_workflow bank_transfer"]
+    assert {svc for svc, _ in collector.spans} == {"bank-app"}
+    assert len(roots) == 2
+    started, resumed = sorted(roots, key=lambda s: s.start_time_unix_nano)
+    assert len(started.links) == 0
+    (link,) = resumed.links
+    assert (link.trace_id, link.span_id) == (started.trace_id, started.span_id)
+    names = {s.name for _, s in collector.spans}
+    assert {"invoke_node approval", "invoke_node execute", "checkpoint put", "checkpoint put_writes"} <= names
+    (approval,) = [
+        s for _, s in collector.spans if s.name == "invoke_node approval" and s.trace_id == started.trace_id
+    ]
+    assert [e.name for e in approval.events] == ["langgraph.interrupt"]
+
+
+def test_grpc_export(tmp_path: Path) -> None:
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+    collector = _Collector()
+
+    class Service(trace_service_pb2_grpc.TraceServiceServicer):
+        def Export(self, request: Any, context: Any) -> Any:  # noqa: N802
+            collector.add(request)
+            return trace_service_pb2.ExportTraceServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Service(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        env = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            "OTEL_EXPORTER_OTLP_INSECURE": "true",
+        }
+        result = _run(tmp_path / "bank.sqlite", "start", env, tmp_path)
+        assert result.returncode == 0, result.stderr
+    finally:
+        server.stop(0)
+    assert "invoke_workflow bank_transfer" in {s.name for _, s in collector.spans}
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_a_dead_collector_neither_breaks_the_graph_nor_delays_exit(protocol: str, tmp_path: Path) -> None:
+    port = _free_port()  # nothing listens there
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
+        "OTEL_EXPORTER_OTLP_INSECURE": "true",
+    }
+    baseline_env = {"OTEL_SDK_DISABLED": "true"}
+    started = time.monotonic()
+    result = _run(tmp_path / "bank.sqlite", "start", env, tmp_path)
+    traced = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    started = time.monotonic()
+    plain = _run(tmp_path / "other.sqlite", "start", baseline_env, tmp_path)
+    untraced = time.monotonic() - started
+    assert plain.returncode == 0, plain.stderr
+    assert traced - untraced < 2.5, (traced, untraced)  # exit waits at most shutdown_timeout (2 s)
