@@ -1,0 +1,124 @@
+"""Tracing overhead: a 10-node graph, uninstrumented vs lgscope vs two peer instrumentations.
+
+    python benchmarks/bench_tracing.py [--runs 300] [--repeat 3]
+
+Every variant exports to the same in-memory exporter through a BatchSpanProcessor and runs in
+its own process (the peers instrument LangChain globally); variants alternate, ``--repeat``
+rounds, medians reported. Also: span attribute bytes per run with a 1 KB and a 200 KB state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+VARIANTS = ["uninstrumented", "lgscope", "openinference", "openllmetry"]
+
+
+def _graph(saver: object) -> object:
+    from typing import TypedDict
+
+    from langgraph.graph import END, START, StateGraph
+
+    class S(TypedDict, total=False):
+        n: int
+        blob: str
+
+    g = StateGraph(S)
+    names = [f"node_{i}" for i in range(10)]
+    for name in names:
+        g.add_node(name, lambda s: {"n": s.get("n", 0) + 1})
+    g.add_edge(START, names[0])
+    for a, b in zip(names, names[1:], strict=False):
+        g.add_edge(a, b)
+    g.add_edge(names[-1], END)
+    return g.compile(checkpointer=saver, name="ten_nodes")
+
+
+def child(variant: str, saver_kind: str, runs: int, blob: int) -> None:
+    import sqlite3
+
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.checkpoint.sqlite import SqliteSaver
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=200_000, max_export_batch_size=2048))
+    if saver_kind == "sqlite":
+        path = Path(tempfile.mkdtemp()) / "bench.sqlite"
+        saver: object = SqliteSaver(sqlite3.connect(path, check_same_thread=False))
+    else:
+        saver = InMemorySaver()
+    graph = _graph(saver)
+    if variant == "lgscope":
+        from lgscope.tracing import instrument
+
+        instrument(graph, tracer_provider=provider)
+    elif variant == "openinference":
+        from openinference.instrumentation.langchain import LangChainInstrumentor
+
+        LangChainInstrumentor().instrument(tracer_provider=provider)
+    elif variant == "openllmetry":
+        from opentelemetry.instrumentation.langchain import LangchainInstrumentor
+
+        LangchainInstrumentor().instrument(tracer_provider=provider)
+    state = {"n": 0, "blob": "x" * blob}
+    for i in range(20):  # warm up
+        graph.invoke(state, {"configurable": {"thread_id": f"w{i}"}})  # type: ignore[attr-defined]
+    started = time.perf_counter()
+    for i in range(runs):
+        graph.invoke(state, {"configurable": {"thread_id": f"t{i}"}})  # type: ignore[attr-defined]
+    seconds = time.perf_counter() - started
+    provider.force_flush()
+    spans = exporter.get_finished_spans()
+    attr_bytes = sum(len(str(k)) + len(str(v)) for s in spans for k, v in (s.attributes or {}).items())
+    print(json.dumps({"ms_per_run": seconds * 1000 / runs, "spans_per_run": len(spans) / (runs + 20),
+                      "attr_bytes_per_run": attr_bytes / (runs + 20)}))
+
+
+def _run(variant: str, saver: str, runs: int, blob: int) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--child", variant, "--saver", saver, "--runs", str(runs),
+                          "--blob", str(blob)], check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--child", choices=VARIANTS)
+    parser.add_argument("--saver", default="memory")
+    parser.add_argument("--blob", type=int, default=1000)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.saver, args.runs, args.blob)
+        return
+    for saver in ("memory", "sqlite"):
+        results: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
+        for _ in range(args.repeat):
+            for variant in VARIANTS:
+                results[variant].append(_run(variant, saver, args.runs, 1000))
+        base = statistics.median(r["ms_per_run"] for r in results["uninstrumented"])
+        label = "InMemorySaver" if saver == "memory" else "SqliteSaver"
+        for variant in VARIANTS[1:]:
+            ms = statistics.median(r["ms_per_run"] for r in results[variant])
+            spans = results[variant][0]["spans_per_run"]
+            print(f"overhead {label} 10 nodes: {variant} {ms:.2f} ms/run, baseline uninstrumented {base:.2f} ms/run, "
+                  f"ratio {ms / base:.2f} (+{(ms / base - 1) * 100:.0f}%), {spans:.0f} spans/run")
+    for variant in ("lgscope", "openinference", "openllmetry"):
+        small = _run(variant, "memory", 50, 1000)["attr_bytes_per_run"]
+        large = _run(variant, "memory", 50, 200_000)["attr_bytes_per_run"]
+        print(f"attribute bytes/run {variant}: state 1 KB {small:,.0f}, state 200 KB {large:,.0f}, ratio {large / small:.2f}")
+
+
+if __name__ == "__main__":
+    main()
