@@ -20,4 +20,8 @@ def test_compose_file_wires_jaeger_prometheus_and_grafana() -> None:
             source = volume.split(":")[0]
             assert (ROOT / source).is_dir(), f"{service} mounts {source}, which does not exist"
     prometheus = yaml.safe_load((ROOT / "dashboards/prometheus/prometheus.yml").read_text())
-    assert {job["job_name"] for job in prometheus["scrape_configs"]} == {"lgscope-store", "langgraph-app"}
+    assert {job["job_name"] for job in prometheus["scrape_configs"]} == {
+        "lgscope-store",
+        "langgraph-app",
+        "lgscope-sweeper",
+    }

@@ -76,6 +76,8 @@ class SweeperMetrics:
         )
         for bucket in AGE_BUCKETS:
             self.pending.labels(bucket).set(0)
+        for reason in ("lock", "resume"):
+            self.failures.labels(reason)  # zero until it happens: dashboards and alerts see a series
 
     def observe_pending(self, ages: Iterable[float]) -> None:
         counts = dict.fromkeys(AGE_BUCKETS, 0)

@@ -98,6 +98,9 @@ def _table(decisions: list[Any]) -> Table:
 @click.option("--actor", default="lgscope-sweeper", show_default=True, help="Who the audit log names.")
 @click.option("--watch", is_flag=True, help="Keep sweeping every --interval until SIGTERM/SIGINT.")
 @click.option("--interval", type=DURATION, default="5m", show_default=True)
+@click.option(
+    "--metrics-port", type=int, help="Serve the sweeper's Prometheus metrics on this port (with --watch)."
+)
 @click.option("--now", "now_text", metavar="TIME", hidden=True)
 @handle_errors
 def sweep_cmd(
@@ -112,6 +115,7 @@ def sweep_cmd(
     actor: str,
     watch: bool,
     interval: timedelta,
+    metrics_port: int | None,
     now_text: str | None,
 ) -> None:
     """Find interrupts pending longer than --older-than (all namespaces) and reject them
@@ -136,6 +140,21 @@ def sweep_cmd(
             f"--payload is not JSON ({exc}); quote it, e.g. --payload '{{\"approved\": false}}'."
         ) from None
     graph = load_graph(graph_spec) if graph_spec else None
+    metrics = None
+    if metrics_port is not None:
+        from prometheus_client import CollectorRegistry
+
+        from lgscope.approvals import SweeperMetrics
+        from lgscope.metrics import start_http_server
+
+        registry = CollectorRegistry()
+        metrics = SweeperMetrics(registry)
+        try:
+            start_http_server(metrics_port, registry=registry)
+        except OSError as exc:
+            raise UsageError(
+                f"Cannot serve metrics on port {metrics_port} ({exc.strerror}); pick another."
+            ) from None
     sweeper = Sweeper(
         graph,
         store=store,
@@ -146,6 +165,7 @@ def sweep_cmd(
         apply=apply,
         audit=AuditLog(audit) if audit else None,
         actor=actor,
+        metrics=metrics,
     )
     stop = threading.Event()
     if watch:

@@ -272,6 +272,14 @@ class _Instrumentation:
     @staticmethod
     def _finish(state: RunState, run_token: Any, ctx_token: Any, exc: BaseException | None) -> None:
         root = state.root
+        failed = exc is not None and not isinstance(exc, (GeneratorExit, *_bubble_up()))
+        notify(
+            state,
+            "run_finished",
+            state.graph,
+            time.perf_counter() - state.started,
+            type(exc).__name__ if failed and exc is not None else None,
+        )
         if exc is not None and not isinstance(exc, GeneratorExit):
             root.record_exception(exc)
             root.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ class RunState:
     observers: Sequence[RunObserver] = ()
     thread_id: str = ""
     interrupted: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
 
 
 CURRENT_RUN: ContextVar[RunState | None] = ContextVar("lgscope_run", default=None)

@@ -91,11 +91,11 @@ class TracedSaver(BaseCheckpointSaver[Any]):
             A.METADATA_KEY: {"trace_id": f"{ctx.trace_id:032x}", "span_id": f"{ctx.span_id:016x}"},
         }
 
-    def _put_done(self, span: Any, counter: list[int], started: float, checkpoint: Any) -> None:
+    def _put_done(self, span: Any, counter: list[int], started: float, checkpoint: Any, config: Any) -> None:
         if span.is_recording():
             span.set_attribute(A.CHECKPOINT_BYTES, counter[0])
             span.set_attribute(A.CHECKPOINT_ID, str(checkpoint.get("id", "")))
-        run = CURRENT_RUN.get()
+        run = run_for(config)
         if run is not None:
             notify(run, "checkpoint_put", time.perf_counter() - started, counter[0])
 
@@ -120,7 +120,7 @@ class TracedSaver(BaseCheckpointSaver[Any]):
         try:
             with self._span("put", config) as span:
                 out = self.inner.put(config, checkpoint, self._with_trace(metadata, config), new_versions)
-                self._put_done(span, counter, started, checkpoint)
+                self._put_done(span, counter, started, checkpoint, config)
                 return out
         finally:
             _BYTES.reset(token)
@@ -165,7 +165,7 @@ class TracedSaver(BaseCheckpointSaver[Any]):
                 out = await self.inner.aput(
                     config, checkpoint, self._with_trace(metadata, config), new_versions
                 )
-                self._put_done(span, counter, started, checkpoint)
+                self._put_done(span, counter, started, checkpoint, config)
                 return out
         finally:
             _BYTES.reset(token)

@@ -1,0 +1,163 @@
+"""Store metrics: a collector refreshed by a background scan every interval, never per scrape."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+from lgscope.approvals._metrics import AGE_BUCKETS, age_bucket
+from lgscope.forensics import ALL_KINDS, DetectorConfig, scan
+from lgscope.store import open_store
+
+__all__ = ["StoreCollector"]
+
+_CHECKPOINT_BUCKETS = (5, 10, 25, 50, 100, 250, 500, 1000, 5000, 10000)
+_BYTE_BUCKETS = (1e3, 1e4, 1e5, 1e6, 1e7, 1e8)
+_STATUSES = ("done", "interrupted", "running", "error")
+
+
+def _histogram(name: str, doc: str, values: list[float], buckets: tuple[float, ...]) -> HistogramMetricFamily:
+    counts = [sum(1 for v in values if v <= b) for b in buckets]
+    family = HistogramMetricFamily(name, doc)
+    family.add_metric(
+        [],
+        [(str(b), float(c)) for b, c in zip(buckets, counts, strict=True)] + [("+Inf", float(len(values)))],
+        sum_value=float(sum(values)),
+    )
+    return family
+
+
+class StoreCollector(Collector):
+    """Metrics of a checkpoint store from a read-only scan every ``interval``.
+
+    Scrapes return the last scan's figures (``lgscope_last_scan_timestamp_seconds`` says how
+    old); a failed scan keeps the previous figures and counts ``lgscope_scan_errors_total``.
+    """
+
+    def __init__(
+        self, store: str, *, interval: timedelta = timedelta(seconds=60), config: DetectorConfig | None = None
+    ) -> None:
+        self.store = store
+        self.interval = interval
+        self.config = config or DetectorConfig()
+        self._families: list[Any] = []
+        self._errors = 0
+        self._scans = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def refresh(self, now: datetime | None = None) -> None:
+        """Scan the store once and replace the figures."""
+        started = time.perf_counter()
+        now = now or datetime.now(UTC)
+        try:
+            with open_store(self.store) as st:
+                result = scan(st, config=self.config, now=now)
+        except Exception:  # the exporter keeps serving the last good figures
+            with self._lock:
+                self._errors += 1
+            return
+        families: list[Any] = []
+        threads = GaugeMetricFamily(
+            "lgscope_threads", "Threads by status at the last scan.", labels=["status"]
+        )
+        statuses = {s: 0 for s in _STATUSES}
+        for t in result.threads:
+            statuses[t.status] = statuses.get(t.status, 0) + 1
+        for status, n in statuses.items():
+            threads.add_metric([status], n)
+        families.append(threads)
+        pending = GaugeMetricFamily(
+            "lgscope_pending_interrupts", "Pending interrupts by age.", labels=["age_bucket"]
+        )
+        ages = [i.age(now).total_seconds() for t in result.threads for i in t.pending_interrupts]
+        for bucket in AGE_BUCKETS:
+            pending.add_metric([bucket], sum(1 for a in ages if age_bucket(a) == bucket))
+        families.append(pending)
+        families.append(
+            GaugeMetricFamily(
+                "lgscope_oldest_pending_interrupt_seconds",
+                "Age of the oldest pending interrupt.",
+                value=max(ages, default=0.0),
+            )
+        )
+        findings = GaugeMetricFamily(
+            "lgscope_findings", "Findings by detector kind at the last scan.", labels=["kind"]
+        )
+        by_kind = result.by_kind()
+        for kind in sorted(ALL_KINDS):
+            findings.add_metric([kind], by_kind.get(kind, 0))
+        families.append(findings)
+        families.append(
+            GaugeMetricFamily(
+                "lgscope_threads_with_findings",
+                "Threads with at least one finding.",
+                value=len({f.thread_id for f in result.findings}),
+            )
+        )
+        families.append(
+            _histogram(
+                "lgscope_thread_checkpoints",
+                "Checkpoints per thread.",
+                [float(t.checkpoints) for t in result.threads],
+                _CHECKPOINT_BUCKETS,
+            )
+        )
+        families.append(
+            _histogram(
+                "lgscope_thread_size_bytes",
+                "Serialized bytes per thread.",
+                [float(t.size) for t in result.threads],
+                _BYTE_BUCKETS,
+            )
+        )
+        families.append(
+            GaugeMetricFamily(
+                "lgscope_corrupt_checkpoints",
+                "Checkpoints that could not be decoded.",
+                value=result.stats.corrupt_checkpoints,
+            )
+        )
+        families.append(
+            GaugeMetricFamily(
+                "lgscope_scan_duration_seconds",
+                "How long the last scan took.",
+                value=time.perf_counter() - started,
+            )
+        )
+        families.append(
+            GaugeMetricFamily(
+                "lgscope_last_scan_timestamp_seconds", "When the last scan finished.", value=time.time()
+            )
+        )
+        with self._lock:
+            self._families = families
+            self._scans += 1
+
+    def collect(self) -> Iterator[Any]:
+        with self._lock:
+            families, errors, scans = list(self._families), self._errors, self._scans
+        yield from families
+        yield CounterMetricFamily("lgscope_scan_errors", "Scans that failed.", value=errors)
+        yield CounterMetricFamily("lgscope_scans", "Scans done.", value=scans)
+
+    def start(self) -> None:
+        """Scan now, then every ``interval`` in a daemon thread."""
+        self.refresh()
+
+        def loop() -> None:
+            while not self._stop.wait(self.interval.total_seconds()):
+                self.refresh()
+
+        self._thread = threading.Thread(target=loop, name="lgscope-store-metrics", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
