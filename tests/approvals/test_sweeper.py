@@ -313,3 +313,56 @@ def test_four_sweepers_and_a_human_on_postgres_resolve_200_exactly_once(
     assert forks == (0,)
     with open_store(postgres_url) as store:
         assert {t.status for t in store.threads()} == {"done"}
+
+
+def test_a_thread_that_cannot_be_locked_is_reported_and_the_rest_are_swept(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    from lgscope.approvals import FileLocks
+
+    graph = _graph(env)
+    _start(graph, 3)
+    locks = FileLocks(tmp_path / "locks")
+    sweeper = Sweeper(graph, store=env["LGSCOPE_TEST_STORE"], apply=True, locks=locks, lock_timeout=0.2)
+    with locks.hold("t-001"):  # someone else is answering t-001 right now
+        import threading
+
+        result: dict[str, Any] = {}
+        worker = threading.Thread(target=lambda: result.update(r=sweeper.run(now=LATER)))
+        worker.start()
+        worker.join()
+    report = result["r"]
+    outcomes = {d.thread_id: d.outcome for d in report.decisions}
+    assert outcomes == {"t-000": "rejected", "t-001": "failed", "t-002": "rejected"}
+    (failed,) = [d for d in report.decisions if d.outcome == "failed"]
+    assert failed.detail.startswith("Thread 't-001' stayed locked for 0s; it is left pending.")
+    assert sweeper.run(now=LATER).counts() == {"rejected": 1}
+
+
+def test_watch_stops_cleanly_on_sigterm(env: dict[str, str]) -> None:
+    import signal
+
+    _start(_graph(env), 1)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lgscope",
+            "sweep",
+            env["LGSCOPE_TEST_STORE"],
+            "--watch",
+            "--interval",
+            "1s",
+            "--older-than",
+            "0s",
+        ],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert out.count("1 of 1 pending interrupts are stale") >= 2 and "Traceback" not in err
