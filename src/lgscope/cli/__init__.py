@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from lgscope import __version__
-from lgscope.cli import demo, forensics, inspect, metrics, spans, sweep, transfer
+from lgscope.cli import demo, forensics, inspect, metrics, spans, sweep, transfer, tui
 
 __all__ = ["main"]
 
@@ -27,6 +27,6 @@ def main() -> None:
     """
 
 
-for _module in (inspect, transfer, forensics, sweep, spans, metrics, demo):
+for _module in (inspect, transfer, forensics, sweep, spans, metrics, tui, demo):
     for _command in _module.COMMANDS:
         main.add_command(_command)

@@ -1,0 +1,134 @@
+"""The threads screen: every thread, its status, pending interrupt and findings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from lgscope.model import Finding, Thread
+
+__all__ = ["ThreadsScreen"]
+
+_STATUSES = ("all", "done", "interrupted", "running", "error")
+_SORTS = ("thread", "status", "checkpoints", "updated")
+
+
+def _age(seconds: float) -> str:
+    from lgscope.forensics._stuck import format_age
+
+    return format_age(seconds)
+
+
+class ThreadsScreen(Screen[None]):
+    BINDINGS = [
+        Binding("enter", "open", "Open"),
+        Binding("s", "sort", "Sort"),
+        Binding("f", "filter_status", "Status"),
+        Binding("k", "filter_kind", "Finding kind"),
+        Binding("slash", "search", "Search id"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self, threads: list[Thread], findings: list[Finding], now: datetime) -> None:
+        super().__init__()
+        self.threads = threads
+        self.findings: dict[str, list[Finding]] = {}
+        for f in findings:
+            self.findings.setdefault(f.thread_id, []).append(f)
+        self.now = now
+        self.status = "all"
+        self.kind = "all"
+        self.sort_by = "thread"
+        self.query_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="filters")
+        yield DataTable(id="threads", cursor_type="row", zebra_stripes=True)
+        yield Input(placeholder="thread id…", id="search", classes="hidden")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#threads", DataTable)
+        table.add_columns("thread", "status", "checkpoints", "updated", "pending for", "findings")
+        self.refresh_rows()
+
+    def shown_threads(self) -> list[Thread]:
+        rows = [
+            t
+            for t in self.threads
+            if (self.status == "all" or t.status == self.status)
+            and (self.kind == "all" or any(f.kind == self.kind for f in self.findings.get(t.thread_id, [])))
+            and self.query_text.lower() in t.thread_id.lower()
+        ]
+        key: dict[str, Any] = {
+            "thread": lambda t: t.thread_id,
+            "status": lambda t: (t.status, t.thread_id),
+            "checkpoints": lambda t: -t.checkpoints,
+            "updated": lambda t: -(t.updated_at.timestamp() if t.updated_at else 0),
+        }
+        return sorted(rows, key=key[self.sort_by])
+
+    def refresh_rows(self) -> None:
+        table = self.query_one("#threads", DataTable)
+        table.clear()
+        for t in self.shown_threads():
+            pending = ""
+            if t.pending_interrupts:
+                pending = _age(max(i.age(self.now).total_seconds() for i in t.pending_interrupts))
+            kinds = sorted({f.kind for f in self.findings.get(t.thread_id, [])})
+            table.add_row(
+                t.thread_id,
+                t.status,
+                str(t.checkpoints),
+                t.updated_at.strftime("%Y-%m-%d %H:%M") if t.updated_at else "",
+                pending,
+                ", ".join(kinds),
+                key=t.thread_id,
+            )
+        self.query_one("#filters", Static).update(
+            f"status: {self.status}   finding: {self.kind}   sort: {self.sort_by}"
+            + (f"   search: {self.query_text}" if self.query_text else "")
+            + f"   ({table.row_count} of {len(self.threads)} threads)"
+        )
+
+    def action_sort(self) -> None:
+        self.sort_by = _SORTS[(_SORTS.index(self.sort_by) + 1) % len(_SORTS)]
+        self.refresh_rows()
+
+    def action_filter_status(self) -> None:
+        self.status = _STATUSES[(_STATUSES.index(self.status) + 1) % len(_STATUSES)]
+        self.refresh_rows()
+
+    def action_filter_kind(self) -> None:
+        kinds = ["all", *sorted({f.kind for fs in self.findings.values() for f in fs})]
+        self.kind = kinds[(kinds.index(self.kind) + 1) % len(kinds)] if self.kind in kinds else "all"
+        self.refresh_rows()
+
+    def action_search(self) -> None:
+        box = self.query_one("#search", Input)
+        box.remove_class("hidden")
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "search":
+            self.query_text = event.value
+            self.refresh_rows()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.input.add_class("hidden")
+        self.query_one("#threads", DataTable).focus()
+
+    def action_open(self) -> None:
+        table = self.query_one("#threads", DataTable)
+        if table.row_count:
+            row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+            self.app.open_thread(str(row_key.value))  # type: ignore[attr-defined]
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.app.open_thread(str(event.row_key.value))  # type: ignore[attr-defined]

@@ -1,0 +1,128 @@
+"""The TUI driven by Textual's pilot on the sample store: every binding, and what it shows."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from textual.widgets import DataTable, Static
+
+from lgscope import open_store
+from lgscope.cli import main
+from lgscope.tui.app import LgscopeApp
+from lgscope.tui.state_tree import StateTree
+from lgscope.tui.thread_screen import ThreadScreen
+from lgscope.tui.threads_screen import ThreadsScreen
+
+
+def _walk(node: Any) -> list[Any]:
+    return [node, *(n for child in node.children for n in _walk(child))]
+
+
+def _text(widget: Static) -> str:
+    return str(widget.render())
+
+
+@pytest.mark.asyncio
+async def test_threads_screen_filters_sorts_and_searches(sample_store: Path, reference_now: datetime) -> None:
+    app = LgscopeApp(open_store(sample_store), now=reference_now)
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ThreadsScreen)
+        table = screen.query_one("#threads", DataTable)
+        assert table.row_count == 24
+        await pilot.press("f", "f")  # all → done → interrupted
+        assert screen.status == "interrupted" and table.row_count == 3
+        await pilot.press("f", "f", "f")  # running, error, back to all
+        assert screen.status == "all" and table.row_count == 24
+        await pilot.press("k")  # first finding kind: error
+        assert screen.kind == "error"
+        assert sorted(str(table.get_row_at(i)[0]) for i in range(table.row_count)) == [
+            "ingest-failed",
+            "support-loop-recursion",
+        ]
+        await pilot.press("k", "k")  # growth, loop
+        assert screen.kind == "loop" and table.row_count == 3
+        await pilot.press("k", "k", "k", "k")  # no_progress, oscillation, stuck_interrupt, all
+        assert screen.kind == "all"
+        await pilot.press("slash")
+        await pilot.press(*"medicine")
+        assert table.row_count == 4
+        await pilot.press("enter")
+        await pilot.press("s")
+        assert screen.sort_by == "status"
+        assert "status: all   finding: all   sort: status   search: medicine   (4 of 24 threads)" in _text(
+            screen.query_one("#filters", Static)
+        )
+
+
+@pytest.mark.asyncio
+async def test_thread_screen_bindings(
+    sample_store: Path, reference_now: datetime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = LgscopeApp(open_store(sample_store), thread_id="support-loop-gave-up", now=reference_now)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ThreadScreen)
+        timeline = screen.query_one("#timeline", DataTable)
+        assert timeline.row_count == 13
+        await pilot.press("j", "j")
+        assert timeline.cursor_row == 2 and screen.current().nodes == ("agent",)  # type: ignore[union-attr]
+        assert "messages[1] added: ai search_kb" in _text(screen.query_one("#diff", Static))
+        await pilot.press("k")
+        assert timeline.cursor_row == 1
+        await pilot.press("n")  # the loop finding starts here
+        (loop,) = screen.findings
+        assert screen.current().checkpoint_id == loop.first_checkpoint_id  # type: ignore[union-attr]
+        row = timeline.cursor_row
+        assert "● finding" in str(timeline.get_row_at(row)[5])
+        await pilot.press("m", "j", "j")
+        diff = _text(screen.query_one("#diff", Static))
+        assert diff.startswith(f"diff vs marked (step {screen.steps[row].step})")
+        await pilot.press("d")
+        assert _text(screen.query_one("#diff", Static)) == ""
+        await pilot.press("d", "y")
+        assert app.clipboard == screen.current().checkpoint_id  # type: ignore[union-attr]
+        await pilot.press("slash", *"warranty", "enter")
+        assert screen.search == "warranty"
+        tree = screen.query_one("#state", StateTree)
+        hits = [n for n in _walk(tree.root) if "warranty" in str(n.label)]
+        assert hits and all(n.parent is not None and n.parent.is_expanded for n in hits)
+        await pilot.press("e")
+        assert (tmp_path / "support-loop-gave-up.lgscope.jsonl").exists()
+        await pilot.press("q")
+        assert isinstance(app.screen, ThreadsScreen)
+
+
+@pytest.mark.asyncio
+async def test_namespaces_and_corrupt_checkpoints(sample_copy: Path, reference_now: datetime) -> None:
+    import sqlite3
+
+    with sqlite3.connect(sample_copy) as conn:
+        conn.execute(
+            "UPDATE checkpoints SET checkpoint = substr(checkpoint, 1, 9) WHERE thread_id = 'research-fanout' "
+            "AND checkpoint_ns = '' AND checkpoint_id = (SELECT checkpoint_id FROM checkpoints "
+            "WHERE thread_id = 'research-fanout' AND checkpoint_ns = '' ORDER BY checkpoint_id LIMIT 1 OFFSET 2)"
+        )
+    app = LgscopeApp(open_store(sample_copy), thread_id="research-fanout", now=reference_now)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ThreadScreen)
+        timeline = screen.query_one("#timeline", DataTable)
+        markers = [str(timeline.get_row_at(i)[5]) for i in range(timeline.row_count)]
+        assert markers.count("⚠ corrupt") == 1
+        await pilot.press("t")
+        assert screen.ns.startswith("report:") and timeline.row_count == 4
+
+
+def test_bad_store_and_unknown_thread_fail_before_the_ui(sample_store: Path) -> None:
+    result = CliRunner().invoke(main, ["tui", str(sample_store), "--thread", "nope"])
+    assert result.exit_code == 2 and "has no thread 'nope'" in result.output
+    result = CliRunner().invoke(main, ["tui", "/no/such.sqlite"])
+    assert result.exit_code == 2 and result.output.startswith("Error: There is no file at")
+    assert os.environ.get("TEXTUAL") is None

@@ -1,0 +1,22 @@
+"""Snapshots of the main screens (regenerate with: pytest tests/tui --snapshot-update)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from lgscope import open_store
+from lgscope.tui.app import LgscopeApp
+
+
+def test_threads_screen(snap_compare: Any, sample_store: Path, reference_now: datetime) -> None:
+    app = LgscopeApp(open_store(sample_store), now=reference_now)
+    app.sub_title = "fixtures/stores/sample.sqlite"
+    assert snap_compare(app, terminal_size=(140, 36))
+
+
+def test_thread_screen(snap_compare: Any, sample_store: Path, reference_now: datetime) -> None:
+    app = LgscopeApp(open_store(sample_store), thread_id="support-loop-gave-up", now=reference_now)
+    app.sub_title = "fixtures/stores/sample.sqlite"
+    assert snap_compare(app, press=["n", "j"], terminal_size=(160, 44))
