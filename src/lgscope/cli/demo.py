@@ -64,6 +64,9 @@ def demo_cmd(directory: Path | None) -> None:
     out.print("Try next:")
     for line in (
         f"lgscope threads {path} --status interrupted",
+        f"lgscope show {path} --thread support-loop-recursion",
+        f"lgscope report {path} --format html -o incident.html",
+        f"lgscope tui {path} --thread support-loop-gave-up",
         f"lgscope scan {path} --fail-on loop",
     ):
         out.print(f"  {line}")

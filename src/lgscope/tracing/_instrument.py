@@ -8,6 +8,7 @@ and async code). Spans are only made inside a run of an instrumented graph.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import re
 import threading
@@ -77,21 +78,28 @@ def _end_node(state: RunState, task: Any, span: Any, started: float, exc: BaseEx
     notify(state, "node_finished", state.graph, task.name, time.perf_counter() - started, error)
 
 
+@contextlib.contextmanager
+def _node_span(state: RunState, task: Any) -> Iterator[None]:
+    """The node span, current while the task runs (sync or async)."""
+    span, started, failure = _start_node(state, task), time.perf_counter(), None
+    token = otel_context.attach(trace.set_span_in_context(span))
+    try:
+        yield
+    except BaseException as exc:
+        failure = exc
+        raise
+    finally:
+        otel_context.detach(token)
+        _end_node(state, task, span, started, failure)
+
+
 def _traced_run(original: Callable[..., Any]) -> Callable[..., Any]:
     def run_with_retry(task: Any, *args: Any, **kwargs: Any) -> Any:
         state = CURRENT_RUN.get()
         if state is None:
             return original(task, *args, **kwargs)
-        span, started, failure = _start_node(state, task), time.perf_counter(), None
-        token = otel_context.attach(trace.set_span_in_context(span))
-        try:
+        with _node_span(state, task):
             return original(task, *args, **kwargs)
-        except BaseException as exc:
-            failure = exc
-            raise
-        finally:
-            otel_context.detach(token)
-            _end_node(state, task, span, started, failure)
 
     return run_with_retry
 
@@ -101,16 +109,8 @@ def _traced_arun(original: Callable[..., Any]) -> Callable[..., Any]:
         state = CURRENT_RUN.get()
         if state is None:
             return await original(task, *args, **kwargs)
-        span, started, failure = _start_node(state, task), time.perf_counter(), None
-        token = otel_context.attach(trace.set_span_in_context(span))
-        try:
+        with _node_span(state, task):
             return await original(task, *args, **kwargs)
-        except BaseException as exc:
-            failure = exc
-            raise
-        finally:
-            otel_context.detach(token)
-            _end_node(state, task, span, started, failure)
 
     return arun_with_retry
 
@@ -143,23 +143,34 @@ def _end_tool(
     notify(state, "tool_finished", str(tool.name), time.perf_counter() - started, error)
 
 
+@contextlib.contextmanager
+def _tool_call(state: RunState, tool: Any, tool_input: Any, call_id: Any) -> Iterator[list[Any]]:
+    """The tool span, current while the tool runs; the caller puts the result in the list."""
+    span, started, result, failure = (
+        _tool_span(state, tool, tool_input, call_id),
+        time.perf_counter(),
+        [None],
+        None,
+    )
+    token = otel_context.attach(trace.set_span_in_context(span))
+    try:
+        yield result
+    except BaseException as exc:
+        failure = exc
+        raise
+    finally:
+        otel_context.detach(token)
+        _end_tool(state, tool, span, started, result[0], failure)
+
+
 def _traced_tool_run(original: Callable[..., Any]) -> Callable[..., Any]:
     def run(self: Any, tool_input: Any, *args: Any, **kwargs: Any) -> Any:
         state = CURRENT_RUN.get()
         if state is None:
             return original(self, tool_input, *args, **kwargs)
-        span = _tool_span(state, self, tool_input, kwargs.get("tool_call_id"))
-        started, result, failure = time.perf_counter(), None, None
-        token = otel_context.attach(trace.set_span_in_context(span))
-        try:
-            result = original(self, tool_input, *args, **kwargs)
-            return result
-        except BaseException as exc:
-            failure = exc
-            raise
-        finally:
-            otel_context.detach(token)
-            _end_tool(state, self, span, started, result, failure)
+        with _tool_call(state, self, tool_input, kwargs.get("tool_call_id")) as result:
+            result[0] = original(self, tool_input, *args, **kwargs)
+            return result[0]
 
     return run
 
@@ -169,18 +180,9 @@ def _traced_tool_arun(original: Callable[..., Any]) -> Callable[..., Any]:
         state = CURRENT_RUN.get()
         if state is None:
             return await original(self, tool_input, *args, **kwargs)
-        span = _tool_span(state, self, tool_input, kwargs.get("tool_call_id"))
-        started, result, failure = time.perf_counter(), None, None
-        token = otel_context.attach(trace.set_span_in_context(span))
-        try:
-            result = await original(self, tool_input, *args, **kwargs)
-            return result
-        except BaseException as exc:
-            failure = exc
-            raise
-        finally:
-            otel_context.detach(token)
-            _end_tool(state, self, span, started, result, failure)
+        with _tool_call(state, self, tool_input, kwargs.get("tool_call_id")) as result:
+            result[0] = await original(self, tool_input, *args, **kwargs)
+            return result[0]
 
     return arun
 
