@@ -59,3 +59,16 @@ def test_traced_async_postgres_saver_passes_the_base_suite(postgres_url: str) ->
     report = asyncio.run(validate(factory, capabilities=BASE))
     assert report.passed_all_base(), report
     assert any(s.name == "checkpoint put" for s in exporter.get_finished_spans())
+
+
+def test_every_saver_method_is_forwarded() -> None:
+    """Methods the base class defines must not shadow the wrapped saver's own."""
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+
+    public = {
+        n
+        for n in dir(BaseCheckpointSaver)
+        if not n.startswith("_") and callable(getattr(BaseCheckpointSaver, n))
+    }
+    inherited = public - set(TracedSaver.__dict__) - {"get", "aget"}  # these two call get_tuple/aget_tuple
+    assert inherited == set()

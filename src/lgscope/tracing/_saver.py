@@ -142,6 +142,32 @@ class TracedSaver(BaseCheckpointSaver[Any]):
     def delete_thread(self, thread_id: str) -> None:
         self.inner.delete_thread(thread_id)
 
+    # BaseCheckpointSaver defines these (raising NotImplementedError), so __getattr__ would never
+    # see them: forward explicitly, so the wrapper supports exactly what the wrapped saver does.
+    def delete_for_runs(self, *args: Any, **kwargs: Any) -> Any:
+        return self.inner.delete_for_runs(*args, **kwargs)
+
+    def copy_thread(self, *args: Any, **kwargs: Any) -> Any:
+        return self.inner.copy_thread(*args, **kwargs)
+
+    def prune(self, *args: Any, **kwargs: Any) -> Any:
+        return self.inner.prune(*args, **kwargs)
+
+    def get_delta_channel_history(self, *args: Any, **kwargs: Any) -> Any:
+        return self.inner.get_delta_channel_history(*args, **kwargs)
+
+    async def adelete_for_runs(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.inner.adelete_for_runs(*args, **kwargs)
+
+    async def acopy_thread(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.inner.acopy_thread(*args, **kwargs)
+
+    async def aprune(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.inner.aprune(*args, **kwargs)
+
+    async def aget_delta_channel_history(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.inner.aget_delta_channel_history(*args, **kwargs)
+
     # -- async -------------------------------------------------------------------------
 
     async def aget_tuple(self, config: Any) -> Any:
