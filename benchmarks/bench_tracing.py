@@ -52,7 +52,9 @@ def child(variant: str, saver_kind: str, runs: int, blob: int) -> None:
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=200_000, max_export_batch_size=2048))
+    provider.add_span_processor(
+        BatchSpanProcessor(exporter, max_queue_size=200_000, max_export_batch_size=2048)
+    )
     if saver_kind == "sqlite":
         path = Path(tempfile.mkdtemp()) / "bench.sqlite"
         saver: object = SqliteSaver(sqlite3.connect(path, check_same_thread=False))
@@ -81,18 +83,42 @@ def child(variant: str, saver_kind: str, runs: int, blob: int) -> None:
     provider.force_flush()
     spans = exporter.get_finished_spans()
     attr_bytes = sum(len(str(k)) + len(str(v)) for s in spans for k, v in (s.attributes or {}).items())
-    print(json.dumps({"ms_per_run": seconds * 1000 / runs, "spans_per_run": len(spans) / (runs + 20),
-                      "attr_bytes_per_run": attr_bytes / (runs + 20)}))
+    print(
+        json.dumps(
+            {
+                "ms_per_run": seconds * 1000 / runs,
+                "spans_per_run": len(spans) / (runs + 20),
+                "attr_bytes_per_run": attr_bytes / (runs + 20),
+            }
+        )
+    )
 
 
 def _run(variant: str, saver: str, runs: int, blob: int) -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, "--child", variant, "--saver", saver, "--runs", str(runs),
-                          "--blob", str(blob)], check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            variant,
+            "--saver",
+            saver,
+            "--runs",
+            str(runs),
+            "--blob",
+            str(blob),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--child", choices=VARIANTS)
@@ -112,12 +138,16 @@ def main() -> None:
         for variant in VARIANTS[1:]:
             ms = statistics.median(r["ms_per_run"] for r in results[variant])
             spans = results[variant][0]["spans_per_run"]
-            print(f"overhead {label} 10 nodes: {variant} {ms:.2f} ms/run, baseline uninstrumented {base:.2f} ms/run, "
-                  f"ratio {ms / base:.2f} (+{(ms / base - 1) * 100:.0f}%), {spans:.0f} spans/run")
+            print(
+                f"overhead {label} 10 nodes: {variant} {ms:.2f} ms/run, baseline uninstrumented {base:.2f} ms/run, "
+                f"ratio {ms / base:.2f} (+{(ms / base - 1) * 100:.0f}%), {spans:.0f} spans/run"
+            )
     for variant in ("lgscope", "openinference", "openllmetry"):
         small = _run(variant, "memory", 50, 1000)["attr_bytes_per_run"]
         large = _run(variant, "memory", 50, 200_000)["attr_bytes_per_run"]
-        print(f"attribute bytes/run {variant}: state 1 KB {small:,.0f}, state 200 KB {large:,.0f}, ratio {large / small:.2f}")
+        print(
+            f"attribute bytes/run {variant}: state 1 KB {small:,.0f}, state 200 KB {large:,.0f}, ratio {large / small:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -126,3 +126,40 @@ def test_bad_store_and_unknown_thread_fail_before_the_ui(sample_store: Path) -> 
     result = CliRunner().invoke(main, ["tui", "/no/such.sqlite"])
     assert result.exit_code == 2 and result.output.startswith("Error: There is no file at")
     assert os.environ.get("TEXTUAL") is None
+
+
+@pytest.mark.asyncio
+async def test_large_thread_mode_reads_steps_on_demand(sample_copy: Path, reference_now: datetime) -> None:
+    """Above the interactive limit the timeline decodes no state: steps load when shown,
+    a corrupt one is marked when visited, and findings come with F."""
+    import sqlite3
+
+    from lgscope.tui import app as tui_app
+
+    with sqlite3.connect(sample_copy) as conn:
+        conn.execute(
+            "UPDATE checkpoints SET checkpoint = substr(checkpoint, 1, 9) WHERE thread_id = 'support-loop-gave-up' "
+            "AND checkpoint_ns = '' AND checkpoint_id = (SELECT checkpoint_id FROM checkpoints "
+            "WHERE thread_id = 'support-loop-gave-up' ORDER BY checkpoint_id LIMIT 1 OFFSET 3)"
+        )
+    limit = tui_app.INTERACTIVE_CHECKPOINTS
+    tui_app.INTERACTIVE_CHECKPOINTS = 5
+    try:
+        app = LgscopeApp(open_store(sample_copy), thread_id="support-loop-gave-up", now=reference_now)
+        async with app.run_test(size=(160, 48)) as pilot:
+            screen = app.screen
+            assert isinstance(screen, ThreadScreen) and screen.lazy
+            timeline = screen.query_one("#timeline", DataTable)
+            assert timeline.row_count == 13 and screen.findings == []
+            assert "press F" in _text(screen.query_one("#title", Static))
+            assert screen.steps[2].values == {}  # the timeline holds no state…
+            await pilot.press("j", "j")
+            assert "messages" in screen.full(screen.steps[2].checkpoint_id).values  # …steps load on demand
+            await pilot.press("j")
+            assert str(timeline.get_row_at(3)[5]) == "⚠ corrupt"
+            await pilot.press("F")
+            assert [f.kind for f in screen.findings] == ["loop"]
+            await pilot.press("n")
+            assert screen.current().checkpoint_id == screen.findings[0].first_checkpoint_id  # type: ignore[union-attr]
+    finally:
+        tui_app.INTERACTIVE_CHECKPOINTS = limit

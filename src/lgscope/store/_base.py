@@ -123,6 +123,16 @@ class Store(ABC):
             f"list them with: lgscope show STORE --thread {thread_id}."
         )
 
+    def timeline(self, thread_id: str, ns: str = "") -> tuple[Step, ...]:
+        """One namespace's steps for browsing, cheaply: ``values`` and ``versions`` may be empty
+        (backends that can skip decoding state do); nodes, interrupts, resumes and errors are
+        there. Load a step in full with `step_at`."""
+        return self.history(thread_id, ns)
+
+    def step_at(self, thread_id: str, checkpoint_id: str, ns: str = "") -> Step:
+        """One step in full (its parent is read too, for nodes and changed channels)."""
+        return self.step(thread_id, checkpoint_id, ns)
+
     def scan(
         self,
         *,

@@ -10,8 +10,9 @@ from typing import Any
 from urllib.parse import quote
 
 from lgscope._exceptions import DecodeError, NotACheckpointStore, StoreNotFound
+from lgscope.model import Step
 from lgscope.store._base import Store, ThreadIndexEntry
-from lgscope.store._raw import RawCheckpoint, RawWrite
+from lgscope.store._raw import RawCheckpoint, RawWrite, build_steps
 from lgscope.store.decode import Decoder
 
 __all__ = ["SqliteStore"]
@@ -142,6 +143,54 @@ class SqliteStore(Store):
         )
         return self._assemble(thread_id, rows, None)
 
+    def timeline(self, thread_id: str, ns: str = "") -> tuple[Step, ...]:
+        # No state blob is decoded: nodes, interrupts and errors come from the writes table.
+        rows = self._conn.execute(
+            "SELECT checkpoint_ns, checkpoint_id, parent_checkpoint_id, NULL, NULL, metadata, length(checkpoint) "
+            "FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ? ORDER BY checkpoint_id",
+            (thread_id, ns),
+        ).fetchall()
+        if not rows:
+            self.history(thread_id, ns)  # raises the right ThreadNotFound
+        raws: list[RawCheckpoint] = []
+        by_key: dict[tuple[str, str], RawCheckpoint] = {}
+        for row_ns, cid, pid, _t, _b, meta, size in rows:
+            try:
+                metadata = _decode_metadata(meta)
+            except DecodeError:
+                metadata = {}
+            raw = RawCheckpoint(
+                thread_id, row_ns, cid, pid, None, metadata, [], (size or 0) + len(meta or b"")
+            )
+            raws.append(raw)
+            by_key[(row_ns, cid)] = raw
+        self._attach_writes(
+            None,
+            self._conn.execute(
+                f"SELECT checkpoint_ns, checkpoint_id, task_id, {self._task_path}, idx, channel, type, "
+                "CASE WHEN channel IN ('__interrupt__', '__error__', '__resume__') THEN value END "
+                f"FROM writes WHERE thread_id = ? AND checkpoint_ns = ? ORDER BY checkpoint_id, {self._task_path}, task_id, idx",
+                (thread_id, ns),
+            ),
+            by_key,
+        )
+        return tuple(build_steps(raws, control_writes_only=True))
+
+    def step_at(self, thread_id: str, checkpoint_id: str, ns: str = "") -> Step:
+        rows = self._conn.execute(
+            "SELECT checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata FROM checkpoints "
+            "WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id IN "
+            "(?, (SELECT parent_checkpoint_id FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ? "
+            "AND checkpoint_id = ?)) ORDER BY checkpoint_id",
+            (thread_id, ns, checkpoint_id, thread_id, ns, checkpoint_id),
+        ).fetchall()
+        by_ns = self._assemble(thread_id, rows, only_latest=None, ids=[r[1] for r in rows])
+        steps = build_steps(by_ns.get(ns, []))
+        for s in steps:
+            if s.checkpoint_id == checkpoint_id:
+                return s
+        return self.step(thread_id, checkpoint_id, ns)  # raises the right error
+
     def _raw_latest(self, thread_id: str) -> dict[str, list[RawCheckpoint]]:
         rows = self._conn.execute(
             "SELECT c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id, c.type, c.checkpoint, "
@@ -155,7 +204,7 @@ class SqliteStore(Store):
         return self._assemble(thread_id, rows, only_latest=True)
 
     def _assemble(
-        self, thread_id: str, rows: Any, only_latest: bool | None
+        self, thread_id: str, rows: Any, only_latest: bool | None, ids: list[str] | None = None
     ) -> dict[str, list[RawCheckpoint]]:
         by_ns: dict[str, list[RawCheckpoint]] = {}
         by_key: dict[tuple[str, str], RawCheckpoint] = {}
@@ -191,7 +240,7 @@ class SqliteStore(Store):
             by_key[(ns, cid)] = raw
         if not by_key:
             return by_ns
-        if only_latest:
+        if only_latest or ids is not None:
             for (ns, cid), raw in by_key.items():
                 self._attach_writes(
                     raw,

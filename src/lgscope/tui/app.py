@@ -11,7 +11,10 @@ from lgscope.store import Store
 from lgscope.tui.thread_screen import ThreadScreen
 from lgscope.tui.threads_screen import ThreadsScreen
 
-__all__ = ["LgscopeApp"]
+__all__ = ["INTERACTIVE_CHECKPOINTS", "LgscopeApp"]
+
+INTERACTIVE_CHECKPOINTS = 2000
+"""Up to this many checkpoints, findings are computed before the first paint; above, after."""
 
 
 class LgscopeApp(App[None]):
@@ -28,13 +31,34 @@ class LgscopeApp(App[None]):
         self.sub_title = store.url
 
     def on_mount(self) -> None:
-        result = scan(self.store, now=self.now)
-        self.push_screen(
-            ThreadsScreen(sorted(result.threads, key=lambda t: t.thread_id), result.findings, self.now)
-        )
+        index = self.store.index()
+        small = sum(e.checkpoints for e in index) <= INTERACTIVE_CHECKPOINTS
+        if small:
+            result = scan(self.store, now=self.now)
+            threads, findings = result.threads, result.findings
+        else:  # paint first; the findings follow from a background scan
+            threads, findings = list(self.store.threads()), []
+        screen = ThreadsScreen(sorted(threads, key=lambda t: t.thread_id), findings, self.now)
+        self.push_screen(screen)
+        if not small and not self.thread_id:  # with a thread open, a store-wide scan would only slow it
+            self.run_worker(lambda: self._scan_later(screen), thread=True, exclusive=True, group="scan")
         if self.thread_id:
             self.open_thread(self.thread_id)
 
+    def _scan_later(self, screen: ThreadsScreen) -> None:
+        result = scan(self.store, now=self.now)
+        self.call_from_thread(screen.set_findings, result.findings)
+
     def open_thread(self, thread_id: str) -> None:
-        history = self.store.load(thread_id)
-        self.push_screen(ThreadScreen(history, detect(history, now=self.now), self.store))
+        thread = self.store.thread(thread_id)
+        if thread.checkpoints <= INTERACTIVE_CHECKPOINTS:
+            self.push_screen(
+                ThreadScreen(thread, detect(self.store.load(thread_id), now=self.now), self.store)
+            )
+            return
+        # A large thread: paint at once; its findings (which read every state) only on demand (F).
+        self.push_screen(ThreadScreen(thread, None, self.store, lazy=True))
+
+    def find_in_thread(self, screen: ThreadScreen) -> None:
+        """Run the detectors over the screen's whole thread (the F key on large threads)."""
+        screen.set_findings(detect(self.store.load(screen.thread.thread_id), now=self.now))

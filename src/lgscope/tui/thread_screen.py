@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 
 from rich.text import Text
@@ -12,7 +13,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from lgscope.forensics.diff import diff_steps, format_change, summarize
-from lgscope.model import Finding, Step, ThreadHistory
+from lgscope.model import Finding, Step, Thread
+from lgscope.store import Store
 from lgscope.tui.state_tree import StateTree
 
 __all__ = ["ThreadScreen"]
@@ -45,23 +47,60 @@ class ThreadScreen(Screen[None]):
         Binding("t", "namespace", "Namespace"),
         Binding("e", "export", "Export"),
         Binding("y", "copy_id", "Copy id"),
+        Binding("F", "find", "Find (large threads)", show=False),
         Binding("enter", "whole", "Whole value", show=False),
         Binding("q", "back", "Back"),
     ]
 
-    def __init__(self, history: ThreadHistory, findings: list[Finding], store: object) -> None:
+    def __init__(
+        self, thread: Thread, findings: list[Finding] | None, store: Store, *, lazy: bool = False
+    ) -> None:
         super().__init__()
-        self.history = history
-        self.findings = findings
+        self.thread = thread
+        self.findings = findings or []
         self.store = store
         self.ns = ""
         self.marked: str | None = None
         self.show_diff = True
         self.search = ""
+        self.lazy = lazy
+        """Large threads: the timeline decodes no state; each step is read when it is shown."""
+        self._timelines: dict[str, tuple[Step, ...]] = {}
+        self._full: OrderedDict[str, Step] = OrderedDict()
 
     @property
     def steps(self) -> tuple[Step, ...]:
-        return self.history.steps.get(self.ns, ())
+        """The namespace's timeline: cheap steps, loaded once; full steps come from `full`."""
+        if self.ns not in self._timelines:
+            if self.lazy:
+                self._timelines[self.ns] = self.store.timeline(self.thread.thread_id, self.ns)
+            else:
+                self._timelines[self.ns] = self.store.history(self.thread.thread_id, self.ns)
+        return self._timelines[self.ns]
+
+    def full(self, checkpoint_id: str | None) -> Step | None:
+        """A step with its state, read on demand and kept for the last 64 looked at."""
+        if checkpoint_id is None:
+            return None
+        if not self.lazy:
+            return next((s for s in self.steps if s.checkpoint_id == checkpoint_id), None)
+        if checkpoint_id not in self._full:
+            step = self._full[checkpoint_id] = self.store.step_at(
+                self.thread.thread_id, checkpoint_id, self.ns
+            )
+            if step.corrupt:  # only now known: mark it in the timeline
+                table = self.query_one("#timeline", DataTable)
+                table.update_cell(checkpoint_id, table.ordered_columns[5].key, "⚠ corrupt")
+            while len(self._full) > 64:
+                self._full.popitem(last=False)
+        self._full.move_to_end(checkpoint_id)
+        return self._full[checkpoint_id]
+
+    def set_findings(self, findings: list[Finding]) -> None:
+        """Findings computed after the first paint (large threads)."""
+        self.findings = findings
+        row = self.query_one("#timeline", DataTable).cursor_row
+        self.load_namespace(keep_row=row)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -81,8 +120,8 @@ class ThreadScreen(Screen[None]):
         self.load_namespace()
         table.focus()
 
-    def load_namespace(self) -> None:
-        t = self.history.thread
+    def load_namespace(self, keep_row: int = 0) -> None:
+        t = self.thread
         starts = {f.first_checkpoint_id for f in self.findings if f.checkpoint_ns == self.ns}
         table = self.query_one("#timeline", DataTable)
         table.clear()
@@ -104,9 +143,14 @@ class ThreadScreen(Screen[None]):
                 if self.findings
                 else ""
             )
+            + (
+                " — findings not computed for a thread this large: press F"
+                if self.lazy and not self.findings
+                else ""
+            )
         )
         if self.steps:
-            self.show_step(0)
+            self.show_step(min(keep_row, len(self.steps) - 1))
 
     def current(self) -> Step | None:
         table = self.query_one("#timeline", DataTable)
@@ -118,14 +162,15 @@ class ThreadScreen(Screen[None]):
         table = self.query_one("#timeline", DataTable)
         if index is not None:
             table.move_cursor(row=index)
-        step = self.current()
+        light = self.current()
+        step = self.full(light.checkpoint_id) if light is not None else None
         if step is None:
             return
         self.query_one("#state", StateTree).show(dict(step.values), search=self.search)
         diff = self.query_one("#diff", Static)
         if self.show_diff:
             base_id = self.marked or step.parent_id
-            base = next((s for s in self.steps if s.checkpoint_id == base_id), None)
+            base = self.full(base_id) if any(s.checkpoint_id == base_id for s in self.steps) else None
             label = "marked" if self.marked else "parent"
             if base is None:
                 diff.update(f"diff vs {label}: (none)")
@@ -184,7 +229,7 @@ class ThreadScreen(Screen[None]):
         self.show_step()
 
     def action_namespace(self) -> None:
-        names = list(self.history.thread.namespaces)
+        names = list(self.thread.namespaces)
         self.ns = names[(names.index(self.ns) + 1) % len(names)]
         self.marked = None
         self.load_namespace()
@@ -203,8 +248,8 @@ class ThreadScreen(Screen[None]):
     def action_export(self) -> None:
         from lgscope.store.export import export_thread
 
-        target = Path.cwd() / f"{self.history.thread.thread_id}.lgscope.jsonl"
-        count = export_thread(self.store, self.history.thread.thread_id, target)  # type: ignore[arg-type]
+        target = Path.cwd() / f"{self.thread.thread_id}.lgscope.jsonl"
+        count = export_thread(self.store, self.thread.thread_id, target)
         self.notify(f"Exported {count} checkpoints to {target}")
 
     def action_copy_id(self) -> None:
@@ -212,6 +257,10 @@ class ThreadScreen(Screen[None]):
         if step is not None:
             self.app.copy_to_clipboard(step.checkpoint_id)
             self.notify(f"Copied {step.checkpoint_id}")
+
+    def action_find(self) -> None:
+        self.notify("Running the detectors over the whole thread…")
+        self.app.find_in_thread(self)  # type: ignore[attr-defined]
 
     def action_whole(self) -> None:
         self.notify(self.query_one("#state", StateTree).full_text()[:4000], timeout=10)

@@ -74,6 +74,13 @@ class ThreadsScreen(Screen[None]):
         }
         return sorted(rows, key=key[self.sort_by])
 
+    def set_findings(self, findings: list[Finding]) -> None:
+        """Findings from a background scan (large stores)."""
+        self.findings = {}
+        for f in findings:
+            self.findings.setdefault(f.thread_id, []).append(f)
+        self.refresh_rows()
+
     def refresh_rows(self) -> None:
         table = self.query_one("#threads", DataTable)
         table.clear()
