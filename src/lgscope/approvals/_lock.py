@@ -1,7 +1,8 @@
 """Per-thread mutual exclusion shared by every sweeper and every app that answers approvals.
 
-Postgres: a session advisory lock keyed by a stable 64-bit hash of the thread id, so any
-process on any host that talks to the same database is excluded. SQLite: an ``flock`` on a
+Postgres: a session advisory lock keyed by a stable 64-bit hash of the thread id, taken on
+lgscope's own connections (not the saver's), so any process or thread on any host that talks
+to the same database is excluded. SQLite: an ``flock`` on a
 per-thread file in ``<store>.lgscope-locks/`` beside the store (lgscope's own files; LangGraph's
 tables are never touched), which excludes every process on the host. In-memory savers: a
 process-local lock.
@@ -16,6 +17,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,42 +39,77 @@ def _key(thread_id: str) -> int:
 
 
 class PostgresLocks:
-    """``pg_advisory_lock`` per thread, on a connection of its own (or one a pool lends)."""
+    """A session advisory lock per thread, on lgscope's own connections (never the saver's).
+
+    ``conninfo`` names the database; or pass the saver's ``connection`` (a psycopg connection
+    or pool) and lgscope connects to the same database beside it. Why not borrow the saver's
+    connection: session advisory locks are re-entrant within a session, so two threads of one
+    app sharing it would both "hold" the lock; and a pool lent to the lock could leave the graph
+    no connection to resume with. Each concurrent hold gets its own session; idle sessions are
+    kept for reuse.
+    """
+
+    _IDLE_MAX = 4
 
     def __init__(self, conninfo: str | None = None, *, connection: Any = None) -> None:
         if conninfo is None and connection is None:
             raise UsageError("PostgresLocks needs a connection string or a connection.")
         self._conninfo = conninfo
-        self._connection = connection
+        self._source = connection
+        self._guard = threading.Lock()
+        self._idle: list[Any] = []
 
-    @contextlib.contextmanager
-    def _conn(self) -> Iterator[Any]:
+    def _dsn(self) -> str:
+        if self._conninfo is None:
+            from psycopg.conninfo import make_conninfo
+
+            source = self._source
+            if callable(getattr(source, "connection", None)):  # a psycopg_pool.ConnectionPool
+                with source.connection() as conn:
+                    info = conn.info
+            else:
+                info = source.info
+            # ``dsn`` leaves the password out; put it back so we reach the same database as the saver
+            self._conninfo = make_conninfo(info.dsn, password=info.password) if info.password else info.dsn
+        return self._conninfo
+
+    def _take(self) -> Any:
         import psycopg
 
-        if self._connection is not None:
-            pool_connection = getattr(self._connection, "connection", None)
-            if callable(pool_connection):  # a psycopg_pool.ConnectionPool
-                with pool_connection() as conn:
-                    yield conn
-                return
-            yield self._connection
-            return
+        with self._guard:
+            if self._idle:
+                return self._idle.pop()
         try:
-            conn = psycopg.connect(self._conninfo or "", autocommit=True)
+            return psycopg.connect(self._dsn(), autocommit=True)
         except psycopg.Error as exc:
-            raise LockUnavailable(f"Cannot connect to Postgres to take the thread lock ({exc}).") from None
-        with conn:
-            yield conn
+            raise LockUnavailable(
+                f"Cannot connect to Postgres to take the thread lock ({exc}); check the store URL."
+            ) from None
+
+    def _give_back(self, conn: Any) -> None:
+        with self._guard:
+            if not conn.closed and len(self._idle) < self._IDLE_MAX:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        """Close the idle lock sessions (held locks are released when their hold ends)."""
+        with self._guard:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
     @contextlib.contextmanager
     def hold(self, thread_id: str, timeout: float = 30.0) -> Iterator[None]:
-        from psycopg.rows import tuple_row
+        import psycopg
 
         key = _key(thread_id)
-        with self._conn() as conn, conn.cursor(row_factory=tuple_row) as cur:  # whatever rows the app uses
+        conn = self._take()
+        try:
             deadline = time.monotonic() + timeout
             while True:
-                row = cur.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+                row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
                 if row and row[0]:
                     break
                 if time.monotonic() > deadline:
@@ -81,10 +118,17 @@ class PostgresLocks:
                         "it is left pending and will be tried again next run."
                     )
                 time.sleep(0.02)
+        except BaseException:
+            self._give_back(conn)
+            raise
+        try:
+            yield
+        finally:
             try:
-                yield
-            finally:
-                cur.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            except psycopg.Error:
+                conn.close()  # ending the session releases its advisory locks
+            self._give_back(conn)
 
 
 class FileLocks:
@@ -162,18 +206,36 @@ def _sqlite_path(conn: Any) -> Path | None:
 
 
 def locks_for(target: Any) -> ThreadLocks:
-    """The locks that guard a store: a URL or path, or a checkpointer (``graph.checkpointer``)."""
+    """The locks that guard a store: a URL or path, or a checkpointer (``graph.checkpointer``).
+
+    One `ThreadLocks` per checkpointer object, so an app calling `resume` per request reuses
+    its lock sessions instead of opening new ones.
+    """
     if isinstance(target, str | os.PathLike):
         text = os.fspath(target)
         if text.startswith(("postgresql://", "postgres://")):
             return PostgresLocks(text)
         path = Path(text.removeprefix("sqlite:///"))
         return FileLocks(path.with_name(path.name + ".lgscope-locks"))
-    module = type(target).__module__
+    try:
+        return _BY_SAVER[target]
+    except (KeyError, TypeError):
+        pass
+    locks = _locks_for_saver(target)
+    with contextlib.suppress(TypeError):  # a saver that cannot be weakly referenced: no reuse
+        _BY_SAVER[target] = locks
+    return locks
+
+
+_BY_SAVER: weakref.WeakKeyDictionary[Any, ThreadLocks] = weakref.WeakKeyDictionary()
+
+
+def _locks_for_saver(saver: Any) -> ThreadLocks:
+    module = type(saver).__module__
     if module.startswith("langgraph.checkpoint.postgres"):
-        return PostgresLocks(connection=target.conn)
+        return PostgresLocks(connection=saver.conn)
     if module.startswith("langgraph.checkpoint.sqlite"):
-        db = _sqlite_path(target.conn)
+        db = _sqlite_path(saver.conn)
         if db is not None:
             return FileLocks(db.with_name(db.name + ".lgscope-locks"))
     return _LOCAL
