@@ -364,3 +364,50 @@ def test_watch_stops_cleanly_on_sigterm(env: dict[str, str]) -> None:
     out, err = proc.communicate(timeout=15)
     assert proc.returncode == 0, err
     assert out.count("1 of 1 pending interrupts are stale") >= 2 and "Traceback" not in err
+
+
+def test_an_answer_whose_node_failed_is_not_overridden(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LangGraph stores the answer of a resume whose node then raised, and replays it on every later
+    resume whatever the new value: a second answer must be refused, not silently swapped."""
+    graph = _graph(env)
+    (tid,) = _start(graph, 1)
+    config = {"configurable": {"thread_id": tid}}
+    monkeypatch.setenv("LGSCOPE_TEST_EXPLODE", "1")
+    with pytest.raises(RuntimeError, match="payments API is down"):
+        resume(graph, config, {"approved": True, "by": "alice"})
+    monkeypatch.delenv("LGSCOPE_TEST_EXPLODE")
+    with pytest.raises(AlreadyResolved, match="was answered already with .*'alice'.* but the node failed"):
+        resume(graph, config, {"approved": False, "by": "bob"})
+    report = Sweeper(graph, store=env["LGSCOPE_TEST_STORE"], apply=True).run(now=LATER)
+    (decision,) = report.decisions
+    assert (decision.outcome, decision.detail) == (
+        "already_resolved",
+        "answered with {'approved': True, 'by': 'alice'}, then the node failed; resuming replays that answer",
+    )
+    assert _side_effects(env) == []
+    # the same answer again retries the node
+    assert resume(graph, config, {"approved": True, "by": "alice"})["decision"]["by"] == "alice"
+    assert _side_effects(env) == [(tid, 1)]
+
+
+def test_subgraph_interrupts_are_swept_once(env: dict[str, str], tmp_path: Path) -> None:
+    from langgraph.graph import START, StateGraph
+
+    inner = StateGraph(approval_graph.State)
+    inner.add_node("approve", approval_graph.approve)
+    inner.add_edge(START, "approve")
+    outer = StateGraph(approval_graph.State)
+    outer.add_node("review", inner.compile())
+    outer.add_edge(START, "review")
+    conn = sqlite3.connect(env["LGSCOPE_TEST_STORE"], check_same_thread=False)
+    graph = outer.compile(checkpointer=SqliteSaver(conn))
+    ids = _start(graph, 2, "nested")
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    report = Sweeper(graph, store=env["LGSCOPE_TEST_STORE"], apply=True, audit=audit).run(now=LATER)
+    assert report.counts() == {"rejected": 2}
+    assert sorted(e["thread_id"] for e in audit.entries() if e["outcome"] == "rejected") == ids
+    assert _side_effects(env) == [(tid, 0) for tid in ids]
+    with pytest.raises(AlreadyResolved):
+        resume(graph, {"configurable": {"thread_id": ids[0]}}, True)

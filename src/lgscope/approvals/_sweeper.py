@@ -13,7 +13,7 @@ from lgscope._exceptions import LgscopeError, UsageError
 from lgscope.approvals._audit import AuditLog, Decision
 from lgscope.approvals._lock import ThreadLocks, locks_for
 from lgscope.approvals._metrics import SweeperMetrics
-from lgscope.approvals._resume import pending_interrupt_ids
+from lgscope.approvals._resume import Pending, read_pending
 from lgscope.model import Interrupt
 from lgscope.store import Store, open_store
 
@@ -182,13 +182,13 @@ class Sweeper:
         except LgscopeError as exc:
             return [self._decision(c, "failed", now, str(exc)) for c in group]
 
-    def _still_pending(self, thread_id: str) -> set[str]:
+    def _still_pending(self, thread_id: str) -> dict[str, Pending]:
         config = {"configurable": {"thread_id": thread_id}}
         if self.graph is not None:
-            return set(pending_interrupt_ids(self.graph, config))
+            return read_pending(self.graph, config)
         store = self.store if isinstance(self.store, Store) else open_store(self.store)
         try:
-            return {i.id for i in store.thread(thread_id).pending_interrupts}
+            return {i.id: Pending(i.id, i.value) for i in store.thread(thread_id).pending_interrupts}
         finally:
             if store is not self.store:
                 store.close()
@@ -201,8 +201,25 @@ class Sweeper:
                 self._decision(c, "failed", now, f"re-reading the thread failed: {type(exc).__name__}: {exc}")
                 for c in group
             ]
-        live = [c for c in group if c.interrupt.id in still]
-        out = [self._decision(c, "already_resolved", now) for c in group if c.interrupt.id not in still]
+        out: list[Decision] = []
+        live: list[Candidate] = []
+        for c in group:
+            found = still.get(c.interrupt.id)
+            if found is None:
+                out.append(self._decision(c, "already_resolved", now))
+            elif self.policy == "reject" and found.answered and found.answer != self.payload:
+                # Someone answered it and the node then failed: LangGraph would replay their answer,
+                # not our rejection, so rejecting now would only record a lie.
+                out.append(
+                    self._decision(
+                        c,
+                        "already_resolved",
+                        now,
+                        f"answered with {found.answer!r}, then the node failed; resuming replays that answer",
+                    )
+                )
+            else:
+                live.append(c)
         if not live:
             return out
         if self.policy == "escalate":
