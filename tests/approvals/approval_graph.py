@@ -7,6 +7,7 @@ count side effects: a SQLite path or the same Postgres URL).
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import time
 from typing import Any, TypedDict
@@ -53,11 +54,25 @@ def approve(state: State, config: RunnableConfig) -> State:
     return {"decision": answer}
 
 
-def build(checkpointer: Any) -> Any:
+def notify(state: State, config: RunnableConfig) -> State:
+    """The step after the approval; kills its process for the thread in LGSCOPE_TEST_DIE_AFTER,
+    once the approval step's checkpoint is saved (the resume is done, its outcome not recorded)."""
+    if os.environ.get("LGSCOPE_TEST_DIE_AFTER") == config["configurable"]["thread_id"]:
+        time.sleep(0.5)  # durability "async": let the background save of the approval step finish
+        os.kill(os.getpid(), signal.SIGKILL)
+    return {}
+
+
+def build(checkpointer: Any, *, then_notify: bool = False) -> Any:
     g = StateGraph(State)
     g.add_node("approve", approve)
     g.add_edge(START, "approve")
-    g.add_edge("approve", END)
+    if then_notify:
+        g.add_node("notify", notify)
+        g.add_edge("approve", "notify")
+        g.add_edge("notify", END)
+    else:
+        g.add_edge("approve", END)
     return g.compile(checkpointer=checkpointer, name="approvals")
 
 
@@ -78,3 +93,4 @@ def _checkpointer() -> Any:
 
 
 graph = build(_checkpointer()) if "LGSCOPE_TEST_STORE" in os.environ else None
+notified = build(_checkpointer(), then_notify=True) if "LGSCOPE_TEST_STORE" in os.environ else None

@@ -18,7 +18,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from prometheus_client import CollectorRegistry
 
 from lgscope import AlreadyResolved, ApprovalError, open_store
-from lgscope.approvals import AuditLog, Sweeper, SweeperMetrics, resume
+from lgscope.approvals import DEFAULT_REJECTION, AuditLog, Sweeper, SweeperMetrics, resume
 from lgscope.cli import main
 
 HERE = Path(__file__).resolve().parent
@@ -86,8 +86,11 @@ def test_reject_resumes_with_the_default_payload_and_audits(env: dict[str, str],
     assert final == {"approved": False, "reason": "approval timeout exceeded", "auto_rejected": True}
     entries = list(audit.entries())
     assert [(e["thread_id"], e["outcome"], e["policy"], e["actor"]) for e in entries] == [
-        (tid, "rejected", "reject", "lgscope-sweeper") for tid in sorted(ids)
+        (tid, outcome, "reject", "lgscope-sweeper")
+        for tid in sorted(ids)
+        for outcome in ("resuming", "rejected")
     ]
+    assert all(e["answer"] == dict(DEFAULT_REJECTION) for e in entries)
     assert all(e["age_seconds"] > 86400 for e in entries)
     assert (
         registry.get_sample_value(
@@ -411,3 +414,51 @@ def test_subgraph_interrupts_are_swept_once(env: dict[str, str], tmp_path: Path)
     assert _side_effects(env) == [(tid, 0) for tid in ids]
     with pytest.raises(AlreadyResolved):
         resume(graph, {"configurable": {"thread_id": ids[0]}}, True)
+
+
+def test_a_sweeper_killed_between_resume_and_record_is_settled_by_the_rerun(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """The one window an append-after-act audit loses: the resume is saved, the process dies before
+    writing its outcome. The ``resuming`` intent written before acting lets the rerun record it."""
+    conn = sqlite3.connect(env["LGSCOPE_TEST_STORE"], check_same_thread=False)
+    threads = _start(approval_graph.build(SqliteSaver(conn), then_notify=True), 6)
+    audit = tmp_path / "audit.jsonl"
+    environ = {**os.environ, **env, "PYTHONPATH": str(HERE)}
+    cmd = [
+        sys.executable,
+        "-m",
+        "lgscope",
+        "sweep",
+        env["LGSCOPE_TEST_STORE"],
+        "--older-than",
+        "0s",
+        "--graph",
+        "approval_graph:notified",
+        "--apply",
+        "--audit",
+        str(audit),
+    ]
+    killed = subprocess.run(cmd, env={**environ, "LGSCOPE_TEST_DIE_AFTER": "t-002"}, capture_output=True)
+    assert killed.returncode == -9
+    last = {e["thread_id"]: e["outcome"] for e in AuditLog(audit).entries()}
+    assert last == {"t-000": "rejected", "t-001": "rejected", "t-002": "resuming"}
+    rerun = subprocess.run(cmd, env=environ, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert (
+        "resumed by lgscope-sweeper at" in rerun.stdout
+        and "which was stopped before recording it" in rerun.stdout
+    )
+    assert "6 of 3 pending" not in rerun.stdout
+    _check_exactly_once(threads, _side_effects(env), audit, raced=False)
+    outcomes = [(e["thread_id"], e["outcome"]) for e in AuditLog(audit).entries()]
+    assert outcomes == [
+        ("t-000", "resuming"),
+        ("t-000", "rejected"),
+        ("t-001", "resuming"),
+        ("t-001", "rejected"),
+        ("t-002", "resuming"),
+        ("t-002", "rejected"),  # settled by the rerun from the stored answer
+        *[(t, o) for t in ("t-003", "t-004", "t-005") for o in ("resuming", "rejected")],
+    ]
+    assert AuditLog(audit).open_intents() == {}

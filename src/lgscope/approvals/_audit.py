@@ -1,4 +1,11 @@
-"""The audit log: every sweeper decision, appended as a JSON line and fsync'd."""
+"""The audit log: every sweeper decision, appended as a JSON line and fsync'd.
+
+Before a resume the sweeper appends a ``resuming`` intent (under the thread lock), after it the
+outcome. A sweeper killed in between leaves the intent as the interrupt's last line; the next
+run settles it (`Sweeper` records ``rejected`` if the stored answer is its own, else
+``already_resolved``, or ``interrupted`` if the interrupt is still pending and is then retried),
+so no decision is lost and none is recorded twice.
+"""
 
 from __future__ import annotations
 
@@ -24,10 +31,13 @@ class Decision:
     age_seconds: float
     policy: str
     outcome: str
-    """``rejected``, ``escalated``, ``already_resolved``, ``failed``, or ``would_reject`` /
+    """``rejected``, ``escalated``, ``already_resolved``, ``failed``; ``resuming`` (the intent
+    written before a resume) and ``interrupted`` (that intent never finished); ``would_reject`` /
     ``would_escalate`` in a dry run."""
     actor: str
     detail: str = ""
+    answer: Any = None
+    """What the interrupt was (or is being) answered with, for ``resuming`` and ``rejected``."""
 
 
 class AuditLog:
@@ -37,7 +47,8 @@ class AuditLog:
         self.path = Path(path)
 
     def append(self, decision: Decision) -> None:
-        line = (json.dumps(asdict(decision), ensure_ascii=False, sort_keys=True) + "\n").encode()
+        record = asdict(decision)
+        line = (json.dumps(record, ensure_ascii=False, sort_keys=True, default=str) + "\n").encode()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
@@ -56,6 +67,14 @@ class AuditLog:
                         yield json.loads(line)
                     except ValueError:
                         continue  # a line cut by a crash: the decision is redone on the next run
+
+    def open_intents(self) -> dict[tuple[str, str], Mapping[str, Any]]:
+        """``resuming`` intents that are still their interrupt's last line, by (thread, interrupt id):
+        the resumes of a sweeper that was killed before it could record how they ended."""
+        last: dict[tuple[str, str], Mapping[str, Any]] = {}
+        for e in self.entries():
+            last[(str(e.get("thread_id")), str(e.get("interrupt_id")))] = e
+        return {k: e for k, e in last.items() if e.get("outcome") == "resuming"}
 
     def escalated(self) -> set[str]:
         """Interrupt ids already escalated (escalation happens once)."""

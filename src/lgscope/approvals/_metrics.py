@@ -2,8 +2,8 @@
 
 | metric | type | labels | meaning |
 | --- | --- | --- | --- |
-| ``lgscope_sweeper_decisions_total`` | counter | policy, outcome | decisions (rejected, escalated, already_resolved, failed, would_*) |
-| ``lgscope_sweeper_failures_total`` | counter | reason | interrupts that could not be handled (lock, resume, graph) |
+| ``lgscope_sweeper_decisions_total`` | counter | policy, outcome | decisions (rejected, escalated, already_resolved, failed, interrupted, would_*) |
+| ``lgscope_sweeper_failures_total`` | counter | reason | interrupts that could not be handled (lock, read, resume, hook) |
 | ``lgscope_sweeper_pending_interrupts`` | gauge | age_bucket | pending interrupts at the last run, by age (<1h, 1h-24h, 1d-7d, >7d) |
 | ``lgscope_sweeper_oldest_pending_seconds`` | gauge | | age of the oldest pending interrupt at the last run |
 | ``lgscope_sweeper_wait_seconds`` | histogram | policy | how long an interrupt had waited when the sweeper decided |
@@ -76,7 +76,7 @@ class SweeperMetrics:
         )
         for bucket in AGE_BUCKETS:
             self.pending.labels(bucket).set(0)
-        for reason in ("lock", "resume"):
+        for reason in ("lock", "read", "resume", "hook"):
             self.failures.labels(reason)  # zero until it happens: dashboards and alerts see a series
 
     def observe_pending(self, ages: Iterable[float]) -> None:

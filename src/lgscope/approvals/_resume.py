@@ -58,6 +58,27 @@ def read_pending(graph: Any, config: Mapping[str, Any]) -> dict[str, Pending]:
     }
 
 
+def stored_answer(graph: Any, thread_id: str, interrupt_id: str) -> tuple[bool, Any]:
+    """Whether the thread's history holds an answer to ``interrupt_id``, and that answer.
+
+    An answer is the ``__resume__`` write of the task that wrote the interrupt, in whatever
+    namespace and checkpoint; with several answers (a node that interrupted more than once) the
+    last one answered the interrupt that was pending when the task finished.
+    """
+    for tup in graph.checkpointer.list({"configurable": {"thread_id": thread_id}}):
+        writes = tup.pending_writes or []
+        tasks = {
+            task_id
+            for task_id, channel, value in writes
+            if channel == "__interrupt__" and any(str(getattr(i, "id", "")) == interrupt_id for i in value)
+        }
+        given = [v for task_id, channel, v in writes if channel == _RESUME and task_id in tasks]
+        if given:
+            last = given[-1]
+            return True, last[-1] if isinstance(last, list) and last else last
+    return False, None
+
+
 def resume(
     graph: Any,
     config: Mapping[str, Any],

@@ -13,7 +13,7 @@ from lgscope._exceptions import LgscopeError, UsageError
 from lgscope.approvals._audit import AuditLog, Decision
 from lgscope.approvals._lock import ThreadLocks, locks_for
 from lgscope.approvals._metrics import SweeperMetrics
-from lgscope.approvals._resume import Pending, read_pending
+from lgscope.approvals._resume import Pending, read_pending, stored_answer
 from lgscope.model import Interrupt
 from lgscope.store import Store, open_store
 
@@ -140,28 +140,29 @@ class Sweeper:
         return sorted(stale, key=lambda c: -c.age.total_seconds()), len(pending)
 
     def run(self, now: datetime | None = None, stop: threading.Event | None = None) -> SweepReport:
-        """One sweep; ``stop`` is checked between threads."""
+        """One sweep; ``stop`` is checked between threads. Settles a killed sweep's resumes first."""
         started = time.monotonic()
         now = now or datetime.now(UTC)
+        recovered = self._recover(stop)
         stale, pending = self.candidates(now)
-        report = SweepReport(pending=pending)
+        report = SweepReport(decisions=recovered, pending=pending)
         by_thread: dict[str, list[Candidate]] = {}
         for c in stale:
             by_thread.setdefault(c.interrupt.thread_id, []).append(c)
         for thread_id, group in by_thread.items():
             if stop is not None and stop.is_set():
                 break
-            for decision in self._thread(thread_id, group, now):
-                report.decisions.append(decision)
-                self._record(decision)
+            report.decisions.extend(self._thread(thread_id, group, now))
         if self.metrics is not None:
             self.metrics.last_run.set(time.time())
             self.metrics.duration.set(time.monotonic() - started)
         return report
 
-    def _decision(self, c: Candidate, outcome: str, now: datetime, detail: str = "") -> Decision:
+    def _decision(
+        self, c: Candidate, outcome: str, now: datetime, detail: str = "", answer: Any = None
+    ) -> Decision:
         return Decision(
-            time=now.isoformat(),
+            time=datetime.now(UTC).isoformat(),  # when it was decided (``now`` may be a what-if)
             thread_id=c.interrupt.thread_id,
             checkpoint_ns=c.interrupt.checkpoint_ns,
             interrupt_id=c.interrupt.id,
@@ -171,16 +172,19 @@ class Sweeper:
             outcome=outcome,
             actor=self.actor,
             detail=detail,
+            answer=answer,
         )
 
     def _thread(self, thread_id: str, group: list[Candidate], now: datetime) -> list[Decision]:
         if not self.apply:
-            return [self._decision(c, f"would_{self.policy}", now) for c in group]
+            return self._emit([self._decision(c, f"would_{self.policy}", now) for c in group])
         try:
             with self.locks.hold(thread_id, self.lock_timeout):
+                # decisions are recorded before the lock is released: whoever takes it next (a
+                # recovering sweeper too) sees how this one ended
                 return self._act(thread_id, group, now)
         except LgscopeError as exc:
-            return [self._decision(c, "failed", now, str(exc)) for c in group]
+            return self._emit([self._decision(c, "failed", now, str(exc)) for c in group], "lock")
 
     def _still_pending(self, thread_id: str) -> dict[str, Pending]:
         config = {"configurable": {"thread_id": thread_id}}
@@ -197,10 +201,15 @@ class Sweeper:
         try:
             still = self._still_pending(thread_id)
         except Exception as exc:  # the user's graph or store failed: report it, keep sweeping
-            return [
-                self._decision(c, "failed", now, f"re-reading the thread failed: {type(exc).__name__}: {exc}")
-                for c in group
-            ]
+            return self._emit(
+                [
+                    self._decision(
+                        c, "failed", now, f"re-reading the thread failed: {type(exc).__name__}: {exc}"
+                    )
+                    for c in group
+                ],
+                "read",
+            )
         out: list[Decision] = []
         live: list[Candidate] = []
         for c in group:
@@ -220,6 +229,7 @@ class Sweeper:
                 )
             else:
                 live.append(c)
+        self._emit(out)
         if not live:
             return out
         if self.policy == "escalate":
@@ -230,34 +240,94 @@ class Sweeper:
                 try:
                     if self.on_escalate is not None:
                         self.on_escalate(c)
-                    out.append(self._decision(c, "escalated", now))
+                    decision = self._decision(c, "escalated", now)
                 except Exception as exc:
-                    out.append(
-                        self._decision(
-                            c, "failed", now, f"escalation hook raised {type(exc).__name__}: {exc}"
-                        )
+                    decision = self._decision(
+                        c, "failed", now, f"escalation hook raised {type(exc).__name__}: {exc}"
                     )
+                out.extend(self._emit([decision], "hook"))
             return out
         from langgraph.types import Command
 
+        if self.audit is not None:  # the intent, fsync'd before acting: a kill from here on is settled later
+            for c in live:
+                self.audit.append(self._decision(c, "resuming", now, answer=self.payload))
         try:
             self.graph.invoke(
                 Command(resume={c.interrupt.id: self.payload for c in live}),
                 {"configurable": {"thread_id": thread_id}},
             )
         except Exception as exc:  # the user's node raised: leave the thread pending, report, go on
-            return out + [
+            failed = [
                 self._decision(c, "failed", now, f"resume raised {type(exc).__name__}: {exc}") for c in live
             ]
-        return out + [self._decision(c, "rejected", now) for c in live]
+            return out + self._emit(failed, "resume")
+        return out + self._emit([self._decision(c, "rejected", now, answer=self.payload) for c in live])
 
-    def _record(self, decision: Decision) -> None:
-        if self.audit is not None and not decision.outcome.startswith("would_"):
-            self.audit.append(decision)
-        if self.metrics is not None:
+    def _recover(self, stop: threading.Event | None) -> list[Decision]:
+        """Settle the ``resuming`` intents a killed sweep left open in the audit log."""
+        if not self.apply or self.audit is None or self.graph is None:
+            return []
+        by_thread: dict[str, list[Mapping[str, Any]]] = {}
+        for (thread_id, _), entry in self.audit.open_intents().items():
+            by_thread.setdefault(thread_id, []).append(entry)
+        out: list[Decision] = []
+        for thread_id, entries in by_thread.items():
+            if stop is not None and stop.is_set():
+                break
+            try:
+                with self.locks.hold(thread_id, self.lock_timeout):
+                    still_open = self.audit.open_intents()  # another sweeper may have settled them
+                    pending = read_pending(self.graph, {"configurable": {"thread_id": thread_id}})
+                    for e in entries:
+                        if (thread_id, str(e["interrupt_id"])) in still_open:
+                            out.extend(self._emit([self._settle(e, pending)]))
+            except Exception:  # locked or unreadable: the intent stays open for the next run
+                continue
+        return out
+
+    def _settle(self, intent: Mapping[str, Any], pending: Mapping[str, Pending]) -> Decision:
+        iid, thread_id = str(intent["interrupt_id"]), str(intent["thread_id"])
+        who = f"{intent.get('actor')} at {intent.get('time')}"
+        if iid in pending:
+            outcome, detail, answer = (
+                "interrupted",
+                f"the resume by {who} never finished; still pending",
+                None,
+            )
+        else:
+            found, answer = stored_answer(self.graph, thread_id, iid)
+            if found and answer == intent.get("answer"):
+                outcome, detail = "rejected", f"resumed by {who}, which was stopped before recording it"
+            else:
+                outcome, detail = (
+                    "already_resolved",
+                    f"the resume by {who} never finished; answered by someone else",
+                )
+        return Decision(
+            time=datetime.now(UTC).isoformat(),
+            thread_id=thread_id,
+            checkpoint_ns=str(intent.get("checkpoint_ns", "")),
+            interrupt_id=iid,
+            node=intent.get("node"),
+            age_seconds=float(intent.get("age_seconds", 0.0)),
+            policy=str(intent.get("policy", self.policy)),
+            outcome=outcome,
+            actor=self.actor,
+            detail=detail,
+            answer=answer if outcome == "rejected" else None,
+        )
+
+    def _emit(self, decisions: list[Decision], reason: str = "") -> list[Decision]:
+        """Record decisions (audit line, metrics) as they are made; ``reason`` labels failures."""
+        for decision in decisions:
+            if self.audit is not None and not decision.outcome.startswith("would_"):
+                self.audit.append(decision)
+            if self.metrics is None:
+                continue
             self.metrics.decisions.labels(decision.policy, decision.outcome).inc()
             if decision.outcome == "failed":
-                reason = "lock" if "locked" in decision.detail else "resume"
-                self.metrics.failures.labels(reason).inc()
-            elif not decision.outcome.startswith("would_"):
+                self.metrics.failures.labels(reason or "resume").inc()
+            elif not decision.outcome.startswith("would_") and decision.outcome != "interrupted":
                 self.metrics.wait.labels(decision.policy).observe(decision.age_seconds)
+        return decisions
