@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from lgscope import NotACheckpointStore, StoreUnavailable, ThreadNotFound, open_store
+from lgscope import NotACheckpointStore, StoreNotFound, StoreUnavailable, ThreadNotFound, open_store
 from lgscope.cli import main
 
 
@@ -17,9 +17,40 @@ def cli(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def one_error_line(out: str) -> str:
+    assert out.startswith("Error: ") and out.count("\n") == 1 and "Traceback" not in out, out
+    return out[len("Error: ") : -1]
+
+
+def test_a_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope.sqlite"
+    with pytest.raises(StoreNotFound) as info:
+        open_store(path)
+    assert str(info.value) == f"There is no file at {path}; check the path."
+    code, out = cli("threads", str(path))
+    assert code == 2 and one_error_line(out) == str(info.value)
+    assert not path.exists()
+
+
 def test_a_directory(tmp_path: Path) -> None:
     with pytest.raises(NotACheckpointStore, match="is a directory; give the SQLite file itself"):
         open_store(tmp_path)
+    code, out = cli("threads", str(tmp_path))
+    assert code == 2 and one_error_line(out) == f"{tmp_path} is a directory; give the SQLite file itself."
+
+
+def test_a_sqlite_file_without_checkpoint_tables(tmp_path: Path) -> None:
+    path = tmp_path / "app.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
+    with pytest.raises(NotACheckpointStore) as info:
+        open_store(path)
+    assert str(info.value) == (
+        f"{path} is a SQLite database but not a LangGraph checkpoint store (no usable checkpoints "
+        "and writes table); give the file your SqliteSaver writes."
+    )
+    code, out = cli("threads", str(path))
+    assert code == 2 and one_error_line(out) == str(info.value)
 
 
 def test_a_file_that_is_not_sqlite(tmp_path: Path) -> None:
@@ -49,6 +80,55 @@ def test_unknown_thread(sample_store: Path) -> None:
     )
 
 
+def test_a_truncated_checkpoint_marks_its_step_corrupt_and_the_rest_loads(sample_copy: Path) -> None:
+    with sqlite3.connect(sample_copy) as conn:
+        (cid,) = conn.execute(
+            "SELECT checkpoint_id FROM checkpoints WHERE thread_id = 'support-1' AND checkpoint_ns = '' "
+            "ORDER BY checkpoint_id LIMIT 1 OFFSET 2"
+        ).fetchone()
+        conn.execute(
+            "UPDATE checkpoints SET checkpoint = substr(checkpoint, 1, 20) WHERE thread_id = 'support-1' "
+            "AND checkpoint_id = ?",
+            (cid,),
+        )
+    with open_store(sample_copy) as store:
+        steps = store.history("support-1")
+        thread = store.thread("support-1")
+    assert [s.nodes for s in steps] == [("__input__",), ("__start__",), ("agent",), ("tools",), ("agent",)]
+    assert [s.checkpoint_id == cid for s in steps] == [s.corrupt is not None for s in steps]
+    assert steps[2].corrupt == (
+        "A msgpack blob of 20 bytes is corrupt or truncated (unexpected end of file); "
+        "the rest of the history is still readable."
+    )
+    assert thread.status == "done" and len(steps[-1].values["messages"]) == 4
+    code, out = cli("threads", str(sample_copy))
+    assert code == 0 and "support-1" in out
+
+
+@pytest.mark.postgres
+def test_a_truncated_postgres_blob_marks_its_step_corrupt(postgres_sample: str) -> None:
+    import psycopg
+
+    with psycopg.connect(postgres_sample, autocommit=True) as conn:
+        (version,) = conn.execute(  # type: ignore[misc]
+            "SELECT version FROM checkpoint_blobs WHERE thread_id = 'support-1' AND channel = 'messages' "
+            "ORDER BY version LIMIT 1 OFFSET 1"
+        ).fetchone()
+        conn.execute(
+            "UPDATE checkpoint_blobs SET blob = substring(blob from 1 for 5) WHERE thread_id = 'support-1' "
+            "AND channel = 'messages' AND version = %s",
+            (version,),
+        )
+    with open_store(postgres_sample) as store:
+        steps = store.history("support-1")
+    assert [s.corrupt is not None for s in steps] == [False, False, True, False, False]
+    assert steps[2].corrupt == (
+        "channel 'messages': A msgpack blob of 5 bytes is corrupt or truncated (unexpected end of file); "
+        "the rest of the history is still readable."
+    )
+    assert steps[2].nodes == ("agent",) and len(steps[-1].values["messages"]) == 4
+
+
 def test_unknown_serializer_type_is_an_inert_placeholder(sample_copy: Path) -> None:
     with sqlite3.connect(sample_copy) as conn:
         conn.execute(
@@ -68,6 +148,28 @@ def test_unreachable_postgres() -> None:
     assert "secret" not in message
     code, out = cli("scan", "postgresql://lg:secret@127.0.0.1:1/prod")
     assert code == 2 and out.startswith("Error: Cannot connect") and "secret" not in out
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        (
+            "postgresql://postgres@127.0.0.1:5432/lgscope_no_such_db",
+            'database "lgscope_no_such_db" does not exist',
+        ),
+        ("postgresql://lgscope_no_role:secret@127.0.0.1:5432/test", 'role "lgscope_no_role" does not exist'),
+    ],
+    ids=["missing-database", "unknown-role"],
+)
+def test_postgres_refuses_us(postgres_server: str, url: str, reason: str) -> None:
+    with pytest.raises(StoreUnavailable) as info:
+        open_store(url)
+    message = str(info.value)
+    assert message.startswith("Cannot connect to the Postgres store ") and reason in message
+    assert "secret" not in message
+    code, out = cli("threads", url)
+    assert code == 2 and one_error_line(out) == message
 
 
 @pytest.mark.postgres
