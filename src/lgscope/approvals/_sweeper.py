@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 from lgscope._exceptions import LgscopeError, UsageError
 from lgscope.approvals._audit import AuditLog, Decision
-from lgscope.approvals._lock import ThreadLocks, locks_for
+from lgscope.approvals._lock import ThreadLocks, _sqlite_path, locks_for
 from lgscope.approvals._metrics import SweeperMetrics
 from lgscope.approvals._resume import Pending, read_pending, stored_answer
 from lgscope.model import Interrupt
@@ -68,6 +70,41 @@ def _deadline(intr: Interrupt, older_than: timedelta) -> datetime:
     return intr.created_at + older_than
 
 
+def _check_same_store(saver: Any, store: str) -> None:
+    """Refuse a graph whose checkpointer is on another store than the one swept: every interrupt
+    found would look resolved through the graph, and nothing would be swept, silently."""
+    module = type(saver).__module__
+    if module.startswith("langgraph.checkpoint.sqlite"):
+        db = _sqlite_path(saver.conn)
+        target = Path(store.removeprefix("sqlite:///"))
+        if db is not None and target.exists() and db.exists() and not os.path.samefile(db, target):
+            raise UsageError(
+                f"The graph's checkpointer writes to {db}, but the store swept is {target}; "
+                "point --graph at a graph compiled with the checkpointer of STORE."
+            )
+    elif module.startswith("langgraph.checkpoint.postgres") and store.startswith(
+        ("postgresql://", "postgres://")
+    ):
+        from psycopg.conninfo import conninfo_to_dict
+
+        source = saver.conn
+        if callable(getattr(source, "connection", None)):  # a pool
+            with source.connection() as conn:
+                info = conn.info
+        else:
+            info = source.info
+        wanted = conninfo_to_dict(store)
+        # host spellings differ (localhost, 127.0.0.1, a DNS name): compare what cannot be respelled
+        theirs = (str(info.port), info.dbname)
+        ours = (str(wanted.get("port") or info.port), wanted.get("dbname") or info.dbname)
+        if theirs != ours:
+            raise UsageError(
+                f"The graph's checkpointer writes to database {theirs[1]!r} (port {theirs[0]}), but the store "
+                f"swept is database {ours[1]!r} (port {ours[0]}); point --graph at a graph compiled with the "
+                "checkpointer of STORE."
+            )
+
+
 class Sweeper:
     """Finds interrupts pending past a deadline and rejects (resumes) or escalates them.
 
@@ -109,6 +146,8 @@ class Sweeper:
         self.store = store if store is not None else getattr(graph, "checkpointer", None)
         if self.store is None:
             raise UsageError("The sweeper needs a store (or a graph with a checkpointer) to look in.")
+        if graph is not None and isinstance(store, str | os.PathLike):
+            _check_same_store(graph.checkpointer, os.fspath(store))
         self.older_than = older_than
         self.policy: Policy = policy
         self.payload = dict(DEFAULT_REJECTION) if payload is None else payload
