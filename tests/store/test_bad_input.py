@@ -139,6 +139,23 @@ def test_unknown_serializer_type_is_an_inert_placeholder(sample_copy: Path) -> N
     assert writes and all(w.value["undecoded"].startswith("serializer type 'msgpack+aes'") for w in writes)
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:secret@h:1/db", "postgresql://u:***@h:1/db"),
+        (
+            "postgresql://u@h/db?sslmode=disable&password=secret",
+            "postgresql://u@h/db?sslmode=disable&password=***",
+        ),
+        ("postgresql://u@h/db?options=-csearch_path%3Ds", "postgresql://u@h/db?options=-csearch_path%3Ds"),
+    ],
+)
+def test_safe_url_hides_every_password(url: str, shown: str) -> None:
+    from lgscope.store._postgres import safe_url
+
+    assert safe_url(url) == shown
+
+
 def test_unreachable_postgres() -> None:
     with pytest.raises(StoreUnavailable) as info:
         open_store("postgresql://lg:secret@127.0.0.1:1/prod")

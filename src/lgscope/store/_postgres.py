@@ -21,11 +21,16 @@ _TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
 def safe_url(url: str) -> str:
     """The URL without its password, for messages and ``Store.url``."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}" if user else netloc))
+    # libpq also takes the password as a query parameter.
+    query = "&".join(
+        "password=***" if kv.split("=", 1)[0].lower() == "password" else kv for kv in parts.query.split("&")
+    )
+    parts = parts._replace(query=query)
+    if parts.password is not None:
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+        user = parts.username or ""
+        parts = parts._replace(netloc=f"{user}:***@{netloc}" if user else netloc)
+    return urlunsplit(parts)
 
 
 class PostgresStore(Store):
