@@ -237,6 +237,11 @@ def _check_exactly_once(
     assert len(rejected) == len(set(rejected))
     humans = sum(1 for _, approved in effects if approved)
     assert humans + len(rejected) == len(threads)
+    by_actor: dict[str, dict[str, int]] = {}
+    for e in entries:
+        by_actor.setdefault(e["actor"], {}).setdefault(e["outcome"], 0)
+        by_actor[e["actor"]][e["outcome"]] += 1
+    print(f"human approved {humans}; sweepers: {dict(sorted(by_actor.items()))}")  # shown with -s
     if raced:  # the race was real: the human and the sweepers each resolved some, and every
         # sweeper tried interrupts another process had resolved while it waited for the lock
         actors = {e["actor"] for e in entries}

@@ -138,6 +138,16 @@ def test_a_failure_mid_import_leaves_the_target_unchanged(sample_store: Path, tm
     assert _rows(target) == before
 
 
+def test_a_failed_import_into_a_new_file_leaves_no_file(sample_store: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    _export(sample_store, "support-2", bad)
+    _rewrite(bad, lambda recs: recs[-1].pop("channels"))
+    target = tmp_path / "new.sqlite"
+    with pytest.raises(ExportFileError):
+        import_thread(bad, str(target))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl"]
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [

@@ -410,6 +410,7 @@ def _import_sqlite(export: ExportFile, path: Path, thread_id: str, overwrite: bo
 
     if path.is_dir():
         raise UsageError(f"{path} is a directory; give a SQLite file to import into.")
+    created = not path.exists()
     conn = sqlite3.connect(path, check_same_thread=False)
     try:
         SqliteSaver(conn).setup()
@@ -422,6 +423,12 @@ def _import_sqlite(export: ExportFile, path: Path, thread_id: str, overwrite: bo
         except BaseException:
             conn.rollback()
             raise
+    except BaseException:
+        conn.close()
+        if created:  # setup() made the file before the transaction: a failed import leaves nothing
+            for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                leftover.unlink(missing_ok=True)
+        raise
     finally:
         conn.close()
 
