@@ -108,6 +108,12 @@ def build_sample(
                 reference_now - timedelta(days=6, hours=12),
                 seed,
             )
+        if conn is not None:
+            # SqliteSaver.setup() turns WAL on; a WAL file cannot always be opened read-only (a
+            # read-only directory needs its -shm), so the shipped store uses a rollback journal.
+            conn.commit()
+            mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()
+            assert mode == ("delete",), mode
     finally:
         if conn is not None:
             conn.close()
