@@ -198,41 +198,68 @@ def test_bad_graph_specs(env: dict[str, str]) -> None:
 def _processes(
     env: dict[str, str], sweepers: int, audit: Path, threads: list[str], extra: dict[str, str]
 ) -> None:
-    """A human (newest first) and ``sweepers`` sweeper processes (oldest first, started a little
-    later) resolving the same interrupts at the same time; every process must exit cleanly."""
-    environ = {**os.environ, **env, **extra, "PYTHONPATH": str(HERE)}
-    human = (
-        "import approval_graph as g, lgscope.approvals as a, sys\n"
+    """A human (newest first) and ``sweepers`` sweeper processes (``lgscope sweep``, oldest first)
+    resolving the same interrupts at the same moment; every process must exit cleanly.
+
+    Each process imports everything, says it is ready, and waits at a gate the test opens once all
+    are ready: process start-up (seconds on a loaded machine) would otherwise decide the race."""
+    gate = audit.with_name("gate")
+    environ = {**os.environ, **env, **extra, "PYTHONPATH": str(HERE), "GATE": str(gate)}
+    wait = (
+        "import os, sys, time\n"
+        "import approval_graph as g, lgscope.approvals as a\n"
         "from lgscope import AlreadyResolved\n"
-        "for tid in reversed(sys.argv[1:]):\n"
+        "from lgscope.cli import main\n"
+        "open(os.environ['GATE'] + '.ready-' + sys.argv[1], 'w').close()\n"
+        "while not os.path.exists(os.environ['GATE']): time.sleep(0.005)\n"
+    )
+    human = wait + (
+        "for tid in reversed(sys.argv[2:]):\n"
         "    try: a.resume(g.graph, {'configurable': {'thread_id': tid}}, {'approved': True, 'by': 'human'})\n"
         "    except AlreadyResolved: pass\n"
     )
-    sweep = (
-        f"sleep {extra.get('SWEEPER_DELAY', '0')}; exec {sys.executable} -m lgscope sweep "
-        f"'{env['LGSCOPE_TEST_STORE']}' --older-than 0s --graph approval_graph:graph --apply --audit '{audit}'"
+    sweep = wait + (
+        "main(['sweep', os.environ['LGSCOPE_TEST_STORE'], '--older-than', '0s', '--graph', 'approval_graph:graph',"
+        " '--apply', '--audit', sys.argv[2], '--actor', 'sweeper-' + sys.argv[1]], prog_name='lgscope')\n"
     )
-    procs = [subprocess.Popen([sys.executable, "-c", human, *threads], env=environ, stderr=subprocess.PIPE)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", human, "human", *threads], env=environ, stderr=subprocess.PIPE
+        )
+    ]
     for n in range(sweepers):
         procs.append(
             subprocess.Popen(
-                ["sh", "-c", f"{sweep} --actor sweeper-{n}"],
+                [sys.executable, "-c", sweep, str(n), str(audit)],
                 env=environ,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )
         )
+    deadline = time.monotonic() + 120
+    while len(list(audit.parent.glob("gate.ready-*"))) < len(procs):
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "a process died at start"
+        time.sleep(0.01)
+    gate.touch()
     for p in procs:
         _, err = p.communicate(timeout=240)
         assert p.returncode == 0, err.decode()[-2000:]
 
 
 def _check_exactly_once(
-    threads: list[str], effects: list[tuple[str, Any]], audit: Path, *, raced: bool = True
+    threads: list[str], effects: list[tuple[str, Any]], audit: Path, *, sweepers: int = 0, in_flight: int = 0
 ) -> None:
-    assert len(effects) == len(threads)
-    assert sorted(t for t, _ in effects) == sorted(threads)
-    entries = list(AuditLog(audit).entries())
+    """Each interrupt resolved once (side effects, audit); ``sweepers`` > 0: the race was real.
+
+    ``in_flight``: side effects a SIGKILL may have doubled. LangGraph runs a node again when its
+    step was not saved, so a node killed after its side effect and before its checkpoint repeats
+    that effect on the next resume (at-least-once nodes; make such effects idempotent). That is
+    not a second resume: the audit and the history still show one resolution."""
+    assert len(threads) <= len(effects) <= len(threads) + in_flight
+    assert sorted({t for t, _ in effects}) == sorted(threads)
+    effects = sorted(dict(effects).items())
+    log = AuditLog(audit)
+    entries = list(log.entries())
     rejected = [e["interrupt_id"] for e in entries if e["outcome"] == "rejected"]
     assert len(rejected) == len(set(rejected))
     humans = sum(1 for _, approved in effects if approved)
@@ -242,19 +269,27 @@ def _check_exactly_once(
         by_actor.setdefault(e["actor"], {}).setdefault(e["outcome"], 0)
         by_actor[e["actor"]][e["outcome"]] += 1
     print(f"human approved {humans}; sweepers: {dict(sorted(by_actor.items()))}")  # shown with -s
-    if raced:  # the race was real: the human and the sweepers each resolved some, and every
-        # sweeper tried interrupts another process had resolved while it waited for the lock
-        actors = {e["actor"] for e in entries}
-        contended = {e["actor"] for e in entries if e["outcome"] == "already_resolved"}
-        assert humans > 0 and rejected, (humans, len(rejected))
-        assert len(actors) >= 2 and contended, (actors, contended)
+    # the audit is consistent: every intent is followed by exactly one outcome, none is left open
+    open_: set[str] = set()
+    for e in entries:
+        if e["outcome"] == "resuming":
+            assert e["interrupt_id"] not in open_, e
+            open_.add(e["interrupt_id"])
+        else:
+            open_.discard(e["interrupt_id"])
+    assert open_ == set() and log.open_intents() == {}
+    if sweepers:  # the race was real: the human and every sweeper resolved some, and every sweeper
+        # met interrupts another process resolved while it waited for (or skipped) the lock
+        assert humans > 0, humans
+        assert len(by_actor) == sweepers, by_actor
+        assert all(c.get("rejected", 0) > 0 and c.get("already_resolved", 0) > 0 for c in by_actor.values())
 
 
 def test_two_sweepers_and_a_human_on_sqlite(env: dict[str, str], tmp_path: Path) -> None:
     threads = _start(_graph(env), 40)
     audit = tmp_path / "audit.jsonl"
     _processes(env, 2, audit, threads, {"LGSCOPE_TEST_DELAY": "0.02"})
-    _check_exactly_once(threads, _side_effects(env), audit)
+    _check_exactly_once(threads, _side_effects(env), audit, sweepers=2)
     with sqlite3.connect(env["LGSCOPE_TEST_STORE"]) as conn:
         forks = conn.execute(
             "SELECT count(*) FROM (SELECT thread_id, parent_checkpoint_id FROM checkpoints WHERE checkpoint_ns = '' "
@@ -291,7 +326,9 @@ def test_a_killed_sweeper_loses_nothing(env: dict[str, str], tmp_path: Path) -> 
     assert 5 <= done < 30
     rerun = subprocess.run(cmd, env=environ, capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
-    _check_exactly_once(threads, _side_effects(env), audit, raced=False)
+    _check_exactly_once(threads, _side_effects(env), audit, in_flight=1)
+    with open_store(env["LGSCOPE_TEST_STORE"]) as store:
+        assert {t.status for t in store.threads()} == {"done"}
 
 
 @pytest.mark.postgres
@@ -315,7 +352,7 @@ def test_four_sweepers_and_a_human_on_postgres_resolve_200_exactly_once(
             "SELECT count(*) FROM (SELECT thread_id, parent_checkpoint_id FROM checkpoints WHERE checkpoint_ns = '' "
             "GROUP BY 1, 2 HAVING count(*) > 1) f"
         ).fetchone()
-    _check_exactly_once(threads, effects, audit)
+    _check_exactly_once(threads, effects, audit, sweepers=4)
     assert forks == (0,)
     with open_store(postgres_url) as store:
         assert {t.status for t in store.threads()} == {"done"}
@@ -455,7 +492,7 @@ def test_a_sweeper_killed_between_resume_and_record_is_settled_by_the_rerun(
         and "which was stopped before recording it" in rerun.stdout
     )
     assert "6 of 3 pending" not in rerun.stdout
-    _check_exactly_once(threads, _side_effects(env), audit, raced=False)
+    _check_exactly_once(threads, _side_effects(env), audit)
     outcomes = [(e["thread_id"], e["outcome"]) for e in AuditLog(audit).entries()]
     assert outcomes == [
         ("t-000", "resuming"),

@@ -129,3 +129,23 @@ def test_a_missing_store(tmp_path: Path) -> None:
     code, out, err = _sweep(str(tmp_path / "nope.sqlite"))
     assert (code, out) == (2, "")
     assert err.startswith("Error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_an_audit_log_that_cannot_be_written_stops_the_sweep(sample_copy: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    code, out, err = _sweep(
+        str(sample_copy),
+        "--policy",
+        "escalate",
+        "--apply",
+        "--audit",
+        str(blocker / "audit.jsonl"),
+        "--now",
+        REFERENCE_NOW,
+    )
+    assert (code, out) == (2, "")
+    assert err == (
+        f"Error: Cannot append to the audit log {blocker / 'audit.jsonl'} (File exists); the sweep stopped so "
+        "that no decision goes unrecorded. Fix the path or its permissions and run it again.\n"
+    )

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from lgscope._exceptions import ApprovalError
+
 __all__ = ["AuditLog", "Decision"]
 
 
@@ -49,13 +51,20 @@ class AuditLog:
     def append(self, decision: Decision) -> None:
         record = asdict(decision)
         line = (json.dumps(record, ensure_ascii=False, sort_keys=True, default=str) + "\n").encode()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, line)  # O_APPEND: one write per line, never interleaved
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line)  # O_APPEND: one write per line, never interleaved
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            # Stop rather than act unrecorded; an intent already written is settled by the next run.
+            raise ApprovalError(
+                f"Cannot append to the audit log {self.path} ({exc.strerror}); the sweep stopped so that "
+                "no decision goes unrecorded. Fix the path or its permissions and run it again."
+            ) from None
 
     def entries(self) -> Iterator[Mapping[str, Any]]:
         if not self.path.exists():

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from lgscope._exceptions import LgscopeError, UsageError
+from lgscope._exceptions import LockUnavailable, UsageError
 from lgscope.approvals._audit import AuditLog, Decision
 from lgscope.approvals._lock import ThreadLocks, _sqlite_path, locks_for
 from lgscope.approvals._metrics import SweeperMetrics
@@ -188,10 +188,24 @@ class Sweeper:
         by_thread: dict[str, list[Candidate]] = {}
         for c in stale:
             by_thread.setdefault(c.interrupt.thread_id, []).append(c)
+        # First pass: skip threads someone else holds right now (another sweeper, a person) and
+        # come back to them, so that several sweepers share the work instead of queueing in step.
+        busy: list[tuple[str, list[Candidate]]] = []
         for thread_id, group in by_thread.items():
             if stop is not None and stop.is_set():
+                return self._finish(report, started)
+            decisions = self._thread(thread_id, group, now, wait=False)
+            if decisions is None:
+                busy.append((thread_id, group))
+            else:
+                report.decisions.extend(decisions)
+        for thread_id, group in busy:
+            if stop is not None and stop.is_set():
                 break
-            report.decisions.extend(self._thread(thread_id, group, now))
+            report.decisions.extend(self._thread(thread_id, group, now, wait=True) or [])
+        return self._finish(report, started)
+
+    def _finish(self, report: SweepReport, started: float) -> SweepReport:
         if self.metrics is not None:
             self.metrics.last_run.set(time.time())
             self.metrics.duration.set(time.monotonic() - started)
@@ -214,15 +228,20 @@ class Sweeper:
             answer=answer,
         )
 
-    def _thread(self, thread_id: str, group: list[Candidate], now: datetime) -> list[Decision]:
+    def _thread(
+        self, thread_id: str, group: list[Candidate], now: datetime, *, wait: bool
+    ) -> list[Decision] | None:
+        """Decide on one thread's stale interrupts; None if it is busy and ``wait`` is false."""
         if not self.apply:
             return self._emit([self._decision(c, f"would_{self.policy}", now) for c in group])
         try:
-            with self.locks.hold(thread_id, self.lock_timeout):
+            with self.locks.hold(thread_id, self.lock_timeout if wait else 0.0):
                 # decisions are recorded before the lock is released: whoever takes it next (a
                 # recovering sweeper too) sees how this one ended
                 return self._act(thread_id, group, now)
-        except LgscopeError as exc:
+        except LockUnavailable as exc:
+            if not wait:
+                return None
             return self._emit([self._decision(c, "failed", now, str(exc)) for c in group], "lock")
 
     def _still_pending(self, thread_id: str) -> dict[str, Pending]:
