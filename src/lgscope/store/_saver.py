@@ -48,6 +48,8 @@ class SaverStore(Store):
         super().__init__(f"{type(saver).__name__} instance")
         reader = copy.copy(saver)
         reader.serde = _SafeSerde()
+        if hasattr(reader, "is_setup"):
+            reader.is_setup = True  # our reading copy must never run the saver's setup(), which writes
         self._saver = reader
 
     def _index(self) -> Iterator[ThreadIndexEntry]:
