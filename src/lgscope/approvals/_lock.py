@@ -215,8 +215,7 @@ def locks_for(target: Any) -> ThreadLocks:
         text = os.fspath(target)
         if text.startswith(("postgresql://", "postgres://")):
             return PostgresLocks(text)
-        path = Path(text.removeprefix("sqlite:///"))
-        return FileLocks(path.with_name(path.name + ".lgscope-locks"))
+        return _beside(Path(text.removeprefix("sqlite:///")))
     try:
         return _BY_SAVER[target]
     except (KeyError, TypeError):
@@ -237,5 +236,12 @@ def _locks_for_saver(saver: Any) -> ThreadLocks:
     if module.startswith("langgraph.checkpoint.sqlite"):
         db = _sqlite_path(saver.conn)
         if db is not None:
-            return FileLocks(db.with_name(db.name + ".lgscope-locks"))
+            return _beside(db)
     return _LOCAL
+
+
+def _beside(db: Path) -> FileLocks:
+    # resolved, so that an app and a sweeper naming the store differently (relative path,
+    # symlink) still meet at the same lock files
+    db = db.resolve()
+    return FileLocks(db.with_name(db.name + ".lgscope-locks"))
