@@ -48,8 +48,9 @@ class DetectorConfig:
     """This many checkpoints in a row that change no user field."""
     stuck_after: timedelta = timedelta(hours=24)
     """A pending interrupt older than this is stuck."""
-    recursion_limits: tuple[int, ...] = (25, 10007)
-    """Recursion limits to recognize a run stopped by (LangGraph 1.2's default is 10007)."""
+    recursion_limits: tuple[int, ...] = (25, 50, 100, 10007)
+    """Recursion limits to recognize a run stopped by: 25 (the classic default), common custom
+    values, and 10007 (LangGraph 1.2's default). Add yours if you set another one."""
     growth_factor: float = 5.0
     """A thread this many times the store's median message count or size is runaway growth…"""
     growth_min_messages: int = 40

@@ -21,7 +21,7 @@ def _recursion_stop(steps: Sequence[Step], limits: Sequence[int]) -> tuple[Step,
     last = steps[-1]
     if not last.next or last.pending_interrupts or last.errors:
         return None
-    for start in steps[:-1]:
+    for start in reversed(steps[:-1]):
         if start.source in ("input", "update") or start.resumes or start.interrupts:
             ran = last.step - start.step - 1
             if ran in limits:
@@ -76,11 +76,19 @@ def detect_errors(history: ThreadHistory, config: DetectorConfig, now: datetime)
                 first_checkpoint_id=start.checkpoint_id,
                 last_checkpoint_id=root[-1].checkpoint_id,
                 severity="error",
-                summary=(
-                    f"the run hit the recursion limit ({limit} steps) "
-                    f"with {', '.join(root[-1].next)} still to run"
-                ),
-                evidence={"recursion_limit": limit, "next": list(root[-1].next), "inferred": True},
+                summary=f"hit the recursion limit ({limit}, inferred) with {', '.join(root[-1].next)} still to run",
+                evidence={
+                    "recursion_limit": limit,
+                    "steps": limit,
+                    "next": list(root[-1].next),
+                    "inferred": True,
+                    "reason": (
+                        "LangGraph raises GraphRecursionError from its loop, not from a task, so no "
+                        f"__error__ write exists; this run stopped with tasks pending exactly {limit} "
+                        "steps after its input, which is what that recursion limit does (a process "
+                        "killed at that very step would look the same)"
+                    ),
+                },
             )
         )
     return out

@@ -74,13 +74,19 @@ def counter_fields(steps: Sequence[Step]) -> frozenset[str]:
 
 
 def delta(step: Step, parent: Step | None, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """What ``step`` changed: new list items for append-style lists, else the new value."""
+    """What ``step`` changed: new list items for append-style lists, else the new value.
+
+    A channel written with the value it already had is left out: rewriting the same status on
+    every poll is standing still (no_progress), not a repeated change (loop).
+    """
     out: dict[str, Any] = {}
     for ch in step.changed:
         if ch in skip:
             continue
         new = step.values.get(ch)
         old = parent.values.get(ch) if parent is not None else None
+        if parent is not None and ch in parent.values and new == old:
+            continue
         if (
             isinstance(new, list)
             and isinstance(old, list)
