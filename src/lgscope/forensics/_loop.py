@@ -14,6 +14,7 @@ from lgscope.forensics._signature import (
     counter_fields,
     delta,
     fingerprint,
+    key,
     messages_of,
     root_loop_steps,
     short,
@@ -65,20 +66,25 @@ def _similar(a: str, b: str, threshold: float) -> bool:
 def _node_cycle(
     history: ThreadHistory, ns: str, steps: Sequence[Step], config: DetectorConfig
 ) -> Finding | None:
-    by_id = {s.checkpoint_id: s for s in steps}
     seq = root_loop_steps(steps)
+    # Equal (nodes, change) tokens have equal nodes: without a repeating node sequence there is
+    # no loop, and the state changes need not be looked at.
+    nodes_rep = longest_repeat([s.nodes for s in seq], config.loop_max_period)
+    if nodes_rep is None or nodes_rep.repeats < config.loop_min_repeats:
+        return None
+    by_id = {s.checkpoint_id: s for s in steps}
     counters = counter_fields(seq)
-    deltas = [fingerprint(delta(s, by_id.get(s.parent_id or ""), counters)) for s in seq]
-    tokens = [(s.nodes, d) for s, d in zip(seq, deltas, strict=True)]
+    deltas = [delta(s, by_id.get(s.parent_id or ""), counters) for s in seq]
+    tokens = [(s.nodes, key(d)) for s, d in zip(seq, deltas, strict=True)]
     rep = longest_repeat(tokens, config.loop_max_period)
     if rep is None or rep.repeats < config.loop_min_repeats:
         return None
     block = range(rep.start, rep.start + rep.period)
-    if all(deltas[i] == "{}" for i in block):
+    if not any(deltas[i] for i in block):
         return None  # repeating steps that change nothing: no_progress reports those
     cycle = ["+".join(seq[i].nodes) for i in block]
     last = rep.start + rep.period * rep.repeats - 1
-    changes = [short(deltas[i], 160) for i in block]
+    changes = [short(fingerprint(deltas[i]), 160) for i in block]
     return Finding(
         kind=LOOP,
         thread_id=history.thread.thread_id,

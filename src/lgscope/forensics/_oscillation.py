@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from lgscope.forensics._config import OSCILLATION, DetectorConfig
-from lgscope.forensics._signature import counter_fields, fingerprint, is_message, short
+from lgscope.forensics._signature import counter_fields, is_message, key, short
 from lgscope.model import Finding, Step, ThreadHistory
 
 __all__ = ["detect_oscillation"]
@@ -31,21 +31,23 @@ def _candidate_fields(steps: Sequence[Step]) -> list[str]:
     return list(fields)
 
 
-def _rest(values: Mapping[str, Any], skip: set[str]) -> str:
+def _rest(values: Mapping[str, Any], skip: set[str]) -> str | bytes:
     shape = {k: (v[-1] if isinstance(v, list) and v else v) for k, v in values.items() if k not in skip}
-    return fingerprint(shape)
+    return key(shape)
 
 
 def _field_finding(
     history: ThreadHistory, ns: str, steps: Sequence[Step], field: str, skip: set[str], config: DetectorConfig
 ) -> Finding | None:
-    changes: list[tuple[Step, str, Any]] = []
+    changes: list[tuple[Step, str | bytes, Any]] = []
     for s in steps:
         if field not in s.values:
             continue
-        fp = fingerprint(s.values[field])
+        fp = key(s.values[field])
         if not changes or changes[-1][1] != fp:
             changes.append((s, fp, s.values[field]))
+    if len(changes) <= config.oscillation_min_flips:
+        return None  # too few changes to flip often enough
     rests = [_rest(st.values, skip | {field}) for st, _, _ in changes]
     best: tuple[int, int] | None = None
     for i in range(len(changes)):
@@ -72,7 +74,7 @@ def _field_finding(
     window = changes[best[0] : best[1] + 1]
     shown: list[Any] = []
     for _, fp, value in window:
-        if fp not in [fingerprint(v) for v in shown]:
+        if fp not in [key(v) for v in shown]:
             shown.append(value)
     flips = best[1] - best[0]
     return Finding(

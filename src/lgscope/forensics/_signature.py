@@ -6,6 +6,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import ormsgpack
+
 from lgscope.model import Step
 
 __all__ = [
@@ -13,6 +15,7 @@ __all__ = [
     "counter_fields",
     "delta",
     "fingerprint",
+    "key",
     "is_message",
     "messages_of",
     "root_loop_steps",
@@ -45,11 +48,23 @@ def is_message(value: Any) -> bool:
 
 
 def _normalize(value: Any) -> Any:
+    # Exact type checks first: decoded state is plain dicts and lists, and ABC checks are slow.
+    t = type(value)
+    if t is dict:
+        return {k: _normalize(v) for k, v in value.items() if k not in _VOLATILE}
+    if t is list or t is tuple:
+        return [_normalize(v) for v in value]
+    if t is str or t is int or t is float or t is bool or value is None:
+        return value
     if isinstance(value, Mapping):
         return {k: _normalize(v) for k, v in value.items() if k not in _VOLATILE}
     if isinstance(value, list | tuple):
         return [_normalize(v) for v in value]
     return value
+
+
+_PRIMITIVE = (str, int, float, bool, type(None))
+_PACK = ormsgpack.OPT_SORT_KEYS
 
 
 def fingerprint(value: Any) -> str:
@@ -61,12 +76,22 @@ def fingerprint(value: Any) -> str:
     return json.dumps(_normalize(value), sort_keys=True, default=str, ensure_ascii=False)
 
 
+def key(value: Any) -> str | bytes:
+    """Like `fingerprint` for comparing (equal values, equal keys), but much cheaper to compute."""
+    if type(value) in _PRIMITIVE:
+        return f"{type(value).__name__}:{value}"
+    try:
+        return ormsgpack.packb(_normalize(value), option=_PACK)
+    except (TypeError, ValueError):  # ints past 64 bits, unsortable mixed keys
+        return fingerprint(value)
+
+
 def counter_fields(steps: Sequence[Step]) -> frozenset[str]:
     """Integer fields that only ever go up: progress counters, which differ on every repeat."""
     seen: dict[str, list[int]] = {}
     for s in steps:
         for k, v in s.values.items():
-            if isinstance(v, int) and not isinstance(v, bool):
+            if type(v) is int:
                 seen.setdefault(k, []).append(v)
     return frozenset(
         k for k, vs in seen.items() if len(vs) > 1 and all(b >= a for a, b in zip(vs, vs[1:], strict=False))
