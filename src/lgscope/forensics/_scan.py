@@ -70,17 +70,9 @@ def scan(
     findings: list[Finding] = []
     threads: list[Thread] = []
     sizes: list[ThreadSize] = []
-    for i, tid in enumerate(ids):
-        try:
-            history = next(iter(store.scan(thread_ids=[tid], state_writes=False)), None)
-        except LgscopeError as exc:
-            stats.errors.append(f"thread {tid!r}: {exc}")
-            continue
-        finally:
-            if progress is not None:
-                progress(i + 1, len(ids))
-        if history is None:
-            continue
+    done = 0
+
+    def take(history: ThreadHistory) -> None:
         stats.threads += 1
         stats.checkpoints += history.thread.checkpoints
         stats.corrupt_checkpoints += history.thread.corrupt
@@ -91,6 +83,39 @@ def scan(
         size = size_of(history)
         if size is not None:
             sizes.append(size)
+
+    if thread_ids is None and since is None:
+        # One pass over the whole store (backends read it in bulk); should a thread fail to
+        # read, the rest are read one by one below, so that one thread's error is its own.
+        seen: set[str] = set()
+        stream = store.scan(state_writes=False)
+        while True:
+            try:
+                history = next(stream, None)
+            except LgscopeError:
+                ids = [tid for tid in ids if tid not in seen]
+                break
+            if history is None:
+                ids = []
+                break
+            seen.add(history.thread.thread_id)
+            take(history)
+            done += 1
+            if progress is not None:
+                progress(min(done, len(ids)), len(ids))
+    total = done + len(ids)
+    for tid in ids:
+        try:
+            history = next(iter(store.scan(thread_ids=[tid], state_writes=False)), None)
+        except LgscopeError as exc:
+            stats.errors.append(f"thread {tid!r}: {exc}")
+            continue
+        finally:
+            done += 1
+            if progress is not None:
+                progress(done, total)
+        if history is not None:
+            take(history)
     if GROWTH in config.detectors:
         findings.extend(growth_findings(sizes, norms_of(sizes), config))
     findings.sort(key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.kind, f.thread_id, f.checkpoint_ns))

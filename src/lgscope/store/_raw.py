@@ -8,6 +8,7 @@ they mean. That is what makes the fast SQL paths and the generic saver path agre
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -43,6 +44,10 @@ __all__ = [
 ]
 
 _EPOCH_UUID = datetime(1582, 10, 15, tzinfo=UTC)
+
+# Task paths and channel names repeat in every checkpoint of a store: scans look them up once.
+_node_of_path = functools.lru_cache(maxsize=4096)(node_from_task_path)
+_bookkeeping = functools.lru_cache(maxsize=4096)(is_bookkeeping)
 
 
 @dataclass(slots=True)
@@ -207,7 +212,7 @@ def _producer_nodes(
         if w.channel in (INTERRUPT, RESUME, ERROR) or not w.task_path:
             continue
         have_paths = True
-        node = node_from_task_path(w.task_path) or _push_node(w.task_path, parent, parent_writes)
+        node = _node_of_path(w.task_path) or _push_node(w.task_path, parent, parent_writes)
         if node:
             names.add(node)
     if not have_paths:
@@ -242,7 +247,7 @@ def _interrupts(
                     checkpoint_ns=raw.checkpoint_ns,
                     checkpoint_id=raw.checkpoint_id,
                     task_id=w.task_id,
-                    node=node_from_task_path(w.task_path) or parent_nodes.get(w.task_id),
+                    node=_node_of_path(w.task_path) or parent_nodes.get(w.task_id),
                     created_at=ts,
                 )
             )
@@ -312,20 +317,17 @@ def build_steps(raws: Sequence[RawCheckpoint], *, control_writes_only: bool = Fa
             (parent.checkpoint or {}).get("channel_versions") or {} if parent else {}
         )
         channel_values: Mapping[str, Any] = ck.get("channel_values") or {}
-        values = {k: v for k, v in channel_values.items() if not is_bookkeeping(k)}
+        values = {k: v for k, v in channel_values.items() if not _bookkeeping(k)}
         changed = tuple(
-            sorted(
-                ch for ch, v in versions.items() if not is_bookkeeping(ch) and parent_versions.get(ch) != v
-            )
+            sorted(ch for ch, v in versions.items() if not _bookkeeping(ch) and parent_versions.get(ch) != v)
         )
         own = writes(raw)
-        node_of_task = {
-            w.task_id: n for w, _v, _e in own if (n := node_from_task_path(w.task_path)) is not None
-        }
+        node_of_task = {w.task_id: n for w, _v, _e in own if (n := _node_of_path(w.task_path)) is not None}
         for w, _v, _e in own:
             if w.task_id not in node_of_task and (n := _push_node(w.task_path, raw, own)):
                 node_of_task[w.task_id] = n
-        triggered = set(_next_nodes(ck))
+        next_nodes = _next_nodes(ck)
+        triggered = set(next_nodes)
         if len(triggered) == 1:
             # Writes against a checkpoint come from the tasks it triggers; with one candidate
             # that is the writer, even where the store keeps no task paths.
@@ -363,7 +365,7 @@ def build_steps(raws: Sequence[RawCheckpoint], *, control_writes_only: bool = Fa
                 values=values,
                 changed=changed,
                 versions=versions,
-                next=_next_nodes(ck),
+                next=next_nodes,
                 writes=step_writes,
                 interrupts=_interrupts(raw, ts, own, node_of_task),
                 resumes=tuple(w for w in step_writes if w.channel == RESUME),
