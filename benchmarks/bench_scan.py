@@ -1,13 +1,24 @@
 """Full ``lgscope scan`` vs. iterating ``saver.list(None)`` on the same store, in one run.
 
-    python benchmarks/bench_scan.py                      # 1,000,000 checkpoints in SQLite + 100,000 in Postgres
-    python benchmarks/bench_scan.py --checkpoints 200000 --pg-checkpoints 0
+    python benchmarks/bench_scan.py                       # 1,000,000 checkpoints per SQLite workload + 100,000 in Postgres
+    python benchmarks/bench_scan.py --checkpoints 100000 --pg-checkpoints 0 --workloads production
 
-The store is built from the sample store's threads (real rows written by LangGraph through
-SqliteSaver/PostgresSaver), copied under new thread ids until it holds the requested number of
-checkpoints; the looping, oscillating and stuck threads keep their share. The baseline does no
-analysis at all: it only iterates ``list(None)``. Each side runs in its own process (so peak RSS
-is its own), alternating, ``--repeat`` times; the figures are medians.
+Each store is built from template threads that real graphs wrote through the real saver, their
+rows copied under new thread ids (``<template>#<k>``) by SQL until the store holds the requested
+number of checkpoints; every copy keeps its template's findings, so the scan must find exactly
+``copies × template findings`` (checked, and printed).
+
+Two workloads, both printed because they differ:
+- ``production``: a support deployment (``_scan_workload.py``): messages carrying provider
+  metadata and kilobyte tool results; 15% of the threads are the incident's loop, the rest
+  oscillating reviews, stuck and answered approvals, a stalled poller, failed tasks, and 60%
+  healthy conversations. Checkpoints average ~5 KB.
+- ``sample``: the committed sample store's threads (toy messages, checkpoints of ~1.6 KB; the
+  90-checkpoint ``support-marathon`` is left out, its copies would dwarf the rest).
+
+The baseline does no analysis at all: it only iterates ``list(None)`` (SqliteSaver /
+PostgresSaver). Each side runs in its own process, so peak RSS is its own; the sides alternate,
+``--repeat`` times, and the figures are medians. The store files live in benchmarks/.data/.
 """
 
 from __future__ import annotations
@@ -20,29 +31,89 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
 SAMPLE = ROOT / "fixtures" / "stores" / "sample.sqlite"
 DATA = ROOT / "benchmarks" / ".data"
-SKIP = "support-marathon"  # one 90-message thread; its copies would dwarf everything else
+SKIP = "support-marathon"
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
-def build_sqlite(path: Path, checkpoints: int) -> None:
+def _now(workload: str) -> datetime:
+    if workload == "production":
+        from _scan_workload import NOW
+
+        return NOW
+    labels = json.loads((ROOT / "fixtures" / "labels.json").read_text())
+    return datetime.fromisoformat(labels["reference_now"])
+
+
+def _expected_per_copy(template: str, workload: str) -> Counter[str]:
+    """The findings of one copy of the templates: what a scan of the template store finds."""
+    from lgscope import open_store
+    from lgscope.forensics import scan
+
+    with open_store(template) as st:
+        ids = [t for t in st.thread_ids() if t != SKIP]
+        result = scan(st, thread_ids=ids, now=_now(workload))
+    return Counter(f.kind for f in result.findings)
+
+
+def templates(workload: str) -> Path:
+    if workload == "sample":
+        return SAMPLE
+    path = DATA / "templates-production.sqlite"
+    if not path.exists():
+        from _scan_workload import build_sqlite_templates
+
+        tmp = path.with_suffix(".building")
+        tmp.unlink(missing_ok=True)
+        expected = build_sqlite_templates(tmp)
+        _check_labels(str(tmp), expected)
+        tmp.rename(path)
+    return path
+
+
+def _check_labels(store: str, expected: dict[str, list[str]]) -> None:
+    from lgscope import open_store
+    from lgscope.forensics import scan
+
+    with open_store(store) as st:
+        result = scan(st, now=_now("production"))
+    found: dict[str, list[str]] = {}
+    for f in result.findings:
+        found.setdefault(f.thread_id, []).append(f.kind)
+    wrong = {
+        t: found.get(t, []) for t, kinds in expected.items() if sorted(found.get(t, [])) != sorted(kinds)
+    }
+    if wrong:
+        raise SystemExit(f"the templates do not read as labelled: {wrong}")
+
+
+def build_sqlite(path: Path, template: Path, checkpoints: int) -> int:
+    """Copy the templates' rows until ``path`` holds ``checkpoints``; return the number of copies."""
+    src = sqlite3.connect(f"file:{template}?mode=ro", uri=True)
+    per_copy = src.execute("SELECT count(*) FROM checkpoints WHERE thread_id != ?", (SKIP,)).fetchone()[0]
+    src.close()
+    copies = -(-checkpoints // per_copy)
     if path.exists():
-        with sqlite3.connect(path) as conn:
-            if conn.execute("SELECT count(*) FROM checkpoints").fetchone()[0] >= checkpoints:
-                return
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            if conn.execute("SELECT count(*) FROM checkpoints").fetchone()[0] == copies * per_copy:
+                return copies
         path.unlink()
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    conn = sqlite3.connect(path)
+    tmp = path.with_suffix(".building")
+    tmp.unlink(missing_ok=True)
+    conn = sqlite3.connect(tmp)
     SqliteSaver(conn).setup()
-    conn.execute("ATTACH DATABASE ? AS src", (f"file:{SAMPLE}?mode=ro",))
-    per_copy = conn.execute("SELECT count(*) FROM src.checkpoints WHERE thread_id != ?", (SKIP,)).fetchone()[
-        0
-    ]
-    copies = -(-checkpoints // per_copy)
+    conn.execute("PRAGMA journal_mode = DELETE")  # one file, readable with mode=ro
+    conn.execute("ATTACH DATABASE ? AS src", (f"file:{template}?mode=ro",))
     started = time.perf_counter()
     with conn:
         for table, cols in (
@@ -57,87 +128,101 @@ def build_sqlite(path: Path, checkpoints: int) -> None:
                 (copies, SKIP),
             )
     conn.close()
+    tmp.rename(path)
+    size = path.stat().st_size / 2**30
     print(
-        f"built {path.name}: {copies * per_copy:,} checkpoints in {time.perf_counter() - started:.0f}s",
+        f"built {path.name}: {copies * per_copy:,} checkpoints ({copies:,} copies of the templates, "
+        f"{size:.1f} GiB) in {time.perf_counter() - started:.0f}s",
         flush=True,
     )
+    return copies
 
 
-def build_postgres(url: str, checkpoints: int) -> None:
+def build_postgres(url: str, base_url: str, workload: str, checkpoints: int) -> int:
     import psycopg
     from langgraph.checkpoint.postgres import PostgresSaver
 
-    from lgscope.examples import build_sample
-
-    with psycopg.connect(url.split("?")[0], autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS lgscope_bench CASCADE")
-        conn.execute("CREATE SCHEMA lgscope_bench")
-        conn.execute("CREATE SCHEMA IF NOT EXISTS lgscope_bench_src")
-        conn.execute("DROP SCHEMA lgscope_bench_src CASCADE")
-        conn.execute("CREATE SCHEMA lgscope_bench_src")
-    src = url.split("?")[0] + "?options=-csearch_path%3Dlgscope_bench_src"
+    schema, src_schema = "lgscope_bench", "lgscope_bench_src"
+    with psycopg.connect(base_url, autocommit=True) as conn:
+        for name in (schema, src_schema):
+            conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+            conn.execute(f"CREATE SCHEMA {name}")
+    src = f"{base_url}?options=-csearch_path%3D{src_schema}"
     with PostgresSaver.from_conn_string(src) as saver:
         saver.setup()
-        build_sample(saver)
+        if workload == "production":
+            from _scan_workload import build_templates
+
+            build_templates(saver)
+        else:
+            from lgscope.examples import REFERENCE_NOW, build_sample
+
+            build_sample(saver, reference_now=REFERENCE_NOW)
     with PostgresSaver.from_conn_string(url) as saver:
         saver.setup()
-    with psycopg.connect(url.split("?")[0], autocommit=True) as conn:
-        per_copy = conn.execute(
-            "SELECT count(*) FROM lgscope_bench_src.checkpoints WHERE thread_id != %s", (SKIP,)
-        ).fetchone()[0]  # type: ignore[index]
+    with psycopg.connect(base_url, autocommit=True) as conn:
+        row = conn.execute(
+            f"SELECT count(*) FROM {src_schema}.checkpoints WHERE thread_id != %s", (SKIP,)
+        ).fetchone()
+        per_copy = int(row[0]) if row else 0
         copies = -(-checkpoints // per_copy)
         for table in ("checkpoints", "checkpoint_blobs", "checkpoint_writes"):
             cols = [
                 r[0]
                 for r in conn.execute(
-                    "SELECT column_name FROM information_schema.columns WHERE table_schema = 'lgscope_bench_src' "
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
                     "AND table_name = %s AND column_name != 'thread_id' ORDER BY ordinal_position",
-                    (table,),
+                    (src_schema, table),
                 )
             ]
             conn.execute(
-                f"INSERT INTO lgscope_bench.{table} (thread_id, {', '.join(cols)}) "
+                f"INSERT INTO {schema}.{table} (thread_id, {', '.join(cols)}) "
                 f"SELECT s.thread_id || '#' || k, {', '.join('s.' + c for c in cols)} "
-                f"FROM generate_series(1, %s) k, lgscope_bench_src.{table} s WHERE s.thread_id != %s",
+                f"FROM generate_series(1, %s) k, {src_schema}.{table} s WHERE s.thread_id != %s",
                 (copies, SKIP),
             )
         conn.execute("ANALYZE")
-    print(f"built postgres lgscope_bench: {copies * per_copy:,} checkpoints", flush=True)
+    print(
+        f"built Postgres schema {schema}: {copies * per_copy:,} checkpoints ({copies:,} copies)", flush=True
+    )
+    return copies
 
 
-def child(side: str, store: str) -> None:
-    """Run one side and print its seconds, checkpoints and peak RSS as JSON."""
+def child(side: str, store: str, now: str) -> None:
+    """Run one side and print its seconds, checkpoints, findings and peak RSS as JSON."""
     started = time.perf_counter()
+    kinds: dict[str, int] = {}
     if side == "lgscope":
         from lgscope import open_store
         from lgscope.forensics import scan
 
         with open_store(store) as st:
-            result = scan(st)
-        count, found = result.stats.checkpoints, len(result.findings)
+            result = scan(st, now=datetime.fromisoformat(now))
+        count = result.stats.checkpoints
+        kinds = dict(Counter(f.kind for f in result.findings))
+    elif store.startswith("postgresql://"):
+        from langgraph.checkpoint.postgres import PostgresSaver
+
+        with PostgresSaver.from_conn_string(store) as saver:
+            count = sum(1 for _ in saver.list(None))
     else:
-        if store.startswith("postgresql://"):
-            from langgraph.checkpoint.postgres import PostgresSaver
+        from langgraph.checkpoint.sqlite import SqliteSaver
 
-            with PostgresSaver.from_conn_string(store) as saver:
-                count = sum(1 for _ in saver.list(None))
-        else:
-            from langgraph.checkpoint.sqlite import SqliteSaver
-
-            conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True, check_same_thread=False)
-            count = sum(1 for _ in SqliteSaver(conn).list(None))
-        found = 0
+        conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True, check_same_thread=False)
+        saver = SqliteSaver(conn)
+        saver.is_setup = True  # setup() writes (WAL pragma, CREATE TABLE): the tables are there
+        count = sum(1 for _ in saver.list(None))
     seconds = time.perf_counter() - started
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "checkpoints": count, "findings": found, "rss_mb": rss_mb}))
+    print(json.dumps({"seconds": seconds, "checkpoints": count, "kinds": kinds, "rss_mb": rss_mb}))
 
 
-def measure(name: str, store: str, repeat: int) -> None:
-    runs: dict[str, list[dict[str, float]]] = {"lgscope": [], "baseline": []}
+def measure(name: str, store: str, now: datetime, repeat: int, expected: Counter[str]) -> None:
+    runs: dict[str, list[dict[str, Any]]] = {"lgscope": [], "baseline": []}
     for _ in range(repeat):
         for side in ("lgscope", "baseline"):
             out = subprocess.run(
-                [sys.executable, __file__, "--child", side, "--store", store],
+                [sys.executable, __file__, "--child", side, "--store", store, "--now", now.isoformat()],
                 check=True,
                 capture_output=True,
                 text=True,
@@ -145,43 +230,60 @@ def measure(name: str, store: str, repeat: int) -> None:
             runs[side].append(json.loads(out.strip().splitlines()[-1]))
     lg = statistics.median(r["seconds"] for r in runs["lgscope"])
     base = statistics.median(r["seconds"] for r in runs["baseline"])
-    count = int(runs["lgscope"][0]["checkpoints"])
-    print(
-        f"{name} ({count:,} checkpoints, {int(runs['lgscope'][0]['findings']):,} findings): "
-        f"lgscope {lg:.1f}s, baseline {base:.1f}s, ratio {base / lg:.2f}"
-    )
+    first = runs["lgscope"][0]
+    count = int(first["checkpoints"])
+    assert all(r["checkpoints"] == count for r in runs["baseline"]), "the two sides read different stores"
+    found = Counter(first["kinds"])
+    verdict = "as expected" if found == expected else f"EXPECTED {dict(sorted(expected.items()))}"
+    print(f"{name}: lgscope {lg:.1f}s, baseline {base:.1f}s, ratio {base / lg:.2f}")
     print(
         f"{name} peak RSS: lgscope {max(r['rss_mb'] for r in runs['lgscope']):.0f} MB, "
         f"baseline {max(r['rss_mb'] for r in runs['baseline']):.0f} MB"
     )
     print(
-        f"{name} throughput: lgscope {count / lg:,.0f} checkpoints/s, baseline {count / base:,.0f} checkpoints/s"
+        f"{name} throughput: lgscope {count / lg:,.0f} checkpoints/s, baseline {count / base:,.0f} "
+        f"checkpoints/s over {count:,} checkpoints"
     )
+    print(f"{name} findings: {dict(sorted(found.items()))} ({verdict})", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--checkpoints", type=int, default=1_000_000)
-    parser.add_argument("--pg-checkpoints", type=int, default=100_000)
-    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--checkpoints", type=int, default=1_000_000, help="SQLite store size (0: skip)")
+    parser.add_argument("--pg-checkpoints", type=int, default=100_000, help="Postgres store size (0: skip)")
+    parser.add_argument("--workloads", default="production,sample", help="production, sample or both")
+    parser.add_argument("--pg-workload", default="production", choices=["production", "sample"])
+    parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--child", choices=["lgscope", "baseline"])
     parser.add_argument("--store")
+    parser.add_argument("--now")
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.store)
+        child(args.child, args.store, args.now)
         return
     DATA.mkdir(parents=True, exist_ok=True)
+    workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
     if args.checkpoints:
-        path = DATA / f"scan-{args.checkpoints}.sqlite"
-        build_sqlite(path, args.checkpoints)
-        measure("scan vs SqliteSaver.list(None)", str(path), args.repeat)
+        for workload in workloads:
+            template = templates(workload)
+            path = DATA / f"scan-{workload}-{args.checkpoints}.sqlite"
+            copies = build_sqlite(path, template, args.checkpoints)
+            per_copy = _expected_per_copy(str(template), workload)
+            expected = Counter({k: n * copies for k, n in per_copy.items()})
+            name = f"scan vs SqliteSaver.list(None), {workload} workload"
+            measure(name, str(path), _now(workload), args.repeat, expected)
     if args.pg_checkpoints:
-        url = f"{args.pg_url}?options=-csearch_path%3Dlgscope_bench"
-        build_postgres(url, args.pg_checkpoints)
-        measure("scan vs PostgresSaver.list(None)", url, args.repeat)
+        base = args.pg_url.split("?")[0]
+        url = f"{base}?options=-csearch_path%3Dlgscope_bench"
+        copies = build_postgres(url, base, args.pg_workload, args.pg_checkpoints)
+        src = f"{base}?options=-csearch_path%3Dlgscope_bench_src"
+        per_copy = _expected_per_copy(src, args.pg_workload)
+        expected = Counter({k: n * copies for k, n in per_copy.items()})
+        name = f"scan vs PostgresSaver.list(None), {args.pg_workload} workload"
+        measure(name, url, _now(args.pg_workload), args.repeat, expected)
 
 
 if __name__ == "__main__":

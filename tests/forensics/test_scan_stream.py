@@ -50,3 +50,33 @@ def test_corrupt_rows_and_orphan_writes_read_the_same_either_way(sample_store: P
         result = scan(st)
     assert result.stats.threads == 24 and result.stats.corrupt_checkpoints == 2
     assert result.stats.errors == []
+
+
+def test_postgres_reads_the_same_either_way(postgres_sample: str) -> None:
+    import psycopg
+
+    with psycopg.connect(postgres_sample, autocommit=True) as conn:
+        # a corrupt blob, and blobs and writes of threads that have no checkpoint
+        conn.execute(
+            "UPDATE checkpoint_blobs SET blob = '\\xc1c1' WHERE thread_id = 'chat-turns' AND channel = 'messages' "
+            "AND version = (SELECT min(version) FROM checkpoint_blobs WHERE thread_id = 'chat-turns' "
+            "AND channel = 'messages')"
+        )
+        for orphan in ("aaa-gone", "n-gone", "zzz-gone"):
+            conn.execute(
+                "INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob) "
+                "VALUES (%s, '', 'messages', '1', 'msgpack', '\\xc0')",
+                (orphan,),
+            )
+            conn.execute(
+                "INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, "
+                "channel, type, blob) VALUES (%s, '', 'x', 't', '', 0, 'c', 'msgpack', '\\xc0')",
+                (orphan,),
+            )
+    with open_store(postgres_sample) as st:
+        for state_writes in (True, False):
+            bulk = list(st.scan(state_writes=state_writes))
+            one_by_one = list(Store.scan(st, state_writes=state_writes))
+            assert len(bulk) == 24 and bulk == one_by_one
+        result = scan(st)
+    assert result.stats.threads == 24 and result.stats.corrupt_checkpoints >= 1
