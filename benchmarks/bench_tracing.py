@@ -1,10 +1,13 @@
 """Tracing overhead: a 10-node graph, uninstrumented vs lgscope vs two peer instrumentations.
 
-    python benchmarks/bench_tracing.py [--runs 300] [--repeat 3]
+    python benchmarks/bench_tracing.py [--runs 200] [--repeat 7]
 
 Every variant exports to the same in-memory exporter through a BatchSpanProcessor and runs in
-its own process (the peers instrument LangChain globally); variants alternate, ``--repeat``
-rounds, medians reported. Also: span attribute bytes per run with a 1 KB and a 200 KB state.
+its own process (the peers instrument LangChain globally). ``--repeat`` rounds run every
+variant once, in an order rotated each round; a variant's overhead is the median over rounds
+of its time divided by the same round's uninstrumented time, so that drifts in the machine's
+speed (shared VMs drift by tens of percent over minutes) cancel. CPU time (all threads) is
+printed next to wall time. Also: span attribute bytes per run with a 1 KB and a 200 KB state.
 """
 
 from __future__ import annotations
@@ -76,10 +79,10 @@ def child(variant: str, saver_kind: str, runs: int, blob: int) -> None:
     state = {"n": 0, "blob": "x" * blob}
     for i in range(20):  # warm up
         graph.invoke(state, {"configurable": {"thread_id": f"w{i}"}})  # type: ignore[attr-defined]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for i in range(runs):
         graph.invoke(state, {"configurable": {"thread_id": f"t{i}"}})  # type: ignore[attr-defined]
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
     provider.force_flush()
     spans = exporter.get_finished_spans()
     attr_bytes = sum(len(str(k)) + len(str(v)) for s in spans for k, v in (s.attributes or {}).items())
@@ -87,6 +90,7 @@ def child(variant: str, saver_kind: str, runs: int, blob: int) -> None:
         json.dumps(
             {
                 "ms_per_run": seconds * 1000 / runs,
+                "cpu_ms_per_run": cpu_seconds * 1000 / runs,
                 "spans_per_run": len(spans) / (runs + 20),
                 "attr_bytes_per_run": attr_bytes / (runs + 20),
             }
@@ -119,8 +123,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--runs", type=int, default=300)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--child", choices=VARIANTS)
     parser.add_argument("--saver", default="memory")
     parser.add_argument("--blob", type=int, default=1000)
@@ -130,17 +134,29 @@ def main() -> None:
         return
     for saver in ("memory", "sqlite"):
         results: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
-        for _ in range(args.repeat):
-            for variant in VARIANTS:
+        for round_ in range(args.repeat):
+            order = VARIANTS[round_ % len(VARIANTS) :] + VARIANTS[: round_ % len(VARIANTS)]
+            for variant in order:  # rotated each round: no variant always runs right after another
                 results[variant].append(_run(variant, saver, args.runs, 1000))
-        base = statistics.median(r["ms_per_run"] for r in results["uninstrumented"])
         label = "InMemorySaver" if saver == "memory" else "SqliteSaver"
+        base = statistics.median(r["ms_per_run"] for r in results["uninstrumented"])
         for variant in VARIANTS[1:]:
+            # each round's ratio against the same round's baseline: drifts in machine speed cancel
+            ratio = statistics.median(
+                r["ms_per_run"] / b["ms_per_run"]
+                for r, b in zip(results[variant], results["uninstrumented"], strict=True)
+            )
+            cpu = statistics.median(
+                r["cpu_ms_per_run"] / b["cpu_ms_per_run"]
+                for r, b in zip(results[variant], results["uninstrumented"], strict=True)
+            )
             ms = statistics.median(r["ms_per_run"] for r in results[variant])
             spans = results[variant][0]["spans_per_run"]
             print(
                 f"overhead {label} 10 nodes: {variant} {ms:.2f} ms/run, baseline uninstrumented {base:.2f} ms/run, "
-                f"ratio {ms / base:.2f} (+{(ms / base - 1) * 100:.0f}%), {spans:.0f} spans/run"
+                f"ratio {ratio:.2f} (+{(ratio - 1) * 100:.0f}%; CPU time +{(cpu - 1) * 100:.0f}%), "
+                f"{spans:.0f} spans/run",
+                flush=True,
             )
     for variant in ("lgscope", "openinference", "openllmetry"):
         small = _run(variant, "memory", 50, 1000)["attr_bytes_per_run"]

@@ -9,6 +9,7 @@ and async code). Spans are only made inside a run of an instrumented graph.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import re
 import threading
@@ -16,12 +17,22 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
+from langgraph.constants import TAG_HIDDEN
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Link, SpanContext, Status, StatusCode, TraceFlags, TracerProvider
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    SpanContext,
+    Status,
+    StatusCode,
+    TraceFlags,
+    TracerProvider,
+)
 
 from lgscope import __version__
 from lgscope.tracing import _attributes as A
+from lgscope.tracing._lean import SpanFactory, child_span
 from lgscope.tracing._observers import RunObserver
 from lgscope.tracing._run import ACTIVE_RUNS, CURRENT_RUN, Content, RunState, notify
 from lgscope.tracing._saver import TracedSaver
@@ -33,10 +44,16 @@ _patch_lock = threading.Lock()
 _patched: dict[str, Any] = {}
 
 
-def _bubble_up() -> tuple[type[BaseException], ...]:
-    from langgraph.errors import GraphBubbleUp
+_BUBBLE_UP: tuple[type[BaseException], ...] = ()
 
-    return (GraphBubbleUp,)
+
+def _bubble_up() -> tuple[type[BaseException], ...]:
+    global _BUBBLE_UP
+    if not _BUBBLE_UP:
+        from langgraph.errors import GraphBubbleUp
+
+        _BUBBLE_UP = (GraphBubbleUp,)
+    return _BUBBLE_UP
 
 
 def _interrupt_ids(exc: BaseException) -> list[str]:
@@ -46,17 +63,24 @@ def _interrupt_ids(exc: BaseException) -> list[str]:
 
 def _start_node(state: RunState, task: Any) -> Any:
     meta = (task.config or {}).get("metadata") or {}
-    span = state.tracer.start_span(f"{A.OP_NODE} {task.name}")
-    if span.is_recording():
-        span.set_attribute(A.NODE, task.name)
-        span.set_attribute(A.TASK_ID, str(task.id))
-        span.set_attribute(A.TASK_PATH, ", ".join(map(str, task.path)))
-        span.set_attribute(A.TRIGGERS, [str(t) for t in task.triggers])
-        span.set_attribute(A.CHECKPOINT_NS, str(meta.get("langgraph_checkpoint_ns", "")))
-        if isinstance(meta.get("langgraph_step"), int):
-            span.set_attribute(A.STEP, meta["langgraph_step"])
-        if state.content.capture:
-            span.set_attribute(A.INPUT, state.content.render(task.input))
+    parent = trace.get_current_span()
+    if state.spans is None and not state.root.is_recording():
+        return NonRecordingSpan(parent.get_span_context())  # the run is not recorded: compute nothing
+    attributes: dict[str, Any] = {
+        A.GEN_AI_OPERATION_NAME: A.OP_NODE,
+        A.NODE: task.name,
+        A.TASK_ID: str(task.id),
+        A.TASK_PATH: ", ".join(map(str, task.path)),
+        A.TRIGGERS: tuple(map(str, task.triggers)),
+        A.CHECKPOINT_NS: str(meta.get("langgraph_checkpoint_ns", "")),
+        A.ATTEMPT: 1,
+    }
+    step = meta.get("langgraph_step")
+    if isinstance(step, int):
+        attributes[A.STEP] = step
+    span = child_span(state.spans, state.tracer, f"{A.OP_NODE} {task.name}", parent, attributes)
+    if state.content.capture and span.is_recording():
+        span.set_attribute(A.INPUT, state.content.render(task.input))
     return span
 
 
@@ -75,31 +99,98 @@ def _end_node(state: RunState, task: Any, span: Any, started: float, exc: BaseEx
     elif state.content.capture and span.is_recording():
         span.set_attribute(A.OUTPUT, state.content.render(list(task.writes)))
     span.end()
-    notify(state, "node_finished", state.graph, task.name, time.perf_counter() - started, error)
+    if state.observers:
+        notify(state, "node_finished", state.graph, task.name, time.perf_counter() - started, error)
 
 
-@contextlib.contextmanager
-def _node_span(state: RunState, task: Any) -> Iterator[None]:
-    """The node span, current while the task runs (sync or async)."""
-    span, started, failure = _start_node(state, task), time.perf_counter(), None
-    token = otel_context.attach(trace.set_span_in_context(span))
-    try:
-        yield
-    except BaseException as exc:
-        failure = exc
-        raise
-    finally:
-        otel_context.detach(token)
-        _end_node(state, task, span, started, failure)
+class _Attempts:
+    """Stands in for a task's runnable under a retry policy: counts attempts, records failures."""
+
+    __slots__ = ("count", "proc", "span")
+
+    def __init__(self, proc: Any, span: Any) -> None:
+        self.proc, self.span, self.count = proc, span, 0
+
+    def _failed(self, exc: BaseException) -> None:
+        if not isinstance(exc, _bubble_up()) and self.span.is_recording():
+            self.span.add_event(
+                A.ATTEMPT_FAILED_EVENT,
+                {A.ATTEMPT: self.count, "exception.type": type(exc).__name__, "exception.message": str(exc)},
+            )
+        self.span.set_attribute(A.ATTEMPT, self.count)
+
+    def invoke(self, input: Any, config: Any) -> Any:
+        self.count += 1
+        self.span.set_attribute(A.ATTEMPT, self.count)
+        try:
+            return self.proc.invoke(input, config)
+        except Exception as exc:
+            self._failed(exc)
+            raise
+
+    async def ainvoke(self, input: Any, config: Any) -> Any:
+        self.count += 1
+        self.span.set_attribute(A.ATTEMPT, self.count)
+        try:
+            return await self.proc.ainvoke(input, config)
+        except Exception as exc:
+            self._failed(exc)
+            raise
+
+    async def astream(self, input: Any, config: Any) -> AsyncIterator[Any]:
+        self.count += 1
+        self.span.set_attribute(A.ATTEMPT, self.count)
+        try:
+            async for chunk in self.proc.astream(input, config):
+                yield chunk
+        except Exception as exc:
+            self._failed(exc)
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.proc, name)
+
+
+def _counted(task: Any, args: tuple[Any, ...], kwargs: dict[str, Any], span: Any) -> Any:
+    """The task to run: itself, or, under a retry policy, a copy whose attempts are counted."""
+    policy = task.retry_policy or (args[0] if args else kwargs.get("retry_policy"))
+    if not policy or not span.is_recording():
+        return task
+    return dataclasses.replace(task, proc=_Attempts(task.proc, span))
+
+
+def _hidden(task: Any) -> bool:
+    """LangGraph's own tasks (the input writer ``__start__``), which it hides from traces too."""
+    tags = task.config.get("tags") if task.config else None
+    return tags is not None and TAG_HIDDEN in tags
+
+
+class _NodeScope:
+    """The node span, current while the task runs (a class: cheaper than a generator's)."""
+
+    __slots__ = ("span", "started", "state", "task", "token")
+
+    def __init__(self, state: RunState, task: Any) -> None:
+        self.state, self.task = state, task
+
+    def __enter__(self) -> Any:
+        self.span, self.started = _start_node(self.state, self.task), time.perf_counter()
+        self.token = otel_context.attach(trace.set_span_in_context(self.span))
+        return self.span
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        otel_context.detach(self.token)
+        _end_node(self.state, self.task, self.span, self.started, exc)
 
 
 def _traced_run(original: Callable[..., Any]) -> Callable[..., Any]:
+    # the node span is current while the task runs, so spans the node opens nest under it
     def run_with_retry(task: Any, *args: Any, **kwargs: Any) -> Any:
         state = CURRENT_RUN.get()
-        if state is None:
+        if state is None or _hidden(task):
             return original(task, *args, **kwargs)
-        with _node_span(state, task):
-            return original(task, *args, **kwargs)
+        with _NodeScope(state, task) as span:
+            return original(_counted(task, args, kwargs, span), *args, **kwargs)
 
     return run_with_retry
 
@@ -107,23 +198,27 @@ def _traced_run(original: Callable[..., Any]) -> Callable[..., Any]:
 def _traced_arun(original: Callable[..., Any]) -> Callable[..., Any]:
     async def arun_with_retry(task: Any, *args: Any, **kwargs: Any) -> Any:
         state = CURRENT_RUN.get()
-        if state is None:
+        if state is None or _hidden(task):
             return await original(task, *args, **kwargs)
-        with _node_span(state, task):
-            return await original(task, *args, **kwargs)
+        with _NodeScope(state, task) as span:
+            return await original(_counted(task, args, kwargs, span), *args, **kwargs)
 
     return arun_with_retry
 
 
 def _tool_span(state: RunState, tool: Any, tool_input: Any, call_id: Any) -> Any:
-    span = state.tracer.start_span(f"{A.OP_TOOL} {tool.name}")
-    if span.is_recording():
-        span.set_attribute(A.GEN_AI_OPERATION_NAME, A.OP_TOOL)
-        span.set_attribute(A.GEN_AI_TOOL_NAME, str(tool.name))
-        if call_id:
-            span.set_attribute(A.GEN_AI_TOOL_CALL_ID, str(call_id))
-        if state.content.capture:
-            span.set_attribute(A.GEN_AI_TOOL_CALL_ARGUMENTS, state.content.render(tool_input))
+    parent = trace.get_current_span()
+    if state.spans is None and not state.root.is_recording():
+        return NonRecordingSpan(parent.get_span_context())  # the run is not recorded: compute nothing
+    attributes: dict[str, Any] = {
+        A.GEN_AI_OPERATION_NAME: A.OP_TOOL,
+        A.GEN_AI_TOOL_NAME: str(tool.name),
+    }
+    if call_id:
+        attributes[A.GEN_AI_TOOL_CALL_ID] = str(call_id)
+    span = child_span(state.spans, state.tracer, f"{A.OP_TOOL} {tool.name}", parent, attributes)
+    if state.content.capture and span.is_recording():
+        span.set_attribute(A.GEN_AI_TOOL_CALL_ARGUMENTS, state.content.render(tool_input))
     return span
 
 
@@ -264,7 +359,15 @@ class _Instrumentation:
             if thread_id:
                 root.set_attribute(A.GEN_AI_CONVERSATION_ID, thread_id)
                 root.set_attribute(A.THREAD_ID, thread_id)
-        state = RunState(self.tracer, self.name, root, self.content, self.observers, thread_id=thread_id)
+        state = RunState(
+            self.tracer,
+            self.name,
+            root,
+            self.content,
+            self.observers,
+            thread_id=thread_id,
+            spans=SpanFactory.for_root(root),
+        )
         if thread_id:
             ACTIVE_RUNS[thread_id] = state
         if resumed:
@@ -289,6 +392,8 @@ class _Instrumentation:
             root.set_attribute(A.INTERRUPTED, bool(state.interrupted))
             if state.interrupted:
                 root.set_attribute(A.INTERRUPT_IDS, state.interrupted)
+        if state.spans is not None:
+            state.spans.flush()
         root.end()
         if ACTIVE_RUNS.get(state.thread_id) is state:
             del ACTIVE_RUNS[state.thread_id]

@@ -12,6 +12,7 @@ from typing import Any
 
 from opentelemetry.trace import Span, Tracer
 
+from lgscope.tracing._lean import SpanFactory
 from lgscope.tracing._observers import RunObserver
 
 __all__ = ["ACTIVE_RUNS", "CURRENT_RUN", "Content", "RunState", "notify", "run_for"]
@@ -44,8 +45,15 @@ class RunState:
     content: Content
     observers: Sequence[RunObserver] = ()
     thread_id: str = ""
+    spans: SpanFactory | None = None
     interrupted: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
+    trace_context: dict[str, str] = field(default_factory=dict)
+    """The root span's ids as stored in checkpoint metadata (computed once per run)."""
+
+    def __post_init__(self) -> None:
+        ctx = self.root.get_span_context()
+        self.trace_context = {"trace_id": f"{ctx.trace_id:032x}", "span_id": f"{ctx.span_id:016x}"}
 
 
 CURRENT_RUN: ContextVar[RunState | None] = ContextVar("lgscope_run", default=None)

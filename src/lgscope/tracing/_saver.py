@@ -10,10 +10,11 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from opentelemetry import trace
-from opentelemetry.trace import Tracer
+from opentelemetry.trace import NonRecordingSpan, Status, StatusCode, Tracer
 
 from lgscope.tracing import _attributes as A
-from lgscope.tracing._run import CURRENT_RUN, notify, run_for
+from lgscope.tracing._lean import DeferredSpan, child_span
+from lgscope.tracing._run import CURRENT_RUN, RunState, notify, run_for
 
 __all__ = ["TracedSaver"]
 
@@ -37,6 +38,12 @@ class _CountingSerde:
         return getattr(self.inner, name)
 
 
+def _fail(span: trace.Span | DeferredSpan, exc: BaseException) -> None:
+    if span.is_recording():
+        span.record_exception(exc)
+        span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+
+
 def _cfg(config: Any) -> tuple[str, str, str]:
     c = (config or {}).get("configurable") or {}
     return str(c.get("thread_id", "")), str(c.get("checkpoint_ns", "")), str(c.get("checkpoint_id") or "")
@@ -51,6 +58,8 @@ class TracedSaver(BaseCheckpointSaver[Any]):
         if not isinstance(inner.serde, _CountingSerde):
             inner.serde = _CountingSerde(inner.serde)
         self.serde = inner.serde
+        # called on every channel write: bound straight to the wrapped saver, no extra frame
+        self.get_next_version = inner.get_next_version  # type: ignore[method-assign]
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -67,77 +76,104 @@ class TracedSaver(BaseCheckpointSaver[Any]):
     def get_next_version(self, current: Any, channel: Any) -> Any:
         return self.inner.get_next_version(current, channel)
 
-    def _span(self, op: str, config: Any) -> Any:
-        thread_id, ns, checkpoint_id = _cfg(config)
-        run = run_for(config)
-        parent = (
-            trace.set_span_in_context(run.root) if run is not None and CURRENT_RUN.get() is None else None
-        )
-        span = self._tracer.start_span(f"checkpoint {op}", context=parent)
-        if span.is_recording():
-            span.set_attribute(A.THREAD_ID, thread_id)
-            span.set_attribute(A.CHECKPOINT_NS, ns)
-            if checkpoint_id:
-                span.set_attribute(A.CHECKPOINT_ID, checkpoint_id)
-        return trace.use_span(span, end_on_exit=True)
+    def _start(self, name: str, config: Any, run: RunState | None) -> trace.Span | DeferredSpan:
+        """The span of one checkpoint operation: a leaf under the current node or the run.
 
-    def _with_trace(self, metadata: Any, config: Any) -> Any:
-        run = run_for(config)
-        if run is None:
-            return metadata
-        ctx = run.root.get_span_context()
-        return {
-            **metadata,
-            A.METADATA_KEY: {"trace_id": f"{ctx.trace_id:032x}", "span_id": f"{ctx.span_id:016x}"},
+        It is not made current: the wrapped saver's own work is not lgscope's to trace, and
+        attaching a context would cost on every checkpoint write.
+        """
+        if run is None:  # outside any instrumented run (e.g. get_state): an ordinary span
+            parent: trace.Span = trace.get_current_span()
+            factory = None
+        else:
+            parent = trace.get_current_span() if CURRENT_RUN.get() is not None else run.root
+            factory = run.spans
+            if factory is None and not run.root.is_recording():
+                return NonRecordingSpan(parent.get_span_context())
+        c = (config.get("configurable") if config else None) or {}
+        attributes: dict[str, Any] = {
+            A.THREAD_ID: str(c.get("thread_id", "")),
+            A.CHECKPOINT_NS: str(c.get("checkpoint_ns", "")),
         }
+        if c.get("checkpoint_id"):
+            attributes[A.CHECKPOINT_ID] = str(c["checkpoint_id"])
+        if factory is not None:
+            context = parent.get_span_context()
+            if context.is_valid:
+                return factory.deferred(name, context, attributes)
+        return child_span(factory, self._tracer, name, parent, attributes)
 
-    def _put_done(self, span: Any, counter: list[int], started: float, checkpoint: Any, config: Any) -> None:
+    @staticmethod
+    def _with_trace(metadata: Any, run: RunState | None) -> Any:
+        return metadata if run is None else {**metadata, A.METADATA_KEY: run.trace_context}
+
+    @staticmethod
+    def _put_done(
+        span: trace.Span | DeferredSpan, run: RunState | None, written: int, started: float, checkpoint: Any
+    ) -> None:
         if span.is_recording():
-            span.set_attribute(A.CHECKPOINT_BYTES, counter[0])
+            span.set_attribute(A.CHECKPOINT_BYTES, written)
             span.set_attribute(A.CHECKPOINT_ID, str(checkpoint.get("id", "")))
-        run = run_for(config)
-        if run is not None:
-            notify(run, "checkpoint_put", time.perf_counter() - started, counter[0])
+        span.end()
+        if run is not None and run.observers:
+            notify(run, "checkpoint_put", time.perf_counter() - started, written)
+
+    @staticmethod
+    def _writes_done(span: trace.Span | DeferredSpan, writes: Sequence[Any], written: int) -> None:
+        if span.is_recording():
+            span.set_attribute(A.CHECKPOINT_WRITES, len(writes))
+            span.set_attribute(A.CHECKPOINT_BYTES, written)
+        span.end()
 
     # -- sync --------------------------------------------------------------------------
 
     def get_tuple(self, config: Any) -> Any:
-        with self._span("get", config):
+        span = self._start("checkpoint get", config, run_for(config))
+        try:
             return self.inner.get_tuple(config)
+        except BaseException as exc:
+            _fail(span, exc)
+            raise
+        finally:
+            span.end()
 
     def list(self, config: Any, **kwargs: Any) -> Iterator[Any]:
         # open over the iteration without becoming current: the caller's code runs between items
-        span = self._tracer.start_span("checkpoint list")
+        span = self._start("checkpoint list", config, run_for(config))
         try:
             yield from self.inner.list(config, **kwargs)
         finally:
             span.end()
 
     def put(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
-        counter = [0]
+        run = run_for(config)
+        span, started, counter = self._start("checkpoint put", config, run), time.perf_counter(), [0]
         token = _BYTES.set(counter)
-        started = time.perf_counter()
         try:
-            with self._span("put", config) as span:
-                out = self.inner.put(config, checkpoint, self._with_trace(metadata, config), new_versions)
-                self._put_done(span, counter, started, checkpoint, config)
-                return out
+            out = self.inner.put(config, checkpoint, self._with_trace(metadata, run), new_versions)
+        except BaseException as exc:
+            _fail(span, exc)
+            span.end()
+            raise
         finally:
             _BYTES.reset(token)
+        self._put_done(span, run, counter[0], started, checkpoint)
+        return out
 
     def put_writes(
         self, config: Any, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
-        counter = [0]
+        span, counter = self._start("checkpoint put_writes", config, run_for(config)), [0]
         token = _BYTES.set(counter)
         try:
-            with self._span("put_writes", config) as span:
-                self.inner.put_writes(config, writes, task_id, task_path)
-                if span.is_recording():
-                    span.set_attribute(A.CHECKPOINT_WRITES, len(writes))
-                    span.set_attribute(A.CHECKPOINT_BYTES, counter[0])
+            self.inner.put_writes(config, writes, task_id, task_path)
+        except BaseException as exc:
+            _fail(span, exc)
+            span.end()
+            raise
         finally:
             _BYTES.reset(token)
+        self._writes_done(span, writes, counter[0])
 
     def delete_thread(self, thread_id: str) -> None:
         self.inner.delete_thread(thread_id)
@@ -171,11 +207,17 @@ class TracedSaver(BaseCheckpointSaver[Any]):
     # -- async -------------------------------------------------------------------------
 
     async def aget_tuple(self, config: Any) -> Any:
-        with self._span("get", config):
+        span = self._start("checkpoint get", config, run_for(config))
+        try:
             return await self.inner.aget_tuple(config)
+        except BaseException as exc:
+            _fail(span, exc)
+            raise
+        finally:
+            span.end()
 
     async def alist(self, config: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        span = self._tracer.start_span("checkpoint list")
+        span = self._start("checkpoint list", config, run_for(config))
         try:
             async for item in self.inner.alist(config, **kwargs):
                 yield item
@@ -183,32 +225,34 @@ class TracedSaver(BaseCheckpointSaver[Any]):
             span.end()
 
     async def aput(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
-        counter = [0]
+        run = run_for(config)
+        span, started, counter = self._start("checkpoint put", config, run), time.perf_counter(), [0]
         token = _BYTES.set(counter)
-        started = time.perf_counter()
         try:
-            with self._span("put", config) as span:
-                out = await self.inner.aput(
-                    config, checkpoint, self._with_trace(metadata, config), new_versions
-                )
-                self._put_done(span, counter, started, checkpoint, config)
-                return out
+            out = await self.inner.aput(config, checkpoint, self._with_trace(metadata, run), new_versions)
+        except BaseException as exc:
+            _fail(span, exc)
+            span.end()
+            raise
         finally:
             _BYTES.reset(token)
+        self._put_done(span, run, counter[0], started, checkpoint)
+        return out
 
     async def aput_writes(
         self, config: Any, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
-        counter = [0]
+        span, counter = self._start("checkpoint put_writes", config, run_for(config)), [0]
         token = _BYTES.set(counter)
         try:
-            with self._span("put_writes", config) as span:
-                await self.inner.aput_writes(config, writes, task_id, task_path)
-                if span.is_recording():
-                    span.set_attribute(A.CHECKPOINT_WRITES, len(writes))
-                    span.set_attribute(A.CHECKPOINT_BYTES, counter[0])
+            await self.inner.aput_writes(config, writes, task_id, task_path)
+        except BaseException as exc:
+            _fail(span, exc)
+            span.end()
+            raise
         finally:
             _BYTES.reset(token)
+        self._writes_done(span, writes, counter[0])
 
     async def adelete_thread(self, thread_id: str) -> None:
         await self.inner.adelete_thread(thread_id)

@@ -1,0 +1,268 @@
+"""GraphInstrumentor, RunObserver, retries, sampling and the lean span path, on real graphs."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TypedDict
+
+import pytest
+from langchain_core.messages import HumanMessage
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph import START, StateGraph
+from langgraph.types import Command, RetryPolicy
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+from opentelemetry.trace import NoOpTracerProvider, StatusCode
+from tests.tracing.test_spans import USER, _agent, _approval
+
+from lgscope.tracing import GraphInstrumentor, instrument
+
+
+@pytest.fixture
+def exported() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    USER["provider"] = provider  # the example agent's own spans go here too
+    yield provider, exporter
+
+
+class Flaky(TypedDict, total=False):
+    calls: int
+    done: bool
+
+
+def _flaky_graph(fail_times: int, policy: RetryPolicy | None) -> Any:
+    attempts = {"n": 0}
+
+    def charge(state: Flaky) -> Flaky:
+        attempts["n"] += 1
+        if attempts["n"] <= fail_times:
+            raise ConnectionError(f"gateway timeout #{attempts['n']}")
+        return {"calls": attempts["n"], "done": True}
+
+    g = StateGraph(Flaky)
+    g.add_node("charge", charge, retry_policy=policy)
+    g.add_edge(START, "charge")
+    return g.compile(checkpointer=InMemorySaver(), name="billing")
+
+
+def test_graph_instrumentor_traces_every_graph_until_uninstrumented(
+    exported: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, exporter = exported
+    instrumentor = GraphInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        approvals = _approval(InMemorySaver())  # compiled after instrument(): still traced
+        agent = _agent(InMemorySaver())
+        approvals.invoke({"amount": 5}, {"configurable": {"thread_id": "a"}})
+        asyncio.run(
+            agent.ainvoke(
+                {"messages": [HumanMessage("where is 7?", id="h")]}, {"configurable": {"thread_id": "b"}}
+            )
+        )
+        roots = sorted(s.name for s in exporter.get_finished_spans() if s.parent is None)
+        assert roots == ["invoke_agent support_agent", "invoke_workflow approvals"]
+        assert any(s.name == "execute_tool lookup_order" for s in exporter.get_finished_spans())
+    finally:
+        instrumentor.uninstrument()
+    exporter.clear()
+    _approval(InMemorySaver()).invoke({"amount": 5}, {"configurable": {"thread_id": "c"}})
+    assert exporter.get_finished_spans() == ()
+
+
+class Recorder:
+    """A RunObserver that keeps what it hears."""
+
+    def __init__(self) -> None:
+        self.heard: list[tuple[Any, ...]] = []
+
+    def node_finished(self, graph: str, node: str, seconds: float, error: bool) -> None:
+        self.heard.append(("node", graph, node, error, seconds >= 0))
+
+    def tool_finished(self, tool: str, seconds: float, error: bool) -> None:
+        self.heard.append(("tool", tool, error))
+
+    def checkpoint_put(self, seconds: float, size_bytes: int) -> None:
+        self.heard.append(("put", size_bytes > 0))
+
+    def interrupt(self, graph: str, node: str) -> None:
+        self.heard.append(("interrupt", graph, node))
+
+    def resume(self, graph: str) -> None:
+        self.heard.append(("resume", graph))
+
+    def run_finished(self, graph: str, seconds: float, error: str | None) -> None:
+        self.heard.append(("run", graph, error))
+
+
+def test_run_observer_hears_nodes_puts_interrupts_resumes_and_runs(
+    exported: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, _ = exported
+    recorder = Recorder()
+    graph = instrument(_approval(InMemorySaver()), tracer_provider=provider, observers=[recorder])
+    config = {"configurable": {"thread_id": "o"}}
+    graph.invoke({"amount": 10}, config)
+    first = list(recorder.heard)
+    assert ("interrupt", "approvals", "approve") in first
+    assert first[-1] == ("run", "approvals", None)
+    assert ("put", True) in first and all(h[2] != "__start__" for h in first if h[0] == "node")
+    recorder.heard.clear()
+    graph.invoke(Command(resume=True), config)
+    assert recorder.heard[0] == ("resume", "approvals")
+    assert ("node", "approvals", "approve", False, True) in recorder.heard
+
+    agent = instrument(_agent(InMemorySaver()), tracer_provider=provider, observers=[recorder])
+    agent.invoke({"messages": [HumanMessage("where is 7?", id="h")]}, {"configurable": {"thread_id": "t"}})
+    assert ("tool", "lookup_order", False) in recorder.heard
+
+
+def test_a_retried_node_is_one_span_with_its_attempts(
+    exported: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, exporter = exported
+    policy = RetryPolicy(max_attempts=3, initial_interval=0.0, jitter=False, retry_on=ConnectionError)
+    graph = instrument(_flaky_graph(2, policy), tracer_provider=provider)
+    out = graph.invoke({"calls": 0}, {"configurable": {"thread_id": "r"}})
+    assert out == {"calls": 3, "done": True}  # the writes of the third attempt, once
+    (node,) = [s for s in exporter.get_finished_spans() if s.name == "invoke_node charge"]
+    assert node.attributes["langgraph.node.attempt"] == 3
+    assert node.attributes["gen_ai.operation.name"] == "invoke_node"
+    failed = [e for e in node.events if e.name == "langgraph.attempt.failed"]
+    assert [(e.attributes["langgraph.node.attempt"], e.attributes["exception.message"]) for e in failed] == [
+        (1, "gateway timeout #1"),
+        (2, "gateway timeout #2"),
+    ]
+    assert node.status.status_code == StatusCode.UNSET
+
+    exporter.clear()
+    graph = instrument(_flaky_graph(5, policy), tracer_provider=provider)
+    with pytest.raises(ConnectionError):
+        graph.invoke({"calls": 0}, {"configurable": {"thread_id": "r2"}})
+    (node,) = [s for s in exporter.get_finished_spans() if s.name == "invoke_node charge"]
+    assert node.attributes["langgraph.node.attempt"] == 3 and node.status.status_code == StatusCode.ERROR
+
+    exporter.clear()
+    instrument(_flaky_graph(0, None), tracer_provider=provider).invoke(
+        {}, {"configurable": {"thread_id": "r3"}}
+    )
+    (node,) = [s for s in exporter.get_finished_spans() if s.name == "invoke_node charge"]
+    assert node.attributes["langgraph.node.attempt"] == 1 and not node.events
+
+
+@pytest.mark.parametrize("provider_kind", ["sampled_out", "no_sdk"])
+def test_unrecorded_runs_make_no_spans_and_render_nothing(provider_kind: str) -> None:
+    exporter = InMemorySpanExporter()
+    if provider_kind == "sampled_out":
+        provider: Any = TracerProvider(sampler=ALWAYS_OFF)
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    else:
+        provider = NoOpTracerProvider()
+    USER["provider"] = provider
+    rendered: list[str] = []
+
+    def redact(text: str) -> str:
+        rendered.append(text)
+        return text
+
+    graph = instrument(_agent(InMemorySaver()), tracer_provider=provider, capture_content=True, redact=redact)
+    out = graph.invoke(
+        {"messages": [HumanMessage("where is 7?", id="h")]}, {"configurable": {"thread_id": "s"}}
+    )
+    assert out["messages"][-1].content == "It shipped."
+    assert exporter.get_finished_spans() == ()
+    assert rendered == []  # content is never computed for a span that does not record
+
+
+class StartWatcher(SpanProcessor):
+    """A processor that does work in on_start, as some do (e.g. to stamp attributes)."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        self.started.append(span.name)
+        span.set_attribute("deployment", "blue")
+
+
+def test_lean_spans_reach_every_processor_and_encode_as_otlp(
+    exported: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, exporter = exported
+    watcher = StartWatcher()
+    provider.add_span_processor(watcher)
+    graph = instrument(_agent(InMemorySaver()), tracer_provider=provider)
+    graph.invoke({"messages": [HumanMessage("where is 7?", id="h")]}, {"configurable": {"thread_id": "l"}})
+    finished = exporter.get_finished_spans()
+    ours = [s for s in finished if s.instrumentation_scope and s.instrumentation_scope.name == "lgscope"]
+    assert {s.name for s in ours} >= {"invoke_node agent", "execute_tool lookup_order", "checkpoint put"}
+    assert sorted(watcher.started) == sorted(s.name for s in finished)
+    assert all(s.attributes["deployment"] == "blue" for s in finished)
+    assert len({s.context.span_id for s in finished}) == len(finished)
+    assert len({s.context.trace_id for s in finished}) == 1
+    request = encode_spans(finished)  # the real OTLP protobuf the exporters send
+    (resource_spans,) = request.resource_spans
+    encoded = [span for scope in resource_spans.scope_spans for span in scope.spans]
+    assert sorted(s.name for s in encoded) == sorted(s.name for s in finished)
+    put = next(s for s in encoded if s.name == "checkpoint put")
+    assert {a.key for a in put.attributes} >= {"langgraph.checkpoint.bytes", "langgraph.checkpoint.id"}
+
+
+def test_a_failing_checkpoint_write_is_an_error_span(
+    exported: tuple[TracerProvider, InMemorySpanExporter], tmp_path: Path
+) -> None:
+    provider, exporter = exported
+    path = tmp_path / "ro.sqlite"
+    SqliteSaver(sqlite3.connect(path)).setup()
+    readonly = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    saver = SqliteSaver(readonly)
+    saver.is_setup = True
+    graph = instrument(_approval(saver), tracer_provider=provider)
+    with pytest.raises(sqlite3.OperationalError, match=re.compile("readonly", re.I)):
+        graph.invoke({"amount": 1}, {"configurable": {"thread_id": "w"}})
+    failed = [
+        s
+        for s in exporter.get_finished_spans()
+        if s.name.startswith("checkpoint put") and s.status.status_code == StatusCode.ERROR
+    ]
+    assert failed, [s.name for s in exporter.get_finished_spans()]
+    (event,) = [e for e in failed[0].events if e.name == "exception"]
+    assert event.attributes["exception.type"] == "sqlite3.OperationalError"
+    (root,) = [s for s in exporter.get_finished_spans() if s.parent is None]
+    assert failed[0].context.trace_id == root.context.trace_id
+
+
+def test_user_spans_inside_nodes_still_nest(exported: tuple[TracerProvider, InMemorySpanExporter]) -> None:
+    provider, exporter = exported
+    tracer = provider.get_tracer("app")
+
+    class S(TypedDict, total=False):
+        n: int
+
+    def work(state: S) -> S:
+        with tracer.start_as_current_span("db query") as span:
+            span.set_attribute("rows", 3)
+        trace.get_current_span().set_attribute("app.note", "from inside the node")
+        return {"n": 1}
+
+    g = StateGraph(S)
+    g.add_node("work", work)
+    g.add_edge(START, "work")
+    instrument(g.compile(checkpointer=InMemorySaver()), tracer_provider=provider).invoke(
+        {}, {"configurable": {"thread_id": "u"}}
+    )
+    spans: dict[str, ReadableSpan] = {s.name: s for s in exporter.get_finished_spans()}
+    node, query = spans["invoke_node work"], spans["db query"]
+    assert query.parent is not None and query.parent.span_id == node.context.span_id
+    assert node.attributes["app.note"] == "from inside the node"
