@@ -123,11 +123,30 @@ class Store(ABC):
             f"list them with: lgscope show STORE --thread {thread_id}."
         )
 
-    def timeline(self, thread_id: str, ns: str = "") -> tuple[Step, ...]:
+    pages_cheaply: bool = False
+    """Whether `timeline` with ``offset``/``limit`` reads only that page (else: the whole
+    timeline is read and sliced, and a browser should read it once)."""
+
+    def timeline(
+        self, thread_id: str, ns: str = "", *, offset: int = 0, limit: int | None = None
+    ) -> tuple[Step, ...]:
         """One namespace's steps for browsing, cheaply: ``values`` and ``versions`` may be empty
         (backends that can skip decoding state do); nodes, interrupts, resumes and errors are
-        there. Load a step in full with `step_at`."""
-        return self.history(thread_id, ns)
+        there. ``offset``/``limit`` select a page of it (oldest first). Load a step in full
+        with `step_at`."""
+        steps = self.history(thread_id, ns)
+        return steps[offset:] if limit is None else steps[offset : offset + limit]
+
+    def timeline_size(self, thread_id: str, ns: str = "") -> int:
+        """How many checkpoints one namespace of a thread has."""
+        return len(self.timeline(thread_id, ns))
+
+    def timeline_index(self, thread_id: str, checkpoint_id: str, ns: str = "") -> int | None:
+        """A checkpoint's position in its namespace's timeline, or None if it is not there."""
+        for index, step in enumerate(self.timeline(thread_id, ns)):
+            if step.checkpoint_id == checkpoint_id:
+                return index
+        return None
 
     def step_at(self, thread_id: str, checkpoint_id: str, ns: str = "") -> Step:
         """One step in full (its parent is read too, for nodes and changed channels)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import functools
 import re
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -87,14 +86,13 @@ class RawCheckpoint:
 
 def ts_from_checkpoint_id(checkpoint_id: str) -> datetime | None:
     """The creation time LangGraph's uuid6 checkpoint ids carry, or None for other ids."""
-    try:
-        u = uuid.UUID(checkpoint_id)
+    # read the hex digits directly (uuid.UUID() costs ~20 µs, and a timeline parses thousands)
+    if len(checkpoint_id) != 36 or checkpoint_id[14] != "6" or checkpoint_id.count("-") != 4:
+        return None
+    try:  # time_high, time_mid and time_low without the version digit: 100 ns ticks since 1582
+        ticks = int(checkpoint_id[:8] + checkpoint_id[9:13] + checkpoint_id[15:18], 16)
     except ValueError:
         return None
-    if u.version != 6:
-        return None
-    h = u.int >> 64
-    ticks = ((h >> 32) << 28) | (((h >> 16) & 0xFFFF) << 12) | (h & 0x0FFF)
     return datetime.fromtimestamp(ticks / 1e7 + _EPOCH_UUID.timestamp(), UTC)
 
 

@@ -145,24 +145,45 @@ class SqliteStore(Store):
         )
         return self._assemble(thread_id, rows, None)
 
-    def timeline(self, thread_id: str, ns: str = "") -> tuple[Step, ...]:
+    pages_cheaply = True
+
+    def timeline(
+        self, thread_id: str, ns: str = "", *, offset: int = 0, limit: int | None = None
+    ) -> tuple[Step, ...]:
         # No state blob is decoded: nodes, interrupts and errors come from the writes table.
+        # The one exception: a checkpoint that Send tasks ran against is read, for its pending
+        # Sends name those tasks' nodes (rare: fan-outs). A page starts one row early: a
+        # step's nodes come from its parent's writes.
+        before = 1 if offset > 0 else 0
         rows = self._conn.execute(
-            "SELECT checkpoint_ns, checkpoint_id, parent_checkpoint_id, NULL, NULL, metadata, length(checkpoint) "
-            "FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ? ORDER BY checkpoint_id",
-            (thread_id, ns),
+            "SELECT checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, CASE WHEN EXISTS ("
+            "  SELECT 1 FROM writes w WHERE w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns "
+            f"  AND w.checkpoint_id = c.checkpoint_id AND {self._task_path.replace('task_path', 'w.task_path')} "
+            "  LIKE '~__pregel_push%') THEN checkpoint END, metadata, length(checkpoint) "
+            "FROM checkpoints c WHERE thread_id = ? AND checkpoint_ns = ? ORDER BY checkpoint_id LIMIT ? OFFSET ?",
+            (thread_id, ns, -1 if limit is None else limit + before, offset - before),
         ).fetchall()
         if not rows:
+            if offset and self.timeline_size(thread_id, ns):
+                return ()  # past the end
             self.history(thread_id, ns)  # raises the right ThreadNotFound
         raws: list[RawCheckpoint] = []
         by_key: dict[tuple[str, str], RawCheckpoint] = {}
-        for row_ns, cid, pid, _t, _b, meta, size in rows:
+        decoder = Decoder()
+        for row_ns, cid, pid, type_, blob, meta, size in rows:
             try:
                 metadata = _decode_metadata(meta)
             except DecodeError:
                 metadata = {}
+            checkpoint = None
+            if blob is not None:
+                try:
+                    decoded = decoder.decode_typed(type_, blob)
+                    checkpoint = decoded if isinstance(decoded, dict) else None
+                except DecodeError:
+                    pass  # marked corrupt when the step is read in full
             raw = RawCheckpoint(
-                thread_id, row_ns, cid, pid, None, metadata, [], (size or 0) + len(meta or b"")
+                thread_id, row_ns, cid, pid, checkpoint, metadata, [], (size or 0) + len(meta or b"")
             )
             raws.append(raw)
             by_key[(row_ns, cid)] = raw
@@ -171,12 +192,28 @@ class SqliteStore(Store):
             self._conn.execute(
                 f"SELECT checkpoint_ns, checkpoint_id, task_id, {self._task_path}, idx, channel, type, "
                 "CASE WHEN channel IN ('__interrupt__', '__error__', '__resume__') THEN value END "
-                f"FROM writes WHERE thread_id = ? AND checkpoint_ns = ? ORDER BY checkpoint_id, {self._task_path}, task_id, idx",
-                (thread_id, ns),
+                "FROM writes WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id BETWEEN ? AND ? "
+                f"ORDER BY checkpoint_id, {self._task_path}, task_id, idx",
+                (thread_id, ns, rows[0][1] if rows else "", rows[-1][1] if rows else ""),
             ),
             by_key,
         )
-        return tuple(build_steps(raws, control_writes_only=True))
+        return tuple(build_steps(raws, control_writes_only=True))[before:]
+
+    def timeline_size(self, thread_id: str, ns: str = "") -> int:
+        row = self._conn.execute(
+            "SELECT count(*) FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ?", (thread_id, ns)
+        ).fetchone()
+        return int(row[0])
+
+    def timeline_index(self, thread_id: str, checkpoint_id: str, ns: str = "") -> int | None:
+        row = self._conn.execute(
+            "SELECT (SELECT count(*) FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ? "
+            "AND checkpoint_id < ?) FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ? "
+            "AND checkpoint_id = ?",
+            (thread_id, ns, checkpoint_id, thread_id, ns, checkpoint_id),
+        ).fetchone()
+        return None if row is None else int(row[0])
 
     def step_at(self, thread_id: str, checkpoint_id: str, ns: str = "") -> Step:
         rows = self._conn.execute(
