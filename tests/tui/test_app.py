@@ -17,6 +17,7 @@ from lgscope.tui.app import LgscopeApp
 from lgscope.tui.state_tree import StateTree
 from lgscope.tui.thread_screen import ThreadScreen
 from lgscope.tui.threads_screen import ThreadsScreen
+from lgscope.tui.timeline import Timeline
 
 
 def _walk(node: Any) -> list[Any]:
@@ -69,7 +70,7 @@ async def test_thread_screen_bindings(
     async with app.run_test(size=(160, 48)) as pilot:
         screen = app.screen
         assert isinstance(screen, ThreadScreen)
-        timeline = screen.query_one("#timeline", DataTable)
+        timeline = screen.query_one("#timeline", Timeline)
         assert timeline.row_count == 13
         await pilot.press("j", "j")
         assert timeline.cursor_row == 2 and screen.current().nodes == ("agent",)  # type: ignore[union-attr]
@@ -113,7 +114,7 @@ async def test_namespaces_and_corrupt_checkpoints(sample_copy: Path, reference_n
     async with app.run_test(size=(160, 48)) as pilot:
         screen = app.screen
         assert isinstance(screen, ThreadScreen)
-        timeline = screen.query_one("#timeline", DataTable)
+        timeline = screen.query_one("#timeline", Timeline)
         markers = [str(timeline.get_row_at(i)[5]) for i in range(timeline.row_count)]
         assert markers.count("⚠ corrupt") == 1
         await pilot.press("t")
@@ -149,7 +150,7 @@ async def test_large_thread_mode_reads_steps_on_demand(sample_copy: Path, refere
         async with app.run_test(size=(160, 48)) as pilot:
             screen = app.screen
             assert isinstance(screen, ThreadScreen) and screen.lazy
-            timeline = screen.query_one("#timeline", DataTable)
+            timeline = screen.query_one("#timeline", Timeline)
             assert timeline.row_count == 13 and screen.findings == []
             assert "press F" in _text(screen.query_one("#title", Static))
             assert screen.steps[2].values == {}  # the timeline holds no state…
@@ -163,3 +164,80 @@ async def test_large_thread_mode_reads_steps_on_demand(sample_copy: Path, refere
             assert screen.current().checkpoint_id == screen.findings[0].first_checkpoint_id  # type: ignore[union-attr]
     finally:
         tui_app.INTERACTIVE_CHECKPOINTS = limit
+
+
+@pytest.mark.asyncio
+async def test_timeline_keys_and_mouse(sample_store: Path, reference_now: datetime) -> None:
+    app = LgscopeApp(open_store(sample_store), thread_id="support-loop-gave-up", now=reference_now)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ThreadScreen)
+        timeline = screen.query_one("#timeline", Timeline)
+        await pilot.press("end")
+        assert timeline.cursor_row == 12 and screen.current() is screen.steps[12]
+        await pilot.press("up", "up")
+        assert timeline.cursor_row == 10
+        await pilot.press("home", "down")
+        assert timeline.cursor_row == 1
+        await pilot.click("#timeline", offset=(3, 5))  # line 0 is the header: line 5 shows row 4
+        await pilot.pause()
+        assert timeline.cursor_row == 4
+        assert screen.current().checkpoint_id == screen.steps[4].checkpoint_id  # type: ignore[union-attr]
+        assert "diff vs parent (step 2)" in _text(screen.query_one("#diff", Static))
+
+
+@pytest.mark.asyncio
+async def test_timeline_formats_only_the_rows_on_screen(sample_store: Path, reference_now: datetime) -> None:
+    """100,000 rows cost what a screenful costs: a row is made when its line is painted."""
+    app = LgscopeApp(open_store(sample_store), thread_id="support-loop-gave-up", now=reference_now)
+    async with app.run_test(size=(160, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ThreadScreen)
+        timeline = screen.query_one("#timeline", Timeline)
+        steps = [screen.steps[i % len(screen.steps)] for i in range(100_000)]
+        asked: list[int] = []
+
+        def marker(step: Any) -> str:
+            asked.append(1)
+            return ""
+
+        timeline.set_steps(steps, marker)
+        await pilot.pause()
+        assert 0 < len(asked) <= 2 * timeline.size.height
+        asked.clear()
+        timeline.move_cursor(99_999)
+        await pilot.pause()
+        assert timeline.scroll_offset.y > 99_000 and 0 < len(asked) <= 2 * timeline.size.height
+        assert timeline.row_count == 100_000 and timeline.get_row_at(99_999)[0] == str(steps[-1].step)
+
+
+@pytest.mark.asyncio
+async def test_large_threads_read_the_timeline_page_by_page(
+    sample_store: Path, reference_now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lgscope.tui import app as tui_app
+    from lgscope.tui.timeline import TimelinePages
+
+    monkeypatch.setattr(tui_app, "INTERACTIVE_CHECKPOINTS", 5)
+    monkeypatch.setattr(TimelinePages, "PAGE", 4)
+    store = open_store(sample_store)
+    reads: list[tuple[int, int | None]] = []
+    timeline = store.timeline
+
+    def counted(thread_id: str, ns: str = "", *, offset: int = 0, limit: int | None = None) -> Any:
+        reads.append((offset, limit))
+        return timeline(thread_id, ns, offset=offset, limit=limit)
+
+    monkeypatch.setattr(store, "timeline", counted)
+    app = LgscopeApp(store, thread_id="support-loop-gave-up", now=reference_now)
+    async with app.run_test(size=(160, 12)) as pilot:  # a short screen: 13 rows do not all show
+        screen = app.screen
+        assert isinstance(screen, ThreadScreen) and isinstance(screen.steps, TimelinePages)
+        assert reads and all(limit == 4 for _offset, limit in reads)
+        assert {offset for offset, _ in reads} < {0, 4, 8, 12}  # not every page yet
+        await pilot.press("end")
+        assert screen.current().checkpoint_id == store.history("support-loop-gave-up")[-1].checkpoint_id  # type: ignore[union-attr]
+        assert (12, 4) in reads
+        await pilot.press("F", "home", "n")  # the finding's row comes from the store, not a scan of pages
+        (loop,) = screen.findings
+        assert screen.current().checkpoint_id == loop.first_checkpoint_id  # type: ignore[union-attr]

@@ -20,3 +20,14 @@ def test_thread_screen(snap_compare: Any, sample_store: Path, reference_now: dat
     app = LgscopeApp(open_store(sample_store), thread_id="support-loop-gave-up", now=reference_now)
     app.sub_title = "fixtures/stores/sample.sqlite"
     assert snap_compare(app, press=["n", "j"], terminal_size=(160, 44))
+
+
+def test_thread_screen_light_theme(snap_compare: Any, sample_store: Path, reference_now: datetime) -> None:
+    app = LgscopeApp(open_store(sample_store), thread_id="support-loop-gave-up", now=reference_now)
+    app.sub_title = "fixtures/stores/sample.sqlite"
+
+    async def run_before(pilot: Any) -> None:
+        pilot.app.theme = "textual-light"
+        await pilot.press("n", "j", "m", "j")
+
+    assert snap_compare(app, run_before=run_before, terminal_size=(160, 44))

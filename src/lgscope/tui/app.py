@@ -31,6 +31,13 @@ class LgscopeApp(App[None]):
         self.sub_title = store.url
 
     def on_mount(self) -> None:
+        if self.thread_id:  # straight to the thread: the threads list is made when you go back
+            self.open_thread(self.thread_id)
+        else:
+            self.show_threads()
+
+    def show_threads(self) -> None:
+        """The threads screen (replacing a thread screen opened straight from the command line)."""
         index = self.store.index()
         small = sum(e.checkpoints for e in index) <= INTERACTIVE_CHECKPOINTS
         if small:
@@ -39,11 +46,19 @@ class LgscopeApp(App[None]):
         else:  # paint first; the findings follow from a background scan
             threads, findings = list(self.store.threads()), []
         screen = ThreadsScreen(sorted(threads, key=lambda t: t.thread_id), findings, self.now)
-        self.push_screen(screen)
-        if not small and not self.thread_id:  # with a thread open, a store-wide scan would only slow it
+        if isinstance(self.screen, ThreadScreen):
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+        if not small:
             self.run_worker(lambda: self._scan_later(screen), thread=True, exclusive=True, group="scan")
-        if self.thread_id:
-            self.open_thread(self.thread_id)
+
+    def leave_thread(self) -> None:
+        """Back from a thread screen to the threads list."""
+        if any(isinstance(s, ThreadsScreen) for s in self.screen_stack):
+            self.pop_screen()
+        else:
+            self.show_threads()
 
     def _scan_later(self, screen: ThreadsScreen) -> None:
         result = scan(self.store, now=self.now)

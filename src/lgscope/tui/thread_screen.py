@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.text import Text
@@ -10,12 +11,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import Footer, Header, Input, Static
 
 from lgscope.forensics.diff import diff_steps, format_change, summarize
 from lgscope.model import Finding, Step, Thread
 from lgscope.store import Store
 from lgscope.tui.state_tree import StateTree
+from lgscope.tui.timeline import Timeline, TimelinePages
 
 __all__ = ["ThreadScreen"]
 
@@ -65,32 +67,54 @@ class ThreadScreen(Screen[None]):
         self.search = ""
         self.lazy = lazy
         """Large threads: the timeline decodes no state; each step is read when it is shown."""
-        self._timelines: dict[str, tuple[Step, ...]] = {}
+        self._timelines: dict[str, Sequence[Step]] = {}
         self._full: OrderedDict[str, Step] = OrderedDict()
+        self._rows: dict[str, dict[str, int]] = {}
 
     @property
-    def steps(self) -> tuple[Step, ...]:
+    def steps(self) -> Sequence[Step]:
         """The namespace's timeline: cheap steps, loaded once; full steps come from `full`."""
         if self.ns not in self._timelines:
-            if self.lazy:
-                self._timelines[self.ns] = self.store.timeline(self.thread.thread_id, self.ns)
+            tid = self.thread.thread_id
+            if self.lazy and self.store.pages_cheaply:  # read a page at a time, as rows are shown
+                self._timelines[self.ns] = TimelinePages(self.store, tid, self.ns)
+            elif self.lazy:
+                self._timelines[self.ns] = self.store.timeline(tid, self.ns)
             else:
-                self._timelines[self.ns] = self.store.history(self.thread.thread_id, self.ns)
+                self._timelines[self.ns] = self.store.history(tid, self.ns)
         return self._timelines[self.ns]
+
+    def _marker(self) -> Callable[[Step], str]:
+        starts = {f.first_checkpoint_id for f in self.findings if f.checkpoint_ns == self.ns}
+        return lambda step: _marker(step, starts)
+
+    def row_of(self, checkpoint_id: str | None) -> int | None:
+        """The timeline row of a checkpoint of the current namespace."""
+        if checkpoint_id is None:
+            return None
+        steps = self.steps
+        if isinstance(steps, TimelinePages):
+            return steps.index_of(checkpoint_id)
+        if self.ns not in self._rows:
+            self._rows[self.ns] = {s.checkpoint_id: i for i, s in enumerate(steps)}
+        return self._rows[self.ns].get(checkpoint_id)
 
     def full(self, checkpoint_id: str | None) -> Step | None:
         """A step with its state, read on demand and kept for the last 64 looked at."""
         if checkpoint_id is None:
             return None
         if not self.lazy:
-            return next((s for s in self.steps if s.checkpoint_id == checkpoint_id), None)
+            row = self.row_of(checkpoint_id)
+            return None if row is None else self.steps[row]
         if checkpoint_id not in self._full:
             step = self._full[checkpoint_id] = self.store.step_at(
                 self.thread.thread_id, checkpoint_id, self.ns
             )
             if step.corrupt:  # only now known: mark it in the timeline
-                table = self.query_one("#timeline", DataTable)
-                table.update_cell(checkpoint_id, table.ordered_columns[5].key, "⚠ corrupt")
+                timeline = self.query_one("#timeline", Timeline)
+                row = self.row_of(checkpoint_id)
+                if row is not None:
+                    timeline.set_marker(row, "⚠ corrupt")
             while len(self._full) > 64:
                 self._full.popitem(last=False)
         self._full.move_to_end(checkpoint_id)
@@ -99,14 +123,14 @@ class ThreadScreen(Screen[None]):
     def set_findings(self, findings: list[Finding]) -> None:
         """Findings computed after the first paint (large threads)."""
         self.findings = findings
-        row = self.query_one("#timeline", DataTable).cursor_row
+        row = self.query_one("#timeline", Timeline).cursor_row
         self.load_namespace(keep_row=row)
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="title")
         with Horizontal():
-            yield DataTable(id="timeline", cursor_type="row")
+            yield Timeline(id="timeline")
             with Vertical(id="right"):
                 yield StateTree("state", id="state")
                 yield Static(id="diff")
@@ -115,26 +139,17 @@ class ThreadScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#timeline", DataTable)
-        table.add_columns("step", "node(s)", "time", "source", "size", "")
         self.load_namespace()
-        table.focus()
+        self.query_one("#timeline", Timeline).focus()
 
     def load_namespace(self, keep_row: int = 0) -> None:
+        self.query_one("#timeline", Timeline).set_steps(self.steps, self._marker())
+        self._update_title()
+        if self.steps:
+            self.show_step(min(keep_row, len(self.steps) - 1))
+
+    def _update_title(self) -> None:
         t = self.thread
-        starts = {f.first_checkpoint_id for f in self.findings if f.checkpoint_ns == self.ns}
-        table = self.query_one("#timeline", DataTable)
-        table.clear()
-        for s in self.steps:
-            table.add_row(
-                str(s.step),
-                "+".join(s.nodes),
-                s.ts.strftime("%m-%d %H:%M:%S"),
-                s.source,
-                f"{s.size:,}",
-                _marker(s, starts),
-                key=s.checkpoint_id,
-            )
         names = ", ".join(repr(n) for n in t.namespaces)
         self.query_one("#title", Static).update(
             f"{t.thread_id} — {t.status}, {t.checkpoints} checkpoints — namespace {self.ns!r} of {names}"
@@ -149,19 +164,18 @@ class ThreadScreen(Screen[None]):
                 else ""
             )
         )
-        if self.steps:
-            self.show_step(min(keep_row, len(self.steps) - 1))
 
     def current(self) -> Step | None:
-        table = self.query_one("#timeline", DataTable)
+        timeline = self.query_one("#timeline", Timeline)
         if not self.steps:
             return None
-        return self.steps[min(table.cursor_row, len(self.steps) - 1)]
+        return self.steps[min(timeline.cursor_row, len(self.steps) - 1)]
 
     def show_step(self, index: int | None = None) -> None:
-        table = self.query_one("#timeline", DataTable)
-        if index is not None:
-            table.move_cursor(row=index)
+        timeline = self.query_one("#timeline", Timeline)
+        if index is not None and index != timeline.cursor_row:
+            timeline.move_cursor(index)  # announces the move: RowHighlighted shows the step
+            return
         light = self.current()
         step = self.full(light.checkpoint_id) if light is not None else None
         if step is None:
@@ -170,15 +184,18 @@ class ThreadScreen(Screen[None]):
         diff = self.query_one("#diff", Static)
         if self.show_diff:
             base_id = self.marked or step.parent_id
-            base = self.full(base_id) if any(s.checkpoint_id == base_id for s in self.steps) else None
+            base = self.full(base_id) if self.row_of(base_id) is not None else None
             label = "marked" if self.marked else "parent"
             if base is None:
-                diff.update(f"diff vs {label}: (none)")
+                diff.update(f"diff vs {label}: (none)", layout=False)
             else:
                 lines = [format_change(c) for c in diff_steps(base, step)] or ["no differences"]
-                diff.update(Text(f"diff vs {label} (step {base.step}):\n" + "\n".join(lines[:30])))
+                room = max(diff.content_region.height - 1, 1)
+                if len(lines) > room:
+                    lines = [*lines[: room - 1], f"… {len(lines) - room + 1} more changes"]
+                diff.update(Text(f"diff vs {label} (step {base.step}):\n" + "\n".join(lines)), layout=False)
         else:
-            diff.update("")
+            diff.update("", layout=False)
         details = []
         if step.corrupt:
             details.append(f"corrupt: {step.corrupt}")
@@ -189,27 +206,30 @@ class ThreadScreen(Screen[None]):
         details += [f"interrupt {i.id[:12]} at {i.node}: {summarize(i.value, 60)}" for i in step.interrupts]
         details += [f"resume: {summarize(w.value, 60)}" for w in step.resumes]
         details += [f"error at {e.node}: {e.error_type}: {e.message}" for e in step.errors]
-        self.query_one("#details", Static).update("\n".join(details) or f"checkpoint {step.checkpoint_id}")
+        # fixed-size panes: updating them needs no new layout (that would cost more than the step)
+        self.query_one("#details", Static).update(
+            "\n".join(details) or f"checkpoint {step.checkpoint_id}", layout=False
+        )
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_timeline_row_highlighted(self, event: Timeline.RowHighlighted) -> None:
         self.show_step()
 
     def action_step(self, delta: int) -> None:
-        table = self.query_one("#timeline", DataTable)
-        self.show_step(max(0, min(table.cursor_row + delta, len(self.steps) - 1)))
+        timeline = self.query_one("#timeline", Timeline)
+        self.show_step(max(0, min(timeline.cursor_row + delta, len(self.steps) - 1)))
 
     def action_finding(self, direction: int) -> None:
-        starts = [
-            i
-            for i, s in enumerate(self.steps)
-            if any(
-                f.first_checkpoint_id == s.checkpoint_id and f.checkpoint_ns == self.ns for f in self.findings
-            )
-        ]
+        starts = sorted(
+            {
+                row
+                for f in self.findings
+                if f.checkpoint_ns == self.ns and (row := self.row_of(f.first_checkpoint_id)) is not None
+            }
+        )
         if not starts:
             self.notify("No findings in this namespace.")
             return
-        row = self.query_one("#timeline", DataTable).cursor_row
+        row = self.query_one("#timeline", Timeline).cursor_row
         later = [i for i in starts if (i > row if direction > 0 else i < row)]
         target = (
             (later[0] if direction > 0 else later[-1])
@@ -221,6 +241,7 @@ class ThreadScreen(Screen[None]):
     def action_mark(self) -> None:
         step = self.current()
         self.marked = None if step is None or self.marked == step.checkpoint_id else step.checkpoint_id
+        self.query_one("#timeline", Timeline).marked_row = self.row_of(self.marked)
         self.notify(f"Marked step {step.step} for diff." if self.marked and step else "Mark cleared.")
         self.show_step()
 
@@ -232,6 +253,7 @@ class ThreadScreen(Screen[None]):
         names = list(self.thread.namespaces)
         self.ns = names[(names.index(self.ns) + 1) % len(names)]
         self.marked = None
+        self.query_one("#timeline", Timeline).marked_row = None
         self.load_namespace()
 
     def action_search(self) -> None:
@@ -242,7 +264,7 @@ class ThreadScreen(Screen[None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.search = event.value
         event.input.add_class("hidden")
-        self.query_one("#timeline", DataTable).focus()
+        self.query_one("#timeline", Timeline).focus()
         self.show_step()
 
     def action_export(self) -> None:
@@ -266,4 +288,4 @@ class ThreadScreen(Screen[None]):
         self.notify(self.query_one("#state", StateTree).full_text()[:4000], timeout=10)
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        self.app.leave_thread()  # type: ignore[attr-defined]
