@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 VARIANTS = ["uninstrumented", "lgscope", "openinference", "openllmetry"]
 
@@ -98,6 +99,67 @@ def child(variant: str, saver_kind: str, runs: int, blob: int) -> None:
     )
 
 
+def interleaved(saver_kind: str, rounds: int, batch: int) -> None:
+    """lgscope vs uninstrumented in one process: the same graph, instrumented and not, in
+    alternating batches, so that the machine's drift hits both alike; spans are exported (and
+    dropped, as an OTLP exporter drops what it sent) between batches, outside the timing."""
+    import sqlite3
+
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.checkpoint.sqlite import SqliteSaver
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from lgscope.tracing import instrument, uninstrument
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(
+        BatchSpanProcessor(exporter, max_queue_size=200_000, max_export_batch_size=2048)
+    )
+    if saver_kind == "sqlite":
+        path = Path(tempfile.mkdtemp()) / "bench.sqlite"
+        saver: object = SqliteSaver(sqlite3.connect(path, check_same_thread=False))
+    else:
+        saver = InMemorySaver()
+    graph: Any = _graph(saver)
+    state = {"n": 0, "blob": "x" * 1000}
+    count = 0
+
+    def timed() -> float:
+        nonlocal count
+        started = time.perf_counter()
+        for _ in range(batch):
+            count += 1
+            graph.invoke(state, {"configurable": {"thread_id": f"t{count}"}})
+        return time.perf_counter() - started
+
+    instrument(graph, tracer_provider=provider)
+    timed()  # warm up both ways
+    uninstrument(graph)
+    timed()
+    plain: list[float] = []
+    traced: list[float] = []
+    for _ in range(rounds):
+        plain.append(timed())
+        instrument(graph, tracer_provider=provider)
+        traced.append(timed())
+        uninstrument(graph)
+        provider.force_flush()
+        exporter.clear()
+    print(
+        json.dumps(
+            {
+                "ratio": sum(traced) / sum(plain),
+                "paired_median": statistics.median(t / p for t, p in zip(traced, plain, strict=True)),
+                "ms_plain": sum(plain) * 1000 / (rounds * batch),
+                "ms_traced": sum(traced) * 1000 / (rounds * batch),
+            }
+        )
+    )
+
+
 def _run(variant: str, saver: str, runs: int, blob: int) -> dict[str, float]:
     out = subprocess.run(
         [
@@ -125,10 +187,13 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--child", choices=VARIANTS)
+    parser.add_argument("--child", choices=[*VARIANTS, "interleaved"])
     parser.add_argument("--saver", default="memory")
     parser.add_argument("--blob", type=int, default=1000)
     args = parser.parse_args()
+    if args.child == "interleaved":
+        interleaved(args.saver, rounds=60, batch=10)
+        return
     if args.child:
         child(args.child, args.saver, args.runs, args.blob)
         return
@@ -158,6 +223,22 @@ def main() -> None:
                 f"{spans:.0f} spans/run",
                 flush=True,
             )
+    for saver in ("memory", "sqlite"):
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", "interleaved", "--saver", saver],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        r = json.loads(out.strip().splitlines()[-1])
+        label = "InMemorySaver" if saver == "memory" else "SqliteSaver"
+        print(
+            f"overhead {label} 10 nodes, interleaved in one process (600 runs each way): lgscope "
+            f"{r['ms_traced']:.2f} ms/run, baseline uninstrumented {r['ms_plain']:.2f} ms/run, "
+            f"ratio {r['ratio']:.2f} (+{(r['ratio'] - 1) * 100:.0f}%; median of batch ratios "
+            f"{r['paired_median']:.2f})",
+            flush=True,
+        )
     for variant in ("lgscope", "openinference", "openllmetry"):
         small = _run(variant, "memory", 50, 1000)["attr_bytes_per_run"]
         large = _run(variant, "memory", 50, 200_000)["attr_bytes_per_run"]
