@@ -105,6 +105,25 @@ def test_a_truncated_checkpoint_marks_its_step_corrupt_and_the_rest_loads(sample
     assert code == 0 and "support-1" in out
 
 
+def test_metadata_json_that_only_the_standard_library_reads(sample_copy: Path) -> None:
+    # json.dumps writes NaN and integers past 64 bits; the fast parser refuses them, json takes them
+    with sqlite3.connect(sample_copy) as conn:
+        conn.execute(
+            "UPDATE checkpoints SET metadata = ? WHERE thread_id = 'support-1' AND checkpoint_ns = ''",
+            (b'{"source": "loop", "step": 3, "score": NaN, "big": 123456789012345678901234567890}',),
+        )
+        conn.execute(
+            "UPDATE checkpoints SET metadata = ? WHERE thread_id = 'support-2' AND checkpoint_ns = ''",
+            (b'{"source": "loop", "step": ',),
+        )
+    with open_store(sample_copy) as store:
+        steps = store.history("support-1")
+        broken = store.history("support-2")
+    assert steps[0].metadata["big"] == 123456789012345678901234567890
+    assert steps[0].metadata["score"] != steps[0].metadata["score"]  # NaN
+    assert all(s.corrupt is not None and "metadata is not valid JSON" in s.corrupt for s in broken)
+
+
 @pytest.mark.postgres
 def test_a_truncated_postgres_blob_marks_its_step_corrupt(postgres_sample: str) -> None:
     import psycopg

@@ -28,23 +28,15 @@ _VOLATILE = frozenset(
 )
 
 
+_MESSAGE_TYPES = frozenset({"human", "ai", "tool", "system", "function", "chat", "AIMessageChunk", "remove"})
+
+
 def is_message(value: Any) -> bool:
     """A decoded LangChain message: a dict with a message ``type`` and ``content``."""
-    return (
-        isinstance(value, Mapping)
-        and "content" in value
-        and value.get("type")
-        in (
-            "human",
-            "ai",
-            "tool",
-            "system",
-            "function",
-            "chat",
-            "AIMessageChunk",
-            "remove",
-        )
-    )
+    if type(value) is not dict and not isinstance(value, Mapping):  # exact check first: it is fast
+        return False
+    kind = value.get("type")
+    return type(kind) is str and kind in _MESSAGE_TYPES and "content" in value
 
 
 def _normalize(value: Any) -> Any:

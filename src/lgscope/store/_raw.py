@@ -46,7 +46,6 @@ _EPOCH_UUID = datetime(1582, 10, 15, tzinfo=UTC)
 
 # Task paths and channel names repeat in every checkpoint of a store: scans look them up once.
 _node_of_path = functools.lru_cache(maxsize=4096)(node_from_task_path)
-_bookkeeping = functools.lru_cache(maxsize=4096)(is_bookkeeping)
 
 
 @dataclass(slots=True)
@@ -293,8 +292,8 @@ def _parse_error_repr(text: str) -> tuple[str, str]:
 def build_steps(raws: Sequence[RawCheckpoint], *, control_writes_only: bool = False) -> list[Step]:
     """Turn one namespace's checkpoints (oldest first) into `Step`s.
 
-    With ``control_writes_only`` (scans), only interrupt, resume and error writes are decoded;
-    other writes keep ``value=None``: the state they wrote is in the next checkpoint anyway.
+    With ``control_writes_only`` (scans, timelines), a step's ``writes`` are only its interrupt,
+    resume and error writes: the state other writes wrote is in the next checkpoint anyway.
     """
     by_id = {r.checkpoint_id: r for r in raws}
     writes_of: dict[str, list[tuple[RawWrite, Any, str | None]]] = {}
@@ -306,57 +305,63 @@ def build_steps(raws: Sequence[RawCheckpoint], *, control_writes_only: bool = Fa
         return got
 
     steps: list[Step] = []
+    empty: dict[str, Any] = {}
     for raw in raws:
         parent = by_id.get(raw.parent_id) if raw.parent_id else None
         ts = _parse_ts(raw)
-        ck = raw.checkpoint or {}
-        versions: dict[str, Any] = dict(ck.get("channel_versions") or {})
+        ck = raw.checkpoint or empty
+        # shared with the decoded checkpoint, not copied: steps are read-only
+        versions: Mapping[str, Any] = ck.get("channel_versions") or empty
         parent_versions: Mapping[str, Any] = (
-            (parent.checkpoint or {}).get("channel_versions") or {} if parent else {}
+            (parent.checkpoint or empty).get("channel_versions") or empty if parent else empty
         )
-        channel_values: Mapping[str, Any] = ck.get("channel_values") or {}
-        values = {k: v for k, v in channel_values.items() if not _bookkeeping(k)}
+        values = {k: v for k, v in (ck.get("channel_values") or empty).items() if not _BOOKKEEPING[k]}
         changed = tuple(
-            sorted(ch for ch, v in versions.items() if not _bookkeeping(ch) and parent_versions.get(ch) != v)
+            sorted(ch for ch, v in versions.items() if parent_versions.get(ch) != v and not _BOOKKEEPING[ch])
         )
         own = writes(raw)
-        node_of_task = {w.task_id: n for w, _v, _e in own if (n := _node_of_path(w.task_path)) is not None}
-        for w, _v, _e in own:
-            if w.task_id not in node_of_task and (n := _push_node(w.task_path, raw, own)):
-                node_of_task[w.task_id] = n
         next_nodes = _next_nodes(ck)
-        triggered = set(next_nodes)
-        if len(triggered) == 1:
-            # Writes against a checkpoint come from the tasks it triggers; with one candidate
-            # that is the writer, even where the store keeps no task paths.
-            (only,) = triggered
-            for w, _v, _e in own:
-                if w.task_id not in node_of_task:
-                    node_of_task[w.task_id] = only
-        step_writes = tuple(
-            Write(
-                task_id=w.task_id,
-                task_path=w.task_path,
-                idx=w.idx,
-                channel=w.channel,
-                value=value,
-                type=w.type or "",
-                size=len(w.value or b""),
-                node=node_of_task.get(w.task_id),
-            )
-            for w, value, _err in own
-        )
+        node_of_task: dict[str, str] = {}
+        step_writes: tuple[Write, ...] = ()
         corrupt = raw.corrupt
-        write_errors = [err for _w, _v, err in own if err]
-        if corrupt is None and write_errors:
-            corrupt = write_errors[0]
+        if own:
+            node_of_task = {
+                w.task_id: n for w, _v, _e in own if (n := _node_of_path(w.task_path)) is not None
+            }
+            for w, _v, _e in own:
+                if w.task_id not in node_of_task and (n := _push_node(w.task_path, raw, own)):
+                    node_of_task[w.task_id] = n
+            if len(next_nodes) == 1 or len(set(next_nodes)) == 1:
+                # Writes against a checkpoint come from the tasks it triggers; with one
+                # candidate that is the writer, even where the store keeps no task paths.
+                only = next_nodes[0]
+                for w, _v, _e in own:
+                    if w.task_id not in node_of_task:
+                        node_of_task[w.task_id] = only
+            step_writes = tuple(
+                Write(
+                    task_id=w.task_id,
+                    task_path=w.task_path,
+                    idx=w.idx,
+                    channel=w.channel,
+                    value=value,
+                    type=w.type or "",
+                    size=len(w.value or b""),
+                    node=node_of_task.get(w.task_id),
+                )
+                for w, value, _err in own
+                if not control_writes_only or w.channel in _CONTROL
+            )
+            if corrupt is None:
+                corrupt = next((err for _w, _v, err in own if err), None)
+        step = raw.metadata.get("step", -1)
         steps.append(
             Step(
                 thread_id=raw.thread_id,
                 checkpoint_ns=raw.checkpoint_ns,
                 checkpoint_id=raw.checkpoint_id,
                 parent_id=raw.parent_id,
-                step=int(raw.metadata.get("step", -1)) if _is_int(raw.metadata.get("step")) else -1,
+                step=step if _is_int(step) else -1,
                 source=str(raw.metadata.get("source", "")),
                 ts=ts,
                 nodes=_producer_nodes(raw, parent, writes(parent) if parent else []),
@@ -365,7 +370,7 @@ def build_steps(raws: Sequence[RawCheckpoint], *, control_writes_only: bool = Fa
                 versions=versions,
                 next=next_nodes,
                 writes=step_writes,
-                interrupts=_interrupts(raw, ts, own, node_of_task),
+                interrupts=_interrupts(raw, ts, own, node_of_task) if own else (),
                 resumes=tuple(w for w in step_writes if w.channel == RESUME),
                 errors=tuple(
                     _task_error(raw, w, value, node_of_task.get(w.task_id))
@@ -378,6 +383,19 @@ def build_steps(raws: Sequence[RawCheckpoint], *, control_writes_only: bool = Fa
             )
         )
     return steps
+
+
+class _Memo(dict[str, bool]):
+    """``is_bookkeeping`` by channel name: names repeat in every checkpoint of a store."""
+
+    def __missing__(self, channel: str) -> bool:
+        value = is_bookkeeping(channel)
+        if len(self) < 65536:
+            self[channel] = value
+        return value
+
+
+_BOOKKEEPING = _Memo()
 
 
 def _is_int(v: Any) -> bool:

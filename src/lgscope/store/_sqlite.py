@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import orjson
+
 from lgscope._exceptions import DecodeError, NotACheckpointStore, StoreNotFound
 from lgscope.model import Step, ThreadHistory
 from lgscope.store._base import Store, ThreadIndexEntry
@@ -39,14 +41,19 @@ _WRITES_COLUMNS = {
     "value",
 }
 
+_CONTROL_SQL = "('__interrupt__', '__error__', '__resume__')"
+
 
 def _decode_metadata(raw: Any) -> dict[str, Any]:
     if raw is None:
         return {}
     try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DecodeError(f"The checkpoint metadata is not valid JSON ({exc}).") from exc
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:  # what orjson refuses and json takes: NaN, Infinity, integers past 64 bits
+            value = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DecodeError(f"The checkpoint metadata is not valid JSON ({exc}).") from exc
     return value if isinstance(value, dict) else {"value": value}
 
 
@@ -118,6 +125,15 @@ class SqliteStore(Store):
                 acc["last"] = last
         if current is not None:
             yield _entry(current, acc)
+
+    def thread_ids(self, *, since: datetime | None = None) -> list[str]:
+        if since is not None:
+            return super().thread_ids(since=since)
+        # the primary key's index alone, no row is read (SQLite's BINARY order is code-point order)
+        return [
+            tid
+            for (tid,) in self._conn.execute("SELECT DISTINCT thread_id FROM checkpoints ORDER BY thread_id")
+        ]
 
     def _index_for(self, thread_id: str) -> Iterator[ThreadIndexEntry]:
         rows = self._conn.execute(
@@ -191,7 +207,7 @@ class SqliteStore(Store):
             None,
             self._conn.execute(
                 f"SELECT checkpoint_ns, checkpoint_id, task_id, {self._task_path}, idx, channel, type, "
-                "CASE WHEN channel IN ('__interrupt__', '__error__', '__resume__') THEN value END "
+                f"CASE WHEN channel IN {_CONTROL_SQL} THEN value END "
                 "FROM writes WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id BETWEEN ? AND ? "
                 f"ORDER BY checkpoint_id, {self._task_path}, task_id, idx",
                 (thread_id, ns, rows[0][1] if rows else "", rows[-1][1] if rows else ""),
@@ -246,9 +262,12 @@ class SqliteStore(Store):
             "SELECT thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata "
             "FROM checkpoints ORDER BY thread_id, checkpoint_ns, checkpoint_id"
         )
+        # A state write's value is in the next checkpoint: unless asked for, only control
+        # writes' values are read (a tool's kilobyte result is not copied out of SQLite).
+        value = "value" if state_writes else f"CASE WHEN channel IN {_CONTROL_SQL} THEN value END"
         writes = self._conn.cursor().execute(
             f"SELECT thread_id, checkpoint_ns, checkpoint_id, task_id, {self._task_path}, idx, channel, type, "
-            "value FROM writes ORDER BY thread_id, checkpoint_ns, checkpoint_id, task_id, idx"
+            f"{value} FROM writes ORDER BY thread_id, checkpoint_ns, checkpoint_id, task_id, idx"
         )
         pending = next(writes, None)
         for thread_id, rows in itertools.groupby(checkpoints, key=lambda r: r[0]):

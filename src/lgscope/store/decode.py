@@ -85,6 +85,7 @@ def _plain(module: str, name: str, arg: Any) -> Any:
 
 
 _NOT_PLAIN = object()
+_MISSING = object()
 
 
 def _ext_hook(code: int, data: bytes) -> Any:
@@ -137,15 +138,17 @@ class Decoder:
     __slots__ = ("_memo",)
 
     def __init__(self) -> None:
-        self._memo: dict[tuple[int, bytes], Any] = {}
+        # keyed by the extension's bytes alone, one dict per extension code
+        self._memo: dict[int, dict[bytes, Any]] = {}
 
     def _hook(self, code: int, data: bytes) -> Any:
-        key = (code, data)
-        try:
-            return self._memo[key]
-        except KeyError:
-            value = self._memo[key] = _ext_hook(code, data)
-            return value
+        memo = self._memo.get(code)
+        if memo is None:
+            memo = self._memo[code] = {}
+        value = memo.get(data, _MISSING)
+        if value is _MISSING:
+            value = memo[data] = _ext_hook(code, data)
+        return value
 
     def decode_typed(self, type_: str | None, data: bytes | memoryview | None) -> Any:
         """Like `decode_typed`, sharing this decoder's memo."""
