@@ -17,8 +17,10 @@ Two workloads, both printed because they differ:
   90-checkpoint ``support-marathon`` is left out, its copies would dwarf the rest).
 
 The baseline does no analysis at all: it only iterates ``list(None)`` (SqliteSaver /
-PostgresSaver). Each side runs in its own process, so peak RSS is its own; the sides alternate,
-``--repeat`` times, and the figures are medians. The store files live in benchmarks/.data/.
+PostgresSaver). lgscope runs as ``lgscope scan`` does (``--jobs 0``: a worker process per CPU
+core) and again in one process. Each side runs in its own process, so peak RSS is its own (the
+workers' is printed apart); the sides alternate, ``--repeat`` times, and the figures are
+medians. The store files live in benchmarks/.data/.
 """
 
 from __future__ import annotations
@@ -192,13 +194,15 @@ def child(side: str, store: str, now: str) -> None:
     """Run one side and print its seconds, checkpoints, findings and peak RSS as JSON."""
     started = time.perf_counter()
     kinds: dict[str, int] = {}
-    if side == "lgscope":
+    jobs = 1
+    if side in ("lgscope", "lgscope-1"):
         from lgscope import open_store
         from lgscope.forensics import scan
 
         with open_store(store) as st:
-            result = scan(st, now=datetime.fromisoformat(now))
-        count = result.stats.checkpoints
+            # what `lgscope scan` does (--jobs 0: a worker per core), or one process
+            result = scan(st, now=datetime.fromisoformat(now), jobs=0 if side == "lgscope" else 1)
+        count, jobs = result.stats.checkpoints, result.stats.jobs
         kinds = dict(Counter(f.kind for f in result.findings))
     elif store.startswith("postgresql://"):
         from langgraph.checkpoint.postgres import PostgresSaver
@@ -214,13 +218,25 @@ def child(side: str, store: str, now: str) -> None:
         count = sum(1 for _ in saver.list(None))
     seconds = time.perf_counter() - started
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "checkpoints": count, "kinds": kinds, "rss_mb": rss_mb}))
+    worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "checkpoints": count,
+                "kinds": kinds,
+                "rss_mb": rss_mb,
+                "worker_rss_mb": worker_mb,
+                "jobs": jobs,
+            }
+        )
+    )
 
 
 def measure(name: str, store: str, now: datetime, repeat: int, expected: Counter[str]) -> None:
-    runs: dict[str, list[dict[str, Any]]] = {"lgscope": [], "baseline": []}
+    runs: dict[str, list[dict[str, Any]]] = {"lgscope": [], "lgscope-1": [], "baseline": []}
     for _ in range(repeat):
-        for side in ("lgscope", "baseline"):
+        for side in runs:
             out = subprocess.run(
                 [sys.executable, __file__, "--child", side, "--store", store, "--now", now.isoformat()],
                 check=True,
@@ -235,9 +251,14 @@ def measure(name: str, store: str, now: datetime, repeat: int, expected: Counter
     assert all(r["checkpoints"] == count for r in runs["baseline"]), "the two sides read different stores"
     found = Counter(first["kinds"])
     verdict = "as expected" if found == expected else f"EXPECTED {dict(sorted(expected.items()))}"
-    print(f"{name}: lgscope {lg:.1f}s, baseline {base:.1f}s, ratio {base / lg:.2f}")
+    one = statistics.median(r["seconds"] for r in runs["lgscope-1"])
+    jobs = runs["lgscope"][0]["jobs"]
+    print(f"{name}: lgscope {lg:.1f}s, baseline {base:.1f}s, ratio {base / lg:.2f} ({jobs} worker processes)")
+    print(f"{name}, lgscope in one process: lgscope {one:.1f}s, baseline {base:.1f}s, ratio {base / one:.2f}")
     print(
-        f"{name} peak RSS: lgscope {max(r['rss_mb'] for r in runs['lgscope']):.0f} MB, "
+        f"{name} peak RSS: lgscope {max(r['rss_mb'] for r in runs['lgscope']):.0f} MB + "
+        f"{max(r['worker_rss_mb'] for r in runs['lgscope']):.0f} MB per worker, in one process "
+        f"{max(r['rss_mb'] for r in runs['lgscope-1']):.0f} MB, "
         f"baseline {max(r['rss_mb'] for r in runs['baseline']):.0f} MB"
     )
     print(
@@ -257,7 +278,7 @@ def main() -> None:
     parser.add_argument("--pg-workload", default="production", choices=["production", "sample"])
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--child", choices=["lgscope", "baseline"])
+    parser.add_argument("--child", choices=["lgscope", "lgscope-1", "baseline"])
     parser.add_argument("--store")
     parser.add_argument("--now")
     args = parser.parse_args()

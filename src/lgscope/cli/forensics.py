@@ -104,6 +104,16 @@ def summary_line(result: ScanResult) -> str:
     return line
 
 
+JOBS = click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Processes that read the store; 0: one per CPU core for stores of 2,000 threads or more.",
+)
+
+
 def run_scan(
     store: str,
     *,
@@ -112,6 +122,7 @@ def run_scan(
     config: DetectorConfig | None = None,
     now: datetime | None = None,
     progress: bool = False,
+    jobs: int = 0,
 ) -> ScanResult:
     now = now or datetime.now(UTC)
     with open_store(store) as st:
@@ -122,6 +133,7 @@ def run_scan(
                 thread_ids=thread_ids or None,
                 config=config,
                 now=now,
+                jobs=jobs,
             )
         from rich.progress import Progress
 
@@ -138,6 +150,7 @@ def run_scan(
                 config=config,
                 now=now,
                 progress=tick,
+                jobs=jobs,
             )
 
 
@@ -161,6 +174,7 @@ def run_scan(
 )
 @click.option("--fail-on", metavar="KIND,…", help="Exit 1 when a finding of one of these kinds is found.")
 @click.option("--now", "now_text", metavar="TIME", help="Judge ages as of this ISO time [default: now].")
+@JOBS
 @handle_errors
 def scan_cmd(
     store: str,
@@ -172,6 +186,7 @@ def scan_cmd(
     fmt: str,
     fail_on: str | None,
     now_text: str | None,
+    jobs: int,
 ) -> None:
     """Scan every thread of STORE (all namespaces, read-only) for loops, oscillation, stalls,
     stuck interrupts, errors and runaway growth.
@@ -193,6 +208,7 @@ def scan_cmd(
         config=config,
         now=parse_now(now_text),
         progress=fmt == "table" and sys.stderr.isatty(),
+        jobs=jobs,
     )
     _print(result, fmt, store)
     hits = sorted({f.kind for f in result.findings} & gate)
@@ -218,6 +234,7 @@ def _print(result: ScanResult, fmt: str, store: str) -> None:
                     "corrupt_checkpoints": s.corrupt_checkpoints,
                     "unreadable_threads": s.errors,
                     "seconds": round(s.seconds, 3),
+                    "jobs": s.jobs,
                 },
                 "findings": [f.to_dict() for f in result.findings],
             }
@@ -244,9 +261,16 @@ COMMANDS: list[click.Command] = [scan_cmd]
 )
 @click.option("--worst", default=5, show_default=True, help="How many of the worst threads to detail.")
 @click.option("--now", "now_text", metavar="TIME", help="Judge ages as of this ISO time [default: now].")
+@JOBS
 @handle_errors
 def report_cmd(
-    store: str, since: timedelta | None, fmt: str, output: Path | None, worst: int, now_text: str | None
+    store: str,
+    since: timedelta | None,
+    fmt: str,
+    output: Path | None,
+    worst: int,
+    now_text: str | None,
+    jobs: int,
 ) -> None:
     """Write the incident report for STORE: overview, threads by status, findings by kind with a
     likely cause for each, and the worst threads with their node sequence and state changes.
@@ -262,7 +286,7 @@ def report_cmd(
 
     now = parse_now(now_text)
     with open_store(store) as st:
-        result = scan(st, since=now - since if since is not None else None, now=now)
+        result = scan(st, since=now - since if since is not None else None, now=now, jobs=jobs)
         report = build_report(st, result, worst=worst)
     text = {"md": render_markdown, "html": render_html, "json": render_json}[fmt](report)
     if output is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -161,14 +161,22 @@ class Store(ABC):
     ) -> Iterator[ThreadHistory]:
         """Stream whole threads one at a time, so memory stays bounded by the largest thread.
 
-        ``state_writes=False`` leaves the values of pending writes to state channels undecoded
-        (``None``); interrupt, resume and error writes are always decoded.
+        ``state_writes=False`` keeps only each step's interrupt, resume and error writes (what
+        a scan needs): the values other writes wrote are in the next checkpoint anyway.
         """
         ids: Sequence[str] = list(thread_ids) if thread_ids is not None else self.thread_ids(since=since)
         for tid in ids:
             raws = self._raw_thread(tid)
             if raws:
                 yield build_history(tid, raws, control_writes_only=not state_writes)
+
+    def scan_chunk(self, thread_ids: Sequence[str], *, state_writes: bool = True) -> Iterator[ThreadHistory]:
+        """Like `scan` over a run of consecutive ids of `thread_ids()` (backends read it in bulk)."""
+        return self.scan(thread_ids=thread_ids, state_writes=state_writes)
+
+    def reopener(self) -> Callable[[], Store] | None:
+        """A picklable way to open this store again in another process (None: it cannot be)."""
+        return None
 
     def raw_thread(self, thread_id: str) -> dict[str, list[RawCheckpoint]]:
         """The undecoded view of a thread (for exporters); `ThreadNotFound` if unknown."""

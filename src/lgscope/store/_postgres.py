@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -45,6 +46,7 @@ class PostgresStore(Store):
         import psycopg
 
         super().__init__(safe_url(url))
+        self._dsn, self._connect_timeout = url, connect_timeout
         try:
             self._conn = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout)
         except psycopg.Error as exc:
@@ -130,14 +132,31 @@ class PostgresStore(Store):
         thread_ids: Iterable[str] | None = None,
         state_writes: bool = True,
     ) -> Iterator[ThreadHistory]:
-        # The whole store through three server-side cursors in one snapshot, merged thread by
-        # thread, instead of three round trips per thread. Threads are ordered bytewise
-        # (COLLATE "C", as Python orders them); within a thread, rows come in the order the
-        # per-thread queries read them.
         if since is not None or thread_ids is not None:
             yield from super().scan(since=since, thread_ids=thread_ids, state_writes=state_writes)
             return
+        yield from self._bulk(None, state_writes)
+
+    def scan_chunk(self, thread_ids: Sequence[str], *, state_writes: bool = True) -> Iterator[ThreadHistory]:
+        if thread_ids:
+            yield from self._bulk(list(thread_ids), state_writes)
+
+    def reopener(self) -> Callable[[], Store]:
+        return functools.partial(PostgresStore, self._dsn, connect_timeout=self._connect_timeout)
+
+    def _bulk(self, chunk: list[str] | None, state_writes: bool) -> Iterator[ThreadHistory]:
+        # The whole store (or a chunk of threads) through three server-side cursors in one
+        # snapshot, merged thread by thread, instead of three round trips per thread. Threads
+        # are ordered bytewise (COLLATE "C", as Python orders them); within a thread, rows come
+        # in the order the per-thread queries read them.
+        where, args = ("WHERE thread_id = ANY(%s) ", (chunk,)) if chunk is not None else ("", ())
         size = "pg_column_size(checkpoint) + pg_column_size(metadata)"
+        # unless asked for, only control writes' values cross the wire (see SqliteStore)
+        value = (
+            "blob"
+            if state_writes
+            else "CASE WHEN channel IN ('__interrupt__', '__error__', '__resume__') THEN blob END"
+        )
         with self._conn.transaction():
             self._conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             with (
@@ -149,16 +168,19 @@ class PostgresStore(Store):
                     cur.itersize = 2000
                 checkpoints.execute(
                     f"SELECT thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata, "
-                    f'{size} FROM checkpoints ORDER BY thread_id COLLATE "C", checkpoint_ns, checkpoint_id'
+                    f'{size} FROM checkpoints {where}ORDER BY thread_id COLLATE "C", checkpoint_ns, checkpoint_id',
+                    args,
                 )
                 blobs.execute(
                     "SELECT thread_id, checkpoint_ns, channel, version, type, blob FROM checkpoint_blobs "
-                    'ORDER BY thread_id COLLATE "C"'
+                    f'{where}ORDER BY thread_id COLLATE "C"',
+                    args,
                 )
                 writes.execute(
                     f"SELECT thread_id, checkpoint_ns, checkpoint_id, task_id, {self._task_path}, idx, channel, "
-                    'type, blob FROM checkpoint_writes ORDER BY thread_id COLLATE "C", checkpoint_ns, '
-                    f"checkpoint_id, {self._task_path}, task_id, idx"
+                    f'type, {value} FROM checkpoint_writes {where}ORDER BY thread_id COLLATE "C", checkpoint_ns, '
+                    f"checkpoint_id, {self._task_path}, task_id, idx",
+                    args,
                 )
                 blob_rows, write_rows = iter(blobs), iter(writes)
                 blob = next(blob_rows, None)
@@ -291,5 +313,7 @@ def _assemble(
     for ns, cid, task_id, task_path, idx, channel, type_, blob in writes:
         target = by_key.get((ns, cid))
         if target is not None:
-            target.writes.append(RawWrite(task_id, task_path or "", idx, channel, type_, bytes(blob)))
+            target.writes.append(
+                RawWrite(task_id, task_path or "", idx, channel, type_, None if blob is None else bytes(blob))
+            )
     return by_ns

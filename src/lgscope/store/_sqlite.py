@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -258,19 +259,38 @@ class SqliteStore(Store):
         if since is not None or thread_ids is not None:
             yield from super().scan(since=since, thread_ids=thread_ids, state_writes=state_writes)
             return
+        yield from self._bulk(None, state_writes)
+
+    def scan_chunk(self, thread_ids: Sequence[str], *, state_writes: bool = True) -> Iterator[ThreadHistory]:
+        # the primary key's range from the first to the last id (BINARY order is Python's order)
+        if thread_ids:
+            yield from self._bulk(thread_ids, state_writes)
+
+    def reopener(self) -> Callable[[], Store]:
+        return functools.partial(SqliteStore, self.path)
+
+    def _bulk(self, chunk: Sequence[str] | None, state_writes: bool) -> Iterator[ThreadHistory]:
+        where, args = "", tuple[str, ...]()
+        if chunk is not None:
+            where, args = "WHERE thread_id BETWEEN ? AND ? ", (chunk[0], chunk[-1])
+        wanted = None if chunk is None else frozenset(chunk)
         checkpoints = self._conn.execute(
             "SELECT thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata "
-            "FROM checkpoints ORDER BY thread_id, checkpoint_ns, checkpoint_id"
+            f"FROM checkpoints {where}ORDER BY thread_id, checkpoint_ns, checkpoint_id",
+            args,
         )
         # A state write's value is in the next checkpoint: unless asked for, only control
         # writes' values are read (a tool's kilobyte result is not copied out of SQLite).
         value = "value" if state_writes else f"CASE WHEN channel IN {_CONTROL_SQL} THEN value END"
         writes = self._conn.cursor().execute(
             f"SELECT thread_id, checkpoint_ns, checkpoint_id, task_id, {self._task_path}, idx, channel, type, "
-            f"{value} FROM writes ORDER BY thread_id, checkpoint_ns, checkpoint_id, task_id, idx"
+            f"{value} FROM writes {where}ORDER BY thread_id, checkpoint_ns, checkpoint_id, task_id, idx",
+            args,
         )
         pending = next(writes, None)
         for thread_id, rows in itertools.groupby(checkpoints, key=lambda r: r[0]):
+            if wanted is not None and thread_id not in wanted:
+                continue  # written since the chunk's ids were listed
             by_ns = self._assemble(thread_id, (r[1:] for r in rows), only_latest=False, attach=False)
             own: list[Any] = []
             while pending is not None and pending[0] < thread_id:
