@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -43,16 +41,8 @@ def test_workers_find_what_one_process_finds(sample_store: Path) -> None:
     _compare(sample_store, jobs=3)
 
 
-def test_workers_count_corrupt_rows_like_one_process(sample_store: Path, tmp_path: Path) -> None:
-    path = tmp_path / "damaged.sqlite"
-    shutil.copyfile(sample_store, path)
-    with sqlite3.connect(path) as conn:
-        conn.execute(
-            "UPDATE checkpoints SET checkpoint = x'c1c1' WHERE thread_id = 'review-bounce' AND checkpoint_id = "
-            "(SELECT checkpoint_id FROM checkpoints WHERE thread_id = 'review-bounce' ORDER BY checkpoint_id "
-            "LIMIT 1 OFFSET 4)"
-        )
-    _compare(path, jobs=2)
+def test_workers_count_corrupt_rows_like_one_process(damaged_sample: Path) -> None:
+    _compare(damaged_sample, jobs=2)
 
 
 @pytest.mark.postgres

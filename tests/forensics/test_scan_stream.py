@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -24,15 +23,9 @@ def test_the_sample_store_reads_the_same_either_way(sample_store: Path) -> None:
         assert len(bulk) == 24 and bulk == one_by_one
 
 
-def test_corrupt_rows_and_orphan_writes_read_the_same_either_way(sample_store: Path, tmp_path: Path) -> None:
-    path = tmp_path / "damaged.sqlite"
-    shutil.copyfile(sample_store, path)
+def test_corrupt_rows_and_orphan_writes_read_the_same_either_way(damaged_sample: Path) -> None:
+    path = damaged_sample
     with sqlite3.connect(path) as conn:
-        conn.execute(
-            "UPDATE checkpoints SET checkpoint = x'c1c1' WHERE thread_id = 'review-bounce' AND checkpoint_id = "
-            "(SELECT checkpoint_id FROM checkpoints WHERE thread_id = 'review-bounce' ORDER BY checkpoint_id "
-            "LIMIT 1 OFFSET 4)"
-        )
         conn.execute(
             "UPDATE writes SET value = x'c1' WHERE thread_id = 'medicine-stuck' AND channel = '__interrupt__'"
         )
