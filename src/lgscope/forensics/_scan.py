@@ -192,6 +192,11 @@ def _scan_part(
     return part
 
 
+def _scan_run(store: Store, ids: list[str], config: DetectorConfig, now: datetime) -> _Part:
+    """One run of consecutive thread ids, read in bulk: what a worker does with each run."""
+    return _scan_part(store, ids, iter(store.scan_chunk(ids, state_writes=False)), config, now, None, None)
+
+
 def _parallel(
     store: Store,
     ids: list[str],
@@ -228,15 +233,7 @@ def _parallel(
         for _ in range(len(chunks)):
             n, part = results.get()
             if part is None:  # the worker died: this run is read here instead
-                part = _scan_part(
-                    store,
-                    chunks[n],
-                    iter(store.scan_chunk(chunks[n], state_writes=False)),
-                    config,
-                    now,
-                    None,
-                    None,
-                )
+                part = _scan_run(store, chunks[n], config, now)
             parts[n] = part
             done += len(chunks[n])
             if progress is not None:
@@ -309,9 +306,7 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
                 ids = pickle.load(stdin)
             except EOFError:
                 return
-            part = _scan_part(
-                store, ids, iter(store.scan_chunk(ids, state_writes=False)), config, now, None, None
-            )
+            part = _scan_run(store, ids, config, now)
             pickle.dump(part, stdout, protocol=pickle.HIGHEST_PROTOCOL)
             stdout.flush()
     finally:

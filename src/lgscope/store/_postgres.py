@@ -14,7 +14,7 @@ import ormsgpack
 from lgscope._exceptions import DecodeError, NotACheckpointStore, StoreUnavailable
 from lgscope.model import ThreadHistory
 from lgscope.store._base import Store, ThreadIndexEntry
-from lgscope.store._raw import RawCheckpoint, RawWrite, build_history
+from lgscope.store._raw import CONTROL_SQL, RawCheckpoint, RawWrite, build_history
 from lgscope.store.decode import Decoder
 
 __all__ = ["PostgresStore", "safe_url"]
@@ -152,11 +152,7 @@ class PostgresStore(Store):
         where, args = ("WHERE thread_id = ANY(%s) ", (chunk,)) if chunk is not None else ("", ())
         size = "pg_column_size(checkpoint) + pg_column_size(metadata)"
         # unless asked for, only control writes' values cross the wire (see SqliteStore)
-        value = (
-            "blob"
-            if state_writes
-            else "CASE WHEN channel IN ('__interrupt__', '__error__', '__resume__') THEN blob END"
-        )
+        value = "blob" if state_writes else f"CASE WHEN channel IN {CONTROL_SQL} THEN blob END"
         with self._conn.transaction():
             self._conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             with (

@@ -35,6 +35,7 @@ from lgscope.store.decode import TYPE_KEY, decode_typed
 
 __all__ = [
     "RawCheckpoint",
+    "CONTROL_SQL",
     "RawWrite",
     "build_history",
     "build_steps",
@@ -107,6 +108,8 @@ def _parse_ts(raw: RawCheckpoint) -> datetime:
 
 
 _CONTROL = frozenset({INTERRUPT, RESUME, ERROR})
+CONTROL_SQL = "(" + ", ".join(f"'{c}'" for c in sorted(_CONTROL)) + ")"
+"""The control channels as an SQL list: scans read only these writes' values."""
 
 
 def _decoded_writes(raw: RawCheckpoint, control_only: bool = False) -> list[tuple[RawWrite, Any, str | None]]:

@@ -17,7 +17,7 @@ import orjson
 from lgscope._exceptions import DecodeError, NotACheckpointStore, StoreNotFound
 from lgscope.model import Step, ThreadHistory
 from lgscope.store._base import Store, ThreadIndexEntry
-from lgscope.store._raw import RawCheckpoint, RawWrite, build_history, build_steps
+from lgscope.store._raw import CONTROL_SQL, RawCheckpoint, RawWrite, build_history, build_steps
 from lgscope.store.decode import Decoder
 
 __all__ = ["SqliteStore"]
@@ -41,8 +41,6 @@ _WRITES_COLUMNS = {
     "type",
     "value",
 }
-
-_CONTROL_SQL = "('__interrupt__', '__error__', '__resume__')"
 
 
 def _decode_metadata(raw: Any) -> dict[str, Any]:
@@ -208,7 +206,7 @@ class SqliteStore(Store):
             None,
             self._conn.execute(
                 f"SELECT checkpoint_ns, checkpoint_id, task_id, {self._task_path}, idx, channel, type, "
-                f"CASE WHEN channel IN {_CONTROL_SQL} THEN value END "
+                f"CASE WHEN channel IN {CONTROL_SQL} THEN value END "
                 "FROM writes WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id BETWEEN ? AND ? "
                 f"ORDER BY checkpoint_id, {self._task_path}, task_id, idx",
                 (thread_id, ns, rows[0][1] if rows else "", rows[-1][1] if rows else ""),
@@ -281,7 +279,7 @@ class SqliteStore(Store):
         )
         # A state write's value is in the next checkpoint: unless asked for, only control
         # writes' values are read (a tool's kilobyte result is not copied out of SQLite).
-        value = "value" if state_writes else f"CASE WHEN channel IN {_CONTROL_SQL} THEN value END"
+        value = "value" if state_writes else f"CASE WHEN channel IN {CONTROL_SQL} THEN value END"
         writes = self._conn.cursor().execute(
             f"SELECT thread_id, checkpoint_ns, checkpoint_id, task_id, {self._task_path}, idx, channel, type, "
             f"{value} FROM writes {where}ORDER BY thread_id, checkpoint_ns, checkpoint_id, task_id, idx",
