@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import NoOpTracerProvider, StatusCode
 from tests.tracing.test_spans import USER, _agent, _approval
 
-from lgscope.tracing import GraphInstrumentor, instrument
+from lgscope.tracing import GraphInstrumentor, instrument, uninstrument
 
 
 @pytest.fixture
@@ -266,3 +266,19 @@ def test_user_spans_inside_nodes_still_nest(exported: tuple[TracerProvider, InMe
     node, query = spans["invoke_node work"], spans["db query"]
     assert query.parent is not None and query.parent.span_id == node.context.span_id
     assert node.attributes["app.note"] == "from inside the node"
+
+
+def test_uninstrument_gives_the_saver_back_untouched(
+    exported: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, exporter = exported
+    saver = InMemorySaver()
+    serde = saver.serde
+    graph = _agent(saver)
+    instrument(graph, tracer_provider=provider)
+    assert graph.checkpointer is not saver and saver.serde is not serde
+    uninstrument(graph)
+    assert graph.checkpointer is saver and saver.serde is serde
+    graph.invoke({"messages": [HumanMessage("where is 7?", id="h")]}, {"configurable": {"thread_id": "u"}})
+    scopes = {s.instrumentation_scope.name for s in exporter.get_finished_spans() if s.instrumentation_scope}
+    assert scopes == {"user-code"}  # the app's own spans only

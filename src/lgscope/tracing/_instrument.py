@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.constants import TAG_HIDDEN
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -32,10 +33,10 @@ from opentelemetry.trace import (
 
 from lgscope import __version__
 from lgscope.tracing import _attributes as A
-from lgscope.tracing._lean import SpanFactory, child_span
+from lgscope.tracing._lean import SpanFactory, child_span, current_span
 from lgscope.tracing._observers import RunObserver
 from lgscope.tracing._run import ACTIVE_RUNS, CURRENT_RUN, Content, RunState, notify
-from lgscope.tracing._saver import TracedSaver
+from lgscope.tracing._saver import TracedSaver, unwrap_serde
 
 __all__ = ["GraphInstrumentor", "instrument", "uninstrument"]
 
@@ -62,10 +63,11 @@ def _interrupt_ids(exc: BaseException) -> list[str]:
 
 
 def _start_node(state: RunState, task: Any) -> Any:
-    meta = (task.config or {}).get("metadata") or {}
-    parent = trace.get_current_span()
-    if state.spans is None and not state.root.is_recording():
+    parent = current_span()
+    factory = state.spans
+    if factory is None and not state.root.is_recording():
         return NonRecordingSpan(parent.get_span_context())  # the run is not recorded: compute nothing
+    meta = (task.config or {}).get("metadata") or {}
     attributes: dict[str, Any] = {
         A.GEN_AI_OPERATION_NAME: A.OP_NODE,
         A.NODE: task.name,
@@ -78,7 +80,7 @@ def _start_node(state: RunState, task: Any) -> Any:
     step = meta.get("langgraph_step")
     if isinstance(step, int):
         attributes[A.STEP] = step
-    span = child_span(state.spans, state.tracer, f"{A.OP_NODE} {task.name}", parent, attributes)
+    span = child_span(factory, state.tracer, f"{A.OP_NODE} {task.name}", parent, attributes)
     if state.content.capture and span.is_recording():
         span.set_attribute(A.INPUT, state.content.render(task.input))
     return span
@@ -349,16 +351,18 @@ class _Instrumentation:
     def _begin(self, input: Any, config: Any) -> tuple[RunState, Any, Any]:
         thread_id = str(((config or {}).get("configurable") or {}).get("thread_id", ""))
         links, resumed = self._links(input, config)
-        root = self.tracer.start_span(f"{self.operation} {self.name}", links=links)
-        if root.is_recording():
-            root.set_attribute(A.GEN_AI_OPERATION_NAME, self.operation)
-            root.set_attribute(A.GRAPH_NAME, self.name)
-            root.set_attribute(A.RESUMED, resumed)
-            if self.operation == A.OP_AGENT:
-                root.set_attribute(A.GEN_AI_AGENT_NAME, self.name)
-            if thread_id:
-                root.set_attribute(A.GEN_AI_CONVERSATION_ID, thread_id)
-                root.set_attribute(A.THREAD_ID, thread_id)
+        # given at the start, the sampler sees them too
+        attributes: dict[str, Any] = {
+            A.GEN_AI_OPERATION_NAME: self.operation,
+            A.GRAPH_NAME: self.name,
+            A.RESUMED: resumed,
+        }
+        if self.operation == A.OP_AGENT:
+            attributes[A.GEN_AI_AGENT_NAME] = self.name
+        if thread_id:
+            attributes[A.GEN_AI_CONVERSATION_ID] = thread_id
+            attributes[A.THREAD_ID] = thread_id
+        root = self.tracer.start_span(f"{self.operation} {self.name}", attributes=attributes, links=links)
         state = RunState(
             self.tracer,
             self.name,
@@ -456,8 +460,6 @@ def instrument(
     tracer = trace.get_tracer("lgscope", __version__, tracer_provider=tracer_provider)
     _patch_runtime()
     inst = _Instrumentation(graph, tracer, Content(capture_content, redact, content_limit), observers)
-    from langgraph.checkpoint.base import BaseCheckpointSaver
-
     if isinstance(graph.checkpointer, BaseCheckpointSaver) and not isinstance(
         graph.checkpointer, TracedSaver
     ):
@@ -474,6 +476,8 @@ def uninstrument(graph: Any) -> Any:
     if inst is None:
         return graph
     graph.checkpointer = inst.original_saver
+    if isinstance(graph.checkpointer, BaseCheckpointSaver):
+        unwrap_serde(graph.checkpointer)
     for name in ("stream", "astream"):
         graph.__dict__.pop(name, None)
     setattr(graph, _ATTR, None)

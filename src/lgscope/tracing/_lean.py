@@ -1,12 +1,13 @@
 """Lean child spans: a run's node, tool and checkpoint spans without the SDK's per-span machinery.
 
-An OpenTelemetry SDK span costs ~40 µs in CPython (sampler call, a lock, bounded attribute
-copies, a ReadableSpan copy at its end). A ten-node run makes ~36 of them, which alone would
-add ~20% to a trivial graph. Inside a recording run, lgscope's child spans are `LeanSpan`s:
-plain objects that are handed to the run's own span processors (``on_start`` and, as one
-``ReadableSpan``, ``on_end``) with the root span's resource and instrumentation scope. They
-follow the root's sampling decision, as a parent-based sampler would. Anything else (no SDK,
-another SDK, a non-recording root) falls back to the tracer's ordinary spans.
+An OpenTelemetry SDK span costs ~15 µs in CPython (sampler call, locks, bounded attribute
+copies, a ``ReadableSpan`` copy at its end) and leaves a dozen objects for the garbage
+collector until it is exported. A ten-node run makes ~35 of them. Inside a recording run,
+lgscope's child spans are `LeanSpan`s: one object each, handed to the run's own span
+processors (``on_start`` and, as the ``ReadableSpan`` itself, ``on_end``) with the root span's
+resource and instrumentation scope. They follow the root's sampling decision, as a
+parent-based sampler would. Anything else (no SDK, another SDK, a non-recording root) falls
+back to the tracer's ordinary spans.
 """
 
 from __future__ import annotations
@@ -16,15 +17,45 @@ import threading
 import time
 import traceback
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk import trace as sdk_trace
 from opentelemetry.sdk.trace import export as sdk_export
-from opentelemetry.trace import Link, SpanContext, Status, StatusCode
+from opentelemetry.trace import Link, SpanContext, Status, StatusCode, TraceFlags, TraceState
+from opentelemetry.trace.propagation import _SPAN_KEY
 from opentelemetry.util import types
 
-__all__ = ["DeferredSpan", "LeanSpan", "SpanFactory", "child_span"]
+__all__ = ["DeferredSpan", "LeanSpan", "SpanFactory", "child_span", "current_span"]
+
+_UNSET = Status(StatusCode.UNSET)
+_MAX_PENDING = 1024  # a run's deferred spans held at most; beyond, they are handed over as they end
+_NONE: tuple[Any, ...] = ()
+_NO_OP_STARTS = {
+    sdk_trace.SpanProcessor.on_start,
+    sdk_export.BatchSpanProcessor.on_start,
+    sdk_export.SimpleSpanProcessor.on_start,
+}
+
+
+def _tuple_layout() -> bool:
+    """Whether a `SpanContext` is the 6-tuple this SDK version builds, so that a valid one can be
+    made without its validating constructor (a leaf's context is made each time it is asked for)."""
+    probe = SpanContext(3, 5, False, TraceFlags(TraceFlags.SAMPLED), TraceState([("k", "v")]))
+    made = _new_tuple(SpanContext, (3, 5, False, probe.trace_flags, probe.trace_state, True))
+    return (
+        made == probe
+        and made.is_valid
+        and (made.trace_id, made.span_id, made.is_remote) == (3, 5, False)
+        and made.trace_flags.sampled
+        and made.trace_state is probe.trace_state
+    )
+
+
+_new_tuple = tuple.__new__
+_getrandbits = random.getrandbits
+_TUPLE_LAYOUT = _tuple_layout()
 
 
 def _span_id() -> int:
@@ -34,39 +65,76 @@ def _span_id() -> int:
             return value
 
 
-_UNSET = Status(StatusCode.UNSET)
-_MAX_PENDING = 1024  # a run's deferred spans held at most; beyond, they are emitted as they end
-_NONE: tuple[Any, ...] = ()
+class _Processors:
+    """A provider's span processors, resolved once for as long as its list is unchanged:
+    the leaves of a synchronous multi-processor are called directly, and ``on_start`` only
+    for those that do something in it (the exporting ones do not)."""
+
+    __slots__ = ("ends", "key", "sampled_ends", "starts")
+
+    def __init__(self, processor: Any) -> None:
+        children = getattr(processor, "_span_processors", None)
+        flat = type(processor) is sdk_trace.SynchronousMultiSpanProcessor and isinstance(children, tuple)
+        leaves: tuple[Any, ...] = children if flat else (processor,)  # type: ignore[assignment]
+        self.key = (processor, children)
+        self.ends = tuple(leaf.on_end for leaf in leaves)
+        self.sampled_ends = tuple(_sampled_end(leaf) for leaf in leaves)
+        self.starts = tuple(leaf.on_start for leaf in leaves if _does_start(leaf))
 
 
-def _wants_starts(processor: Any) -> bool:
-    """Whether any processor does something in ``on_start`` (the exporting ones do not)."""
+def _sampled_end(processor: Any) -> Any:
+    """What ends a sampled span in ``processor``: the SDK's batch processor's ``on_end`` checks
+    the sampled flag and queues the span, so for spans of a sampled run it is the queueing
+    itself (a third of the cost of handing a span over)."""
+    if type(processor) is sdk_export.BatchSpanProcessor:
+        emit = getattr(getattr(processor, "_batch_processor", None), "emit", None)
+        if callable(emit):
+            return emit
+    return processor.on_end
+
+
+def _does_start(processor: Any) -> bool:
     children = getattr(processor, "_span_processors", None)
     if isinstance(children, tuple):
-        return any(_wants_starts(child) for child in children)
+        return any(_does_start(child) for child in children)
     return type(processor).on_start not in _NO_OP_STARTS
 
 
-_NO_OP_STARTS = {
-    sdk_trace.SpanProcessor.on_start,
-    sdk_export.BatchSpanProcessor.on_start,
-    sdk_export.SimpleSpanProcessor.on_start,
-}
+_resolved: _Processors | None = None
+
+
+def _processors(processor: Any) -> _Processors:
+    global _resolved
+    known = _resolved
+    if (
+        known is None
+        or known.key[0] is not processor
+        or known.key[1] is not getattr(processor, "_span_processors", None)
+    ):
+        known = _resolved = _Processors(processor)
+    return known
 
 
 class SpanFactory:
-    """Makes `LeanSpan`s that end in the same processors as a recording SDK root span."""
+    """Makes `LeanSpan`s that end in the same processors as a recording SDK root span.
 
-    __slots__ = ("_closed", "_lock", "_pending", "_processor", "_resource", "_scope", "_starts")
+    Checkpoint spans, which LangGraph ends in its background threads, are *deferred*: they
+    are handed to the processors on the run's own thread when the run ends, so the graph's
+    threads do not contend for the GIL with exporting work.
+    """
 
-    def __init__(self, processor: Any, resource: Any, scope: Any) -> None:
-        self._processor = processor
+    __slots__ = ("_closed", "_ends", "_lock", "_pending", "_resource", "_scope", "_starts", "_trace")
+
+    def __init__(self, processor: Any, resource: Any, scope: Any, root: SpanContext) -> None:
+        self._trace = (root.trace_id, root.trace_flags, root.trace_state)
+        processors = _processors(processor)
+        self._ends = processors.sampled_ends if root.trace_flags.sampled else processors.ends
+        self._starts = processors.starts
         self._resource = resource
         self._scope = scope
         self._pending: list[DeferredSpan] = []
         self._lock = threading.Lock()
         self._closed = False
-        self._starts = _wants_starts(processor)
 
     @classmethod
     def for_root(cls, root: trace.Span) -> SpanFactory | None:
@@ -76,85 +144,99 @@ class SpanFactory:
         processor = getattr(root, "_span_processor", None)
         if processor is None or not hasattr(processor, "on_end"):
             return None
-        return cls(processor, root.resource, root.instrumentation_scope)
-
-    def _notify_start(self, span: LeanSpan) -> None:
-        if self._starts:
-            self._processor.on_start(span, None)
+        return cls(processor, root.resource, root.instrumentation_scope, root.get_span_context())
 
     def start(
         self, name: str, parent: SpanContext, attributes: dict[str, types.AttributeValue] | None = None
     ) -> LeanSpan:
-        context = SpanContext(parent.trace_id, _span_id(), False, parent.trace_flags, parent.trace_state)
-        span = LeanSpan(self, name, context, parent, attributes)
-        self._notify_start(span)
+        """A span under ``parent``, handed to the processors when it ends."""
+        span = LeanSpan(self, name, parent, attributes)
+        for on_start in self._starts:
+            on_start(span, None)
         return span
 
-    def deferred(
-        self, name: str, parent: SpanContext, attributes: dict[str, types.AttributeValue]
-    ) -> DeferredSpan:
-        """A leaf span whose making is put off until the run ends (see `DeferredSpan`)."""
-        return DeferredSpan(self, name, parent, attributes)
-
-    def _finished(self, span: DeferredSpan) -> None:
-        with self._lock:
-            if not self._closed and len(self._pending) < _MAX_PENDING:
-                self._pending.append(span)
-                return
-        self._emit(span)
+    def _handle(self, span: LeanSpan) -> None:
+        for on_end in self._ends:
+            on_end(span)
 
     def flush(self) -> None:
-        """Emit the deferred spans; any that end later are emitted as they end."""
+        """Make and hand over the deferred spans; any that end later are made as they end."""
         with self._lock:
             pending, self._pending, self._closed = self._pending, [], True
-        for span in pending:
-            self._emit(span)
+        for record in pending:
+            self._make(record)
 
-    def _emit(self, deferred: DeferredSpan) -> None:
-        parent = deferred.parent
-        context = SpanContext(parent.trace_id, _span_id(), False, parent.trace_flags, parent.trace_state)
-        span = LeanSpan(self, deferred.name, context, parent, deferred.attributes)
-        span._start_time = deferred.start_ns
-        self._notify_start(span)
-        if deferred.error is not None:
-            span.record_exception(deferred.error, timestamp=deferred.end_ns)
-            span.set_status(Status(StatusCode.ERROR, f"{type(deferred.error).__name__}: {deferred.error}"))
-        span.end(deferred.end_ns)
+    def _make(self, record: DeferredSpan) -> None:
+        span = LeanSpan(self, record.name, record.parent, record.attributes)
+        span._start_time = record.start_ns
+        for on_start in self._starts:
+            on_start(span, None)
+        if record.error is not None:
+            span.record_exception(record.error, timestamp=record.end_ns)
+            span._status = Status(StatusCode.ERROR, f"{type(record.error).__name__}: {record.error}")
+        span._end_time = record.end_ns
+        span._factory = None
+        for on_end in self._ends:
+            on_end(span)
 
 
 class LeanSpan(trace.Span, sdk_trace.ReadableSpan):
     """A recording span that is its own ``ReadableSpan``: ending it hands it to the processors.
 
-    One object per span (the SDK makes a second, read-only copy at the end) keeps the garbage
-    collector's work down as well as the CPU time. Not thread-safe: one task owns a span.
+    One object per span, which the exporter holds until it has sent it: a leaf makes its
+    ``SpanContext`` when asked instead of keeping one, so the garbage collector, which walks
+    every span waiting for export, has one object to visit instead of two. Not thread-safe:
+    one task owns a span.
     """
+
+    # what most spans never change lives on the class: fewer fields to set, and to visit
+    _own: SpanContext | None = None
+    _kind = trace.SpanKind.INTERNAL
+    _events: Any = _NONE
+    _links: Any = _NONE
+    _status = _UNSET
+    _instrumentation_info = None
+    _end_time: int | None = None
 
     def __init__(
         self,
         factory: SpanFactory,
         name: str,
-        context: SpanContext,
         parent: SpanContext,
-        attributes: dict[str, types.AttributeValue] | None = None,
+        attributes: dict[str, types.AttributeValue] | None,
     ) -> None:
         # ReadableSpan's fields, set directly: its __init__ would build an empty Resource
-        self._factory = factory
         self._name = name
-        self._context = context
-        self._kind = trace.SpanKind.INTERNAL
+        self._sid = _getrandbits(64) or _span_id()
+        self._trace = factory._trace
         self._parent = parent
         self._attributes = attributes if attributes is not None else {}
-        self._events: Any = _NONE
-        self._links: Any = _NONE
-        self._status = _UNSET
         self._resource = factory._resource
         self._instrumentation_scope = factory._scope
-        self._instrumentation_info = None
+        self._factory: SpanFactory | None = factory
         self._start_time = time.time_ns()
-        self._end_time: int | None = None
+
+    def _made_context(self) -> SpanContext:
+        own = self._own
+        if own is not None:
+            return own
+        trace_id, flags, state = self._trace
+        if _TUPLE_LAYOUT:
+            return _new_tuple(SpanContext, (trace_id, self._sid, False, flags, state, True))
+        return SpanContext(trace_id, self._sid, False, flags, state)
+
+    def _keep_context(self, value: SpanContext) -> None:
+        self._own = value
+
+    context = property(_made_context)
+    _context = property(_made_context, _keep_context)
 
     def get_span_context(self) -> SpanContext:
-        return cast(SpanContext, self._context)
+        # asked for by spans opened under this one: kept from then on
+        own = self._own
+        if own is None:
+            own = self._own = self._made_context()
+        return own
 
     def is_recording(self) -> bool:
         return self._end_time is None
@@ -213,20 +295,25 @@ class LeanSpan(trace.Span, sdk_trace.ReadableSpan):
         if self._end_time is not None:
             return
         self._end_time = end_time or time.time_ns()
-        self._events = tuple(self._events)
-        self._links = tuple(self._links)
-        self._factory._processor.on_end(self)
+        if self._events:
+            self._events = tuple(self._events)
+        if self._links:
+            self._links = tuple(self._links)
+        factory, self._factory = self._factory, None  # the exporter is to hold the span alone
+        if factory is not None:
+            factory._handle(self)
 
 
 class DeferredSpan:
-    """A checkpoint operation's span, recorded now and made into a `LeanSpan` when the run ends.
+    """A checkpoint operation's span as plain values, made into a `LeanSpan` when the run ends.
 
-    LangGraph writes checkpoints from its background threads, where every microsecond also
-    contends for the GIL with the graph's own thread; the record costs a few attribute stores,
-    and the span objects are built in one pass on the run's thread when it finishes.
+    LangGraph performs most checkpoint operations on its background threads, where every
+    microsecond also contends for the GIL with the graph's own thread: recording costs a few
+    stores, and the spans are made in one pass on the run's thread when it finishes.
     """
 
     __slots__ = ("attributes", "end_ns", "error", "factory", "name", "parent", "start_ns")
+    recording = True
 
     def __init__(
         self,
@@ -239,27 +326,30 @@ class DeferredSpan:
         self.name = name
         self.parent = parent
         self.attributes = attributes
-        self.start_ns = time.time_ns()
-        self.end_ns = 0
         self.error: BaseException | None = None
+        self.end_ns = 0
+        self.start_ns = time.time_ns()
 
-    # the slice of the Span API the checkpoint wrapper uses
-    def is_recording(self) -> bool:
-        return self.end_ns == 0
+    def fail(self, exc: BaseException) -> None:
+        self.error = exc
 
-    def set_attribute(self, key: str, value: types.AttributeValue) -> None:
-        self.attributes[key] = value
-
-    def record_exception(self, exception: BaseException, *args: Any, **kwargs: Any) -> None:
-        self.error = exception
-
-    def set_status(self, *args: Any, **kwargs: Any) -> None:
-        """The status follows the recorded exception."""
-
-    def end(self) -> None:
+    def finish(self, attributes: Mapping[str, types.AttributeValue] | None = None) -> None:
         if self.end_ns == 0:
             self.end_ns = time.time_ns()
-            self.factory._finished(self)
+            if attributes:
+                self.attributes.update(attributes)
+            factory = self.factory
+            with factory._lock:
+                if not factory._closed and len(factory._pending) < _MAX_PENDING:
+                    factory._pending.append(self)
+                    return
+            factory._make(self)
+
+
+def current_span() -> trace.Span:
+    """``trace.get_current_span()`` in one lookup instead of four calls (it runs per span)."""
+    span = otel_context.get_current().get(_SPAN_KEY)
+    return span if isinstance(span, trace.Span) else trace.INVALID_SPAN
 
 
 def child_span(

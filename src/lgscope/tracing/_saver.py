@@ -10,13 +10,13 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from opentelemetry import trace
-from opentelemetry.trace import NonRecordingSpan, Status, StatusCode, Tracer
+from opentelemetry.trace import Status, StatusCode, Tracer
 
 from lgscope.tracing import _attributes as A
-from lgscope.tracing._lean import DeferredSpan, child_span
+from lgscope.tracing._lean import DeferredSpan, child_span, current_span
 from lgscope.tracing._run import CURRENT_RUN, RunState, notify, run_for
 
-__all__ = ["TracedSaver"]
+__all__ = ["TracedSaver", "unwrap_serde"]
 
 _BYTES: ContextVar[list[int] | None] = ContextVar("lgscope_serialized_bytes", default=None)
 
@@ -26,27 +26,59 @@ class _CountingSerde:
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
+        self._dumps = inner.dumps_typed
 
     def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
-        out: tuple[str, bytes] = self.inner.dumps_typed(obj)
+        out: tuple[str, bytes] = self._dumps(obj)
         counter = _BYTES.get()
-        if counter is not None:
-            counter[0] += len(out[1] or b"")
+        if counter is not None and out[1]:
+            counter[0] += len(out[1])
         return out
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
 
-def _fail(span: trace.Span | DeferredSpan, exc: BaseException) -> None:
-    if span.is_recording():
-        span.record_exception(exc)
-        span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+def unwrap_serde(saver: BaseCheckpointSaver[Any]) -> None:
+    """Give a saver back the serializer it had before it was traced."""
+    if isinstance(saver.serde, _CountingSerde):
+        saver.serde = saver.serde.inner
 
 
-def _cfg(config: Any) -> tuple[str, str, str]:
-    c = (config or {}).get("configurable") or {}
-    return str(c.get("thread_id", "")), str(c.get("checkpoint_ns", "")), str(c.get("checkpoint_id") or "")
+class _SpanOp:
+    """A checkpoint operation's ordinary span (outside lean runs), behind `DeferredSpan`'s API."""
+
+    __slots__ = ("span",)
+    recording = True
+
+    def __init__(self, span: trace.Span) -> None:
+        self.span = span
+
+    def fail(self, exc: BaseException) -> None:
+        self.span.record_exception(exc)
+        self.span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+
+    def finish(self, attributes: dict[str, Any] | None = None) -> None:
+        if attributes and self.span.is_recording():
+            self.span.set_attributes(attributes)
+        self.span.end()
+
+
+class _NoOp:
+    """A checkpoint operation of a run that is not recorded: nothing is computed."""
+
+    __slots__ = ()
+    recording = False
+
+    def fail(self, exc: BaseException) -> None:
+        pass
+
+    def finish(self, attributes: dict[str, Any] | None = None) -> None:
+        pass
+
+
+_NO_OP = _NoOp()
+_Op = DeferredSpan | _SpanOp | _NoOp
 
 
 class TracedSaver(BaseCheckpointSaver[Any]):
@@ -76,20 +108,22 @@ class TracedSaver(BaseCheckpointSaver[Any]):
     def get_next_version(self, current: Any, channel: Any) -> Any:
         return self.inner.get_next_version(current, channel)
 
-    def _start(self, name: str, config: Any, run: RunState | None) -> trace.Span | DeferredSpan:
-        """The span of one checkpoint operation: a leaf under the current node or the run.
+    def _op(self, name: str, config: Any) -> tuple[RunState | None, _Op]:
+        """The run a checkpoint operation belongs to and its span: a leaf under the current span
+        (or the run's root, from a thread outside the run's context).
 
-        It is not made current: the wrapped saver's own work is not lgscope's to trace, and
-        attaching a context would cost on every checkpoint write.
+        The span is not made current: the wrapped saver's own work is not lgscope's to trace,
+        and attaching a context would cost on every checkpoint write.
         """
-        if run is None:  # outside any instrumented run (e.g. get_state): an ordinary span
-            parent: trace.Span = trace.get_current_span()
-            factory = None
+        run = CURRENT_RUN.get()
+        if run is not None:
+            parent = current_span()
         else:
-            parent = trace.get_current_span() if CURRENT_RUN.get() is not None else run.root
-            factory = run.spans
-            if factory is None and not run.root.is_recording():
-                return NonRecordingSpan(parent.get_span_context())
+            run = run_for(config)
+            parent = current_span() if run is None else run.root
+        factory = None if run is None else run.spans
+        if factory is None and run is not None and not run.root.is_recording():
+            return run, _NO_OP
         c = (config.get("configurable") if config else None) or {}
         attributes: dict[str, Any] = {
             A.THREAD_ID: str(c.get("thread_id", "")),
@@ -100,80 +134,68 @@ class TracedSaver(BaseCheckpointSaver[Any]):
         if factory is not None:
             context = parent.get_span_context()
             if context.is_valid:
-                return factory.deferred(name, context, attributes)
-        return child_span(factory, self._tracer, name, parent, attributes)
+                return run, DeferredSpan(factory, name, context, attributes)
+        return run, _SpanOp(child_span(None, self._tracer, name, parent, attributes))
 
     @staticmethod
-    def _with_trace(metadata: Any, run: RunState | None) -> Any:
-        return metadata if run is None else {**metadata, A.METADATA_KEY: run.trace_context}
-
-    @staticmethod
-    def _put_done(
-        span: trace.Span | DeferredSpan, run: RunState | None, written: int, started: float, checkpoint: Any
-    ) -> None:
-        if span.is_recording():
-            span.set_attribute(A.CHECKPOINT_BYTES, written)
-            span.set_attribute(A.CHECKPOINT_ID, str(checkpoint.get("id", "")))
-        span.end()
+    def _put_done(op: _Op, run: RunState | None, written: int, started: float, checkpoint: Any) -> None:
+        if op.recording:
+            op.finish({A.CHECKPOINT_BYTES: written, A.CHECKPOINT_ID: str(checkpoint.get("id", ""))})
         if run is not None and run.observers:
             notify(run, "checkpoint_put", time.perf_counter() - started, written)
-
-    @staticmethod
-    def _writes_done(span: trace.Span | DeferredSpan, writes: Sequence[Any], written: int) -> None:
-        if span.is_recording():
-            span.set_attribute(A.CHECKPOINT_WRITES, len(writes))
-            span.set_attribute(A.CHECKPOINT_BYTES, written)
-        span.end()
 
     # -- sync --------------------------------------------------------------------------
 
     def get_tuple(self, config: Any) -> Any:
-        span = self._start("checkpoint get", config, run_for(config))
+        _, op = self._op("checkpoint get", config)
         try:
             return self.inner.get_tuple(config)
         except BaseException as exc:
-            _fail(span, exc)
+            op.fail(exc)
             raise
         finally:
-            span.end()
+            op.finish()
 
     def list(self, config: Any, **kwargs: Any) -> Iterator[Any]:
         # open over the iteration without becoming current: the caller's code runs between items
-        span = self._start("checkpoint list", config, run_for(config))
+        _, op = self._op("checkpoint list", config)
         try:
             yield from self.inner.list(config, **kwargs)
         finally:
-            span.end()
+            op.finish()
 
     def put(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
-        run = run_for(config)
-        span, started, counter = self._start("checkpoint put", config, run), time.perf_counter(), [0]
+        run, op = self._op("checkpoint put", config)
+        if run is not None:
+            metadata = {**metadata, A.METADATA_KEY: run.trace_context}
+        started, counter = time.perf_counter(), [0]
         token = _BYTES.set(counter)
         try:
-            out = self.inner.put(config, checkpoint, self._with_trace(metadata, run), new_versions)
+            out = self.inner.put(config, checkpoint, metadata, new_versions)
         except BaseException as exc:
-            _fail(span, exc)
-            span.end()
+            op.fail(exc)
+            op.finish()
             raise
         finally:
             _BYTES.reset(token)
-        self._put_done(span, run, counter[0], started, checkpoint)
+        self._put_done(op, run, counter[0], started, checkpoint)
         return out
 
     def put_writes(
         self, config: Any, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
-        span, counter = self._start("checkpoint put_writes", config, run_for(config)), [0]
+        (_, op), counter = self._op("checkpoint put_writes", config), [0]
         token = _BYTES.set(counter)
         try:
             self.inner.put_writes(config, writes, task_id, task_path)
         except BaseException as exc:
-            _fail(span, exc)
-            span.end()
+            op.fail(exc)
+            op.finish()
             raise
         finally:
             _BYTES.reset(token)
-        self._writes_done(span, writes, counter[0])
+        if op.recording:
+            op.finish({A.CHECKPOINT_WRITES: len(writes), A.CHECKPOINT_BYTES: counter[0]})
 
     def delete_thread(self, thread_id: str) -> None:
         self.inner.delete_thread(thread_id)
@@ -207,52 +229,55 @@ class TracedSaver(BaseCheckpointSaver[Any]):
     # -- async -------------------------------------------------------------------------
 
     async def aget_tuple(self, config: Any) -> Any:
-        span = self._start("checkpoint get", config, run_for(config))
+        _, op = self._op("checkpoint get", config)
         try:
             return await self.inner.aget_tuple(config)
         except BaseException as exc:
-            _fail(span, exc)
+            op.fail(exc)
             raise
         finally:
-            span.end()
+            op.finish()
 
     async def alist(self, config: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        span = self._start("checkpoint list", config, run_for(config))
+        _, op = self._op("checkpoint list", config)
         try:
             async for item in self.inner.alist(config, **kwargs):
                 yield item
         finally:
-            span.end()
+            op.finish()
 
     async def aput(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
-        run = run_for(config)
-        span, started, counter = self._start("checkpoint put", config, run), time.perf_counter(), [0]
+        run, op = self._op("checkpoint put", config)
+        if run is not None:
+            metadata = {**metadata, A.METADATA_KEY: run.trace_context}
+        started, counter = time.perf_counter(), [0]
         token = _BYTES.set(counter)
         try:
-            out = await self.inner.aput(config, checkpoint, self._with_trace(metadata, run), new_versions)
+            out = await self.inner.aput(config, checkpoint, metadata, new_versions)
         except BaseException as exc:
-            _fail(span, exc)
-            span.end()
+            op.fail(exc)
+            op.finish()
             raise
         finally:
             _BYTES.reset(token)
-        self._put_done(span, run, counter[0], started, checkpoint)
+        self._put_done(op, run, counter[0], started, checkpoint)
         return out
 
     async def aput_writes(
         self, config: Any, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
-        span, counter = self._start("checkpoint put_writes", config, run_for(config)), [0]
+        (_, op), counter = self._op("checkpoint put_writes", config), [0]
         token = _BYTES.set(counter)
         try:
             await self.inner.aput_writes(config, writes, task_id, task_path)
         except BaseException as exc:
-            _fail(span, exc)
-            span.end()
+            op.fail(exc)
+            op.finish()
             raise
         finally:
             _BYTES.reset(token)
-        self._writes_done(span, writes, counter[0])
+        if op.recording:
+            op.finish({A.CHECKPOINT_WRITES: len(writes), A.CHECKPOINT_BYTES: counter[0]})
 
     async def adelete_thread(self, thread_id: str) -> None:
         await self.inner.adelete_thread(thread_id)
