@@ -18,9 +18,9 @@ from langgraph.types import Command, RetryPolicy
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Decision, Sampler, SamplingResult
 from opentelemetry.trace import NoOpTracerProvider, StatusCode
 from tests.tracing.test_spans import USER, _agent, _approval
 
@@ -282,3 +282,36 @@ def test_uninstrument_gives_the_saver_back_untouched(
     graph.invoke({"messages": [HumanMessage("where is 7?", id="h")]}, {"configurable": {"thread_id": "u"}})
     scopes = {s.instrumentation_scope.name for s in exporter.get_finished_spans() if s.instrumentation_scope}
     assert scopes == {"user-code"}  # the app's own spans only
+
+
+class Ends(SpanProcessor):
+    def __init__(self) -> None:
+        self.ended: list[Any] = []
+
+    def on_end(self, span: Any) -> None:
+        self.ended.append(span)
+
+
+def test_a_recorded_but_unsampled_run_reaches_processors_and_not_the_batch_exporter() -> None:
+    """RECORD_ONLY: spans are recorded for processors, but the batch processor exports only
+    sampled spans (lgscope feeds its queue directly only for sampled runs)."""
+
+    class RecordOnly(Sampler):
+        def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
+            return SamplingResult(Decision.RECORD_ONLY)
+
+        def get_description(self) -> str:
+            return "record only"
+
+    exporter, ends = InMemorySpanExporter(), Ends()
+    provider = TracerProvider(sampler=RecordOnly())
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    provider.add_span_processor(ends)
+    USER["provider"] = provider
+    graph = instrument(_approval(InMemorySaver()), tracer_provider=provider)
+    graph.invoke({"amount": 1}, {"configurable": {"thread_id": "r"}})
+    provider.force_flush()
+    assert exporter.get_finished_spans() == ()
+    names = [s.name for s in ends.ended]
+    assert "checkpoint put" in names and any(n.startswith("invoke_node") for n in names)
+    assert not any(s.context.trace_flags.sampled for s in ends.ended)
