@@ -176,8 +176,7 @@ class SpanFactory:
             span._status = Status(StatusCode.ERROR, f"{type(record.error).__name__}: {record.error}")
         span._end_time = record.end_ns
         span._factory = None
-        for on_end in self._ends:
-            on_end(span)
+        self._handle(span)
 
 
 class LeanSpan(trace.Span, sdk_trace.ReadableSpan):
