@@ -19,7 +19,6 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.constants import TAG_HIDDEN
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import (
     Link,
@@ -33,7 +32,8 @@ from opentelemetry.trace import (
 
 from lgscope import __version__
 from lgscope.tracing import _attributes as A
-from lgscope.tracing._lean import SpanFactory, child_span, current_span
+from lgscope.tracing._context import attach_span, current_span, detach
+from lgscope.tracing._lean import SpanFactory, child_span
 from lgscope.tracing._observers import RunObserver
 from lgscope.tracing._run import ACTIVE_RUNS, CURRENT_RUN, Content, RunState, notify
 from lgscope.tracing._saver import TracedSaver, unwrap_serde
@@ -177,11 +177,11 @@ class _NodeScope:
 
     def __enter__(self) -> Any:
         self.span, self.started = _start_node(self.state, self.task), time.perf_counter()
-        self.token = otel_context.attach(trace.set_span_in_context(self.span))
+        self.token = attach_span(self.span)
         return self.span
 
     def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
-        otel_context.detach(self.token)
+        detach(self.token)
         _end_node(self.state, self.task, self.span, self.started, exc)
 
 
@@ -209,7 +209,7 @@ def _traced_arun(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _tool_span(state: RunState, tool: Any, tool_input: Any, call_id: Any) -> Any:
-    parent = trace.get_current_span()
+    parent = current_span()
     if state.spans is None and not state.root.is_recording():
         return NonRecordingSpan(parent.get_span_context())  # the run is not recorded: compute nothing
     attributes: dict[str, Any] = {
@@ -249,14 +249,14 @@ def _tool_call(state: RunState, tool: Any, tool_input: Any, call_id: Any) -> Ite
         [None],
         None,
     )
-    token = otel_context.attach(trace.set_span_in_context(span))
+    token = attach_span(span)
     try:
         yield result
     except BaseException as exc:
         failure = exc
         raise
     finally:
-        otel_context.detach(token)
+        detach(token)
         _end_tool(state, tool, span, started, result[0], failure)
 
 
@@ -376,7 +376,7 @@ class _Instrumentation:
             ACTIVE_RUNS[thread_id] = state
         if resumed:
             notify(state, "resume", self.name)
-        return state, CURRENT_RUN.set(state), otel_context.attach(trace.set_span_in_context(root))
+        return state, CURRENT_RUN.set(state), attach_span(root)
 
     @staticmethod
     def _finish(state: RunState, run_token: Any, ctx_token: Any, exc: BaseException | None) -> None:
@@ -402,7 +402,7 @@ class _Instrumentation:
         if ACTIVE_RUNS.get(state.thread_id) is state:
             del ACTIVE_RUNS[state.thread_id]
         try:
-            otel_context.detach(ctx_token)
+            detach(ctx_token)
             CURRENT_RUN.reset(run_token)
         except ValueError:
             pass  # closed from another context (an abandoned generator): nothing to restore

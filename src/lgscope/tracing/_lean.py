@@ -19,15 +19,13 @@ import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk import trace as sdk_trace
 from opentelemetry.sdk.trace import export as sdk_export
 from opentelemetry.trace import Link, SpanContext, Status, StatusCode, TraceFlags, TraceState
-from opentelemetry.trace.propagation import _SPAN_KEY
 from opentelemetry.util import types
 
-__all__ = ["DeferredSpan", "LeanSpan", "SpanFactory", "child_span", "current_span"]
+__all__ = ["DeferredSpan", "LeanSpan", "SpanFactory", "child_span"]
 
 _UNSET = Status(StatusCode.UNSET)
 _MAX_PENDING = 1024  # a run's deferred spans held at most; beyond, they are handed over as they end
@@ -55,6 +53,7 @@ def _tuple_layout() -> bool:
 
 _new_tuple = tuple.__new__
 _getrandbits = random.getrandbits
+_time_ns = time.time_ns
 _TUPLE_LAYOUT = _tuple_layout()
 
 
@@ -167,7 +166,7 @@ class SpanFactory:
             self._make(record)
 
     def _make(self, record: DeferredSpan) -> None:
-        span = LeanSpan(self, record.name, record.parent, record.attributes)
+        span = LeanSpan(self, record.name, record.parent, record.attributes())
         span._start_time = record.start_ns
         for on_start in self._starts:
             on_start(span, None)
@@ -304,51 +303,41 @@ class LeanSpan(trace.Span, sdk_trace.ReadableSpan):
 
 
 class DeferredSpan:
-    """A checkpoint operation's span as plain values, made into a `LeanSpan` when the run ends.
+    """A span recorded as plain values, made into a `LeanSpan` when the run ends.
 
     LangGraph performs most checkpoint operations on its background threads, where every
     microsecond also contends for the GIL with the graph's own thread: recording costs a few
-    stores, and the spans are made in one pass on the run's thread when it finishes.
+    stores, and the spans (and their attributes, see `attributes`) are made in one pass on the
+    run's thread when it finishes.
     """
 
-    __slots__ = ("attributes", "end_ns", "error", "factory", "name", "parent", "start_ns")
+    __slots__ = ("end_ns", "error", "factory", "name", "parent", "start_ns")
     recording = True
 
-    def __init__(
-        self,
-        factory: SpanFactory,
-        name: str,
-        parent: SpanContext,
-        attributes: dict[str, types.AttributeValue],
-    ) -> None:
+    def __init__(self, factory: SpanFactory, name: str, parent: SpanContext) -> None:
         self.factory = factory
         self.name = name
         self.parent = parent
-        self.attributes = attributes
         self.error: BaseException | None = None
         self.end_ns = 0
-        self.start_ns = time.time_ns()
+        self.start_ns = _time_ns()
+
+    def attributes(self) -> dict[str, types.AttributeValue]:
+        """The span's attributes, computed when it is made from what was recorded."""
+        return {}
 
     def fail(self, exc: BaseException) -> None:
         self.error = exc
 
-    def finish(self, attributes: Mapping[str, types.AttributeValue] | None = None) -> None:
+    def finish(self) -> None:
         if self.end_ns == 0:
-            self.end_ns = time.time_ns()
-            if attributes:
-                self.attributes.update(attributes)
+            self.end_ns = _time_ns()
             factory = self.factory
             with factory._lock:
                 if not factory._closed and len(factory._pending) < _MAX_PENDING:
                     factory._pending.append(self)
                     return
             factory._make(self)
-
-
-def current_span() -> trace.Span:
-    """``trace.get_current_span()`` in one lookup instead of four calls (it runs per span)."""
-    span = otel_context.get_current().get(_SPAN_KEY)
-    return span if isinstance(span, trace.Span) else trace.INVALID_SPAN
 
 
 def child_span(

@@ -10,19 +10,27 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from opentelemetry import trace
-from opentelemetry.trace import Status, StatusCode, Tracer
+from opentelemetry.trace import SpanContext, Status, StatusCode, Tracer
 
 from lgscope.tracing import _attributes as A
-from lgscope.tracing._lean import DeferredSpan, child_span, current_span
+from lgscope.tracing._context import current_span
+from lgscope.tracing._lean import DeferredSpan, SpanFactory, child_span
 from lgscope.tracing._run import CURRENT_RUN, RunState, notify, run_for
 
 __all__ = ["TracedSaver", "unwrap_serde"]
 
-_BYTES: ContextVar[list[int] | None] = ContextVar("lgscope_serialized_bytes", default=None)
+_BYTES: ContextVar[_Op | None] = ContextVar("lgscope_checkpoint_op", default=None)
+_EMPTY: dict[str, Any] = {}
+_GET, _LIST, _PUT, _PUT_WRITES = (
+    "checkpoint get",
+    "checkpoint list",
+    "checkpoint put",
+    "checkpoint put_writes",
+)
 
 
 class _CountingSerde:
-    """Counts the bytes the wrapped saver serializes while a checkpoint span is open."""
+    """Counts the bytes the wrapped saver serializes while a checkpoint operation is open."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -30,9 +38,9 @@ class _CountingSerde:
 
     def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
         out: tuple[str, bytes] = self._dumps(obj)
-        counter = _BYTES.get()
-        if counter is not None and out[1]:
-            counter[0] += len(out[1])
+        op = _BYTES.get()
+        if op is not None:
+            op.bytes += len(out[1])
         return out
 
     def __getattr__(self, name: str) -> Any:
@@ -45,40 +53,103 @@ def unwrap_serde(saver: BaseCheckpointSaver[Any]) -> None:
         saver.serde = saver.serde.inner
 
 
-class _SpanOp:
-    """A checkpoint operation's ordinary span (outside lean runs), behind `DeferredSpan`'s API."""
+def _base_attributes(configurable: dict[str, Any]) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        A.THREAD_ID: str(configurable.get("thread_id", "")),
+        A.CHECKPOINT_NS: str(configurable.get("checkpoint_ns", "")),
+    }
+    if configurable.get("checkpoint_id"):
+        attributes[A.CHECKPOINT_ID] = str(configurable["checkpoint_id"])
+    return attributes
 
-    __slots__ = ("span",)
+
+class _CheckpointOp(DeferredSpan):
+    """A checkpoint operation of a lean run: what it did is kept, its attributes made at the end."""
+
+    __slots__ = ("bytes", "checkpoint_id", "configurable", "writes")
+
+    def __init__(
+        self, factory: SpanFactory, name: str, parent: SpanContext, configurable: dict[str, Any]
+    ) -> None:
+        super().__init__(factory, name, parent)
+        self.configurable = configurable
+        self.bytes = 0
+        self.writes = -1
+        self.checkpoint_id: Any = None
+
+    def attributes(self) -> dict[str, Any]:
+        attributes = _base_attributes(self.configurable)
+        if self.checkpoint_id is not None:
+            attributes[A.CHECKPOINT_ID] = str(self.checkpoint_id)
+        if self.writes >= 0:
+            attributes[A.CHECKPOINT_WRITES] = self.writes
+        if self.checkpoint_id is not None or self.writes >= 0:
+            attributes[A.CHECKPOINT_BYTES] = self.bytes
+        return attributes
+
+    def put_done(self, checkpoint: Any) -> None:
+        self.checkpoint_id = checkpoint.get("id", "")
+        self.finish()
+
+    def writes_done(self, count: int) -> None:
+        self.writes = count
+        self.finish()
+
+
+class _SpanOp:
+    """A checkpoint operation's ordinary span (outside lean runs), behind `_CheckpointOp`'s API."""
+
+    __slots__ = ("bytes", "span")
     recording = True
 
     def __init__(self, span: trace.Span) -> None:
         self.span = span
+        self.bytes = 0
 
     def fail(self, exc: BaseException) -> None:
         self.span.record_exception(exc)
         self.span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
 
-    def finish(self, attributes: dict[str, Any] | None = None) -> None:
-        if attributes and self.span.is_recording():
-            self.span.set_attributes(attributes)
+    def finish(self) -> None:
+        self.span.end()
+
+    def put_done(self, checkpoint: Any) -> None:
+        if self.span.is_recording():
+            self.span.set_attributes(
+                {A.CHECKPOINT_BYTES: self.bytes, A.CHECKPOINT_ID: str(checkpoint.get("id", ""))}
+            )
+        self.span.end()
+
+    def writes_done(self, count: int) -> None:
+        if self.span.is_recording():
+            self.span.set_attributes({A.CHECKPOINT_WRITES: count, A.CHECKPOINT_BYTES: self.bytes})
         self.span.end()
 
 
 class _NoOp:
-    """A checkpoint operation of a run that is not recorded: nothing is computed."""
+    """A checkpoint operation of a run that is not recorded: only its bytes are counted (for
+    observers)."""
 
-    __slots__ = ()
+    __slots__ = ("bytes",)
     recording = False
+
+    def __init__(self) -> None:
+        self.bytes = 0
 
     def fail(self, exc: BaseException) -> None:
         pass
 
-    def finish(self, attributes: dict[str, Any] | None = None) -> None:
+    def finish(self) -> None:
+        pass
+
+    def put_done(self, checkpoint: Any) -> None:
+        pass
+
+    def writes_done(self, count: int) -> None:
         pass
 
 
-_NO_OP = _NoOp()
-_Op = DeferredSpan | _SpanOp | _NoOp
+_Op = _CheckpointOp | _SpanOp | _NoOp
 
 
 class TracedSaver(BaseCheckpointSaver[Any]):
@@ -121,33 +192,31 @@ class TracedSaver(BaseCheckpointSaver[Any]):
         else:
             run = run_for(config)
             parent = current_span() if run is None else run.root
-        factory = None if run is None else run.spans
-        if factory is None and run is not None and not run.root.is_recording():
-            return run, _NO_OP
-        c = (config.get("configurable") if config else None) or {}
-        attributes: dict[str, Any] = {
-            A.THREAD_ID: str(c.get("thread_id", "")),
-            A.CHECKPOINT_NS: str(c.get("checkpoint_ns", "")),
-        }
-        if c.get("checkpoint_id"):
-            attributes[A.CHECKPOINT_ID] = str(c["checkpoint_id"])
-        if factory is not None:
-            context = parent.get_span_context()
-            if context.is_valid:
-                return run, DeferredSpan(factory, name, context, attributes)
-        return run, _SpanOp(child_span(None, self._tracer, name, parent, attributes))
+        configurable = (config.get("configurable") if config else None) or _EMPTY
+        if run is not None:
+            factory = run.spans
+            if factory is not None:
+                context = parent.get_span_context()
+                if context.is_valid:
+                    return run, _CheckpointOp(factory, name, context, configurable)
+            elif not run.root.is_recording():
+                return run, _NoOp()
+        span = child_span(None, self._tracer, name, parent, _base_attributes(configurable))
+        return run, _SpanOp(span)
 
     @staticmethod
-    def _put_done(op: _Op, run: RunState | None, written: int, started: float, checkpoint: Any) -> None:
-        if op.recording:
-            op.finish({A.CHECKPOINT_BYTES: written, A.CHECKPOINT_ID: str(checkpoint.get("id", ""))})
+    def _traced_metadata(run: RunState | None, metadata: Any) -> Any:
+        return metadata if run is None else {**metadata, A.METADATA_KEY: run.trace_context}
+
+    @staticmethod
+    def _notify_put(run: RunState | None, op: _Op, started: float) -> None:
         if run is not None and run.observers:
-            notify(run, "checkpoint_put", time.perf_counter() - started, written)
+            notify(run, "checkpoint_put", time.perf_counter() - started, op.bytes)
 
     # -- sync --------------------------------------------------------------------------
 
     def get_tuple(self, config: Any) -> Any:
-        _, op = self._op("checkpoint get", config)
+        _, op = self._op(_GET, config)
         try:
             return self.inner.get_tuple(config)
         except BaseException as exc:
@@ -158,34 +227,32 @@ class TracedSaver(BaseCheckpointSaver[Any]):
 
     def list(self, config: Any, **kwargs: Any) -> Iterator[Any]:
         # open over the iteration without becoming current: the caller's code runs between items
-        _, op = self._op("checkpoint list", config)
+        _, op = self._op(_LIST, config)
         try:
             yield from self.inner.list(config, **kwargs)
         finally:
             op.finish()
 
     def put(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
-        run, op = self._op("checkpoint put", config)
-        if run is not None:
-            metadata = {**metadata, A.METADATA_KEY: run.trace_context}
-        started, counter = time.perf_counter(), [0]
-        token = _BYTES.set(counter)
+        run, op = self._op(_PUT, config)
+        started, token = time.perf_counter(), _BYTES.set(op)
         try:
-            out = self.inner.put(config, checkpoint, metadata, new_versions)
+            out = self.inner.put(config, checkpoint, self._traced_metadata(run, metadata), new_versions)
         except BaseException as exc:
             op.fail(exc)
             op.finish()
             raise
         finally:
             _BYTES.reset(token)
-        self._put_done(op, run, counter[0], started, checkpoint)
+        op.put_done(checkpoint)
+        self._notify_put(run, op, started)
         return out
 
     def put_writes(
         self, config: Any, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
-        (_, op), counter = self._op("checkpoint put_writes", config), [0]
-        token = _BYTES.set(counter)
+        _, op = self._op(_PUT_WRITES, config)
+        token = _BYTES.set(op)
         try:
             self.inner.put_writes(config, writes, task_id, task_path)
         except BaseException as exc:
@@ -194,8 +261,7 @@ class TracedSaver(BaseCheckpointSaver[Any]):
             raise
         finally:
             _BYTES.reset(token)
-        if op.recording:
-            op.finish({A.CHECKPOINT_WRITES: len(writes), A.CHECKPOINT_BYTES: counter[0]})
+        op.writes_done(len(writes))
 
     def delete_thread(self, thread_id: str) -> None:
         self.inner.delete_thread(thread_id)
@@ -229,7 +295,7 @@ class TracedSaver(BaseCheckpointSaver[Any]):
     # -- async -------------------------------------------------------------------------
 
     async def aget_tuple(self, config: Any) -> Any:
-        _, op = self._op("checkpoint get", config)
+        _, op = self._op(_GET, config)
         try:
             return await self.inner.aget_tuple(config)
         except BaseException as exc:
@@ -239,7 +305,7 @@ class TracedSaver(BaseCheckpointSaver[Any]):
             op.finish()
 
     async def alist(self, config: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        _, op = self._op("checkpoint list", config)
+        _, op = self._op(_LIST, config)
         try:
             async for item in self.inner.alist(config, **kwargs):
                 yield item
@@ -247,27 +313,27 @@ class TracedSaver(BaseCheckpointSaver[Any]):
             op.finish()
 
     async def aput(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
-        run, op = self._op("checkpoint put", config)
-        if run is not None:
-            metadata = {**metadata, A.METADATA_KEY: run.trace_context}
-        started, counter = time.perf_counter(), [0]
-        token = _BYTES.set(counter)
+        run, op = self._op(_PUT, config)
+        started, token = time.perf_counter(), _BYTES.set(op)
         try:
-            out = await self.inner.aput(config, checkpoint, metadata, new_versions)
+            out = await self.inner.aput(
+                config, checkpoint, self._traced_metadata(run, metadata), new_versions
+            )
         except BaseException as exc:
             op.fail(exc)
             op.finish()
             raise
         finally:
             _BYTES.reset(token)
-        self._put_done(op, run, counter[0], started, checkpoint)
+        op.put_done(checkpoint)
+        self._notify_put(run, op, started)
         return out
 
     async def aput_writes(
         self, config: Any, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
-        (_, op), counter = self._op("checkpoint put_writes", config), [0]
-        token = _BYTES.set(counter)
+        _, op = self._op(_PUT_WRITES, config)
+        token = _BYTES.set(op)
         try:
             await self.inner.aput_writes(config, writes, task_id, task_path)
         except BaseException as exc:
@@ -276,8 +342,7 @@ class TracedSaver(BaseCheckpointSaver[Any]):
             raise
         finally:
             _BYTES.reset(token)
-        if op.recording:
-            op.finish({A.CHECKPOINT_WRITES: len(writes), A.CHECKPOINT_BYTES: counter[0]})
+        op.writes_done(len(writes))
 
     async def adelete_thread(self, thread_id: str) -> None:
         await self.inner.adelete_thread(thread_id)
