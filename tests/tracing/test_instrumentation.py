@@ -17,10 +17,17 @@ from langgraph.graph import START, StateGraph
 from langgraph.types import Command, RetryPolicy
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Decision, Sampler, SamplingResult
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+)
 from opentelemetry.trace import NoOpTracerProvider, StatusCode
 from tests.tracing.test_spans import USER, _agent, _approval
 
@@ -315,3 +322,75 @@ def test_a_recorded_but_unsampled_run_reaches_processors_and_not_the_batch_expor
     names = [s.name for s in ends.ended]
     assert "checkpoint put" in names and any(n.startswith("invoke_node") for n in names)
     assert not any(s.context.trace_flags.sampled for s in ends.ended)
+
+
+class Watching(Sampler):
+    """The SDK's default sampler, remembering what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, dict[str, Any]]] = []
+
+    def should_sample(
+        self, context: Any, trace_id: int, name: str, *args: Any, **kwargs: Any
+    ) -> SamplingResult:
+        attributes = kwargs.get("attributes", args[1] if len(args) > 1 else None)
+        self.asked.append((name, dict(attributes or {})))
+        return ParentBased(ALWAYS_ON).should_sample(context, trace_id, name, *args, **kwargs)
+
+    def get_description(self) -> str:
+        return "watching"
+
+
+def test_a_run_inside_an_application_span_is_its_child_and_the_sampler_decides() -> None:
+    exporter, sampler = InMemorySpanExporter(), Watching()
+    provider = TracerProvider(sampler=sampler)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    USER["provider"] = provider
+    graph = instrument(_approval(InMemorySaver()), tracer_provider=provider)
+    with provider.get_tracer("app").start_as_current_span("POST /refunds") as request:
+        graph.invoke({"amount": 1}, {"configurable": {"thread_id": "in-request"}})
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    root = next(s for s in spans.values() if s.name.startswith(("invoke_workflow", "invoke_agent")))
+    assert root.parent is not None and root.parent.span_id == request.get_span_context().span_id
+    assert {s.context.trace_id for s in spans.values()} == {request.get_span_context().trace_id}
+    asked = [attributes for name, attributes in sampler.asked if name == root.name]
+    assert asked and asked[0]["gen_ai.conversation.id"] == "in-request"
+
+
+def _set_from_app_code(span: trace.Span) -> None:
+    span.set_attribute("app.list", [1, 2])
+    span.set_attribute("app.object", object())  # type: ignore[arg-type]
+    span.set_attribute("app.long", "x" * 20)
+    span.add_event("checked", {"ok": 1, "bad": object()})  # type: ignore[dict-item]
+    for i in range(10):
+        span.set_attribute(f"app.n{i}", i)
+
+
+def test_attributes_set_inside_a_node_are_checked_as_the_sdk_checks_them() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=12, max_span_attribute_length=8))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+
+    class S(TypedDict, total=False):
+        n: int
+
+    def work(state: S) -> S:
+        _set_from_app_code(trace.get_current_span())
+        return {"n": 1}
+
+    g = StateGraph(S)
+    g.add_node("work", work)
+    g.add_edge(START, "work")
+    instrument(g.compile(checkpointer=InMemorySaver()), tracer_provider=provider).invoke(
+        {}, {"configurable": {"thread_id": "limits"}}
+    )
+    with provider.get_tracer("reference").start_as_current_span("sdk span") as reference:
+        _set_from_app_code(reference)
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    node, sdk = dict(spans["invoke_node work"].attributes or {}), dict(spans["sdk span"].attributes or {})
+    assert len(node) == 12  # the provider's limit, oldest dropped first, as the SDK drops them
+    assert node == {k: v for k, v in sdk.items() if k in node}
+    assert node["app.long"] == "x" * 8 and node["app.n9"] == 9
+    ((event,), (sdk_event,)) = spans["invoke_node work"].events, spans["sdk span"].events
+    assert dict(event.attributes or {}) == dict(sdk_event.attributes or {})
+    encode_spans(exporter.get_finished_spans())  # what the OTLP exporters send: every value encodes

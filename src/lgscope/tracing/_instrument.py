@@ -33,7 +33,7 @@ from opentelemetry.trace import (
 from lgscope import __version__
 from lgscope.tracing import _attributes as A
 from lgscope.tracing._context import attach_span, current_span, detach
-from lgscope.tracing._lean import SpanFactory, child_span
+from lgscope.tracing._lean import child_span, start_root
 from lgscope.tracing._observers import RunObserver
 from lgscope.tracing._run import ACTIVE_RUNS, CURRENT_RUN, Content, RunState, notify
 from lgscope.tracing._saver import TracedSaver, unwrap_serde
@@ -362,15 +362,11 @@ class _Instrumentation:
         if thread_id:
             attributes[A.GEN_AI_CONVERSATION_ID] = thread_id
             attributes[A.THREAD_ID] = thread_id
-        root = self.tracer.start_span(f"{self.operation} {self.name}", attributes=attributes, links=links)
+        name = f"{self.operation} {self.name}"
+        started = start_root(self.tracer, name, attributes, links)
+        root, factory = started or (self.tracer.start_span(name, attributes=attributes, links=links), None)
         state = RunState(
-            self.tracer,
-            self.name,
-            root,
-            self.content,
-            self.observers,
-            thread_id=thread_id,
-            spans=SpanFactory.for_root(root),
+            self.tracer, self.name, root, self.content, self.observers, thread_id=thread_id, spans=factory
         )
         if thread_id:
             ACTIVE_RUNS[thread_id] = state

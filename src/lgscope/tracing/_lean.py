@@ -1,13 +1,14 @@
-"""Lean child spans: a run's node, tool and checkpoint spans without the SDK's per-span machinery.
+"""Lean spans: a run's spans without the SDK's per-span machinery.
 
 An OpenTelemetry SDK span costs ~15 µs in CPython (sampler call, locks, bounded attribute
 copies, a ``ReadableSpan`` copy at its end) and leaves a dozen objects for the garbage
-collector until it is exported. A ten-node run makes ~35 of them. Inside a recording run,
-lgscope's child spans are `LeanSpan`s: one object each, handed to the run's own span
-processors (``on_start`` and, as the ``ReadableSpan`` itself, ``on_end``) with the root span's
-resource and instrumentation scope. They follow the root's sampling decision, as a
-parent-based sampler would. Anything else (no SDK, another SDK, a non-recording root) falls
-back to the tracer's ordinary spans.
+collector until it is exported. A ten-node run makes ~35 of them. With the SDK's tracer, a
+run's root is started as the tracer would (its sampler decides, its id generator names it,
+see `start_root`) and it and its node, tool and checkpoint spans are `LeanSpan`s: one object
+each, handed to the tracer's span processors (``on_start`` and, as the ``ReadableSpan``
+itself, ``on_end``) with its resource and instrumentation scope. Children follow the root's
+sampling decision, as a parent-based sampler would. Anything else (no SDK, another SDK, a
+non-recording root) falls back to the tracer's ordinary spans.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk import trace as sdk_trace
 from opentelemetry.sdk.trace import export as sdk_export
 from opentelemetry.trace import Link, SpanContext, Status, StatusCode, TraceFlags, TraceState
 from opentelemetry.util import types
 
-__all__ = ["DeferredSpan", "LeanSpan", "SpanFactory", "child_span"]
+from lgscope.tracing._context import current_span
+
+__all__ = ["DeferredSpan", "LeanSpan", "SpanFactory", "child_span", "start_root"]
 
 _UNSET = Status(StatusCode.UNSET)
 _MAX_PENDING = 1024  # a run's deferred spans held at most; beyond, they are handed over as they end
@@ -51,10 +55,17 @@ def _tuple_layout() -> bool:
     )
 
 
+_PLAIN = frozenset((str, bool, int, float))
+_DEFAULT_LIMITS = sdk_trace.SpanLimits()
+_RANDOM_TRACE_ID = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)
 _new_tuple = tuple.__new__
 _getrandbits = random.getrandbits
 _time_ns = time.time_ns
 _TUPLE_LAYOUT = _tuple_layout()
+
+
+def _below(count: int, limit: int | None) -> bool:
+    return limit is None or count < limit
 
 
 def _span_id() -> int:
@@ -122,10 +133,28 @@ class SpanFactory:
     threads do not contend for the GIL with exporting work.
     """
 
-    __slots__ = ("_closed", "_ends", "_lock", "_pending", "_resource", "_scope", "_starts", "_trace")
+    __slots__ = (
+        "_closed",
+        "_ends",
+        "_limits",
+        "_lock",
+        "_pending",
+        "_resource",
+        "_scope",
+        "_starts",
+        "_trace",
+    )
 
-    def __init__(self, processor: Any, resource: Any, scope: Any, root: SpanContext) -> None:
+    def __init__(
+        self,
+        processor: Any,
+        resource: Any,
+        scope: Any,
+        root: SpanContext,
+        limits: sdk_trace.SpanLimits | None = None,
+    ) -> None:
         self._trace = (root.trace_id, root.trace_flags, root.trace_state)
+        self._limits = limits or _DEFAULT_LIMITS
         processors = _processors(processor)
         self._ends = processors.sampled_ends if root.trace_flags.sampled else processors.ends
         self._starts = processors.starts
@@ -134,16 +163,6 @@ class SpanFactory:
         self._pending: list[DeferredSpan] = []
         self._lock = threading.Lock()
         self._closed = False
-
-    @classmethod
-    def for_root(cls, root: trace.Span) -> SpanFactory | None:
-        """The factory for a run's root span, or None when lean spans cannot stand in for it."""
-        if not isinstance(root, sdk_trace.Span) or not root.is_recording():
-            return None
-        processor = getattr(root, "_span_processor", None)
-        if processor is None or not hasattr(processor, "on_end"):
-            return None
-        return cls(processor, root.resource, root.instrumentation_scope, root.get_span_context())
 
     def start(
         self, name: str, parent: SpanContext, attributes: dict[str, types.AttributeValue] | None = None
@@ -181,6 +200,10 @@ class SpanFactory:
 class LeanSpan(trace.Span, sdk_trace.ReadableSpan):
     """A recording span that is its own ``ReadableSpan``: ending it hands it to the processors.
 
+    What code inside a node sets on it is checked as the SDK checks it (the tracer's span
+    limits, values an exporter can encode); plain values within the limits are stored as they
+    are, anything else goes through the SDK's ``BoundedAttributes``.
+
     One object per span, which the exporter holds until it has sent it: a leaf makes its
     ``SpanContext`` when asked instead of keeping one, so the garbage collector, which walks
     every span waiting for export, has one object to visit instead of two. Not thread-safe:
@@ -200,7 +223,7 @@ class LeanSpan(trace.Span, sdk_trace.ReadableSpan):
         self,
         factory: SpanFactory,
         name: str,
-        parent: SpanContext,
+        parent: SpanContext | None,
         attributes: dict[str, types.AttributeValue] | None,
     ) -> None:
         # ReadableSpan's fields, set directly: its __init__ would build an empty Resource
@@ -245,20 +268,53 @@ class LeanSpan(trace.Span, sdk_trace.ReadableSpan):
                 self.set_attribute(key, value)
 
     def set_attribute(self, key: str, value: types.AttributeValue) -> None:
-        if self._end_time is None:
-            self._attributes[key] = tuple(value) if isinstance(value, list) else value  # type: ignore[index]
+        factory = self._factory
+        if factory is None or self._end_time is not None:
+            return
+        attributes: Any = self._attributes
+        limits = factory._limits
+        if type(attributes) is dict:
+            if (
+                type(value) in _PLAIN
+                and type(key) is str
+                and (type(value) is not str or limits.max_span_attribute_length is None)
+                and (key in attributes or _below(len(attributes), limits.max_span_attributes))
+            ):
+                attributes[key] = value
+                return
+            attributes = self._attributes = BoundedAttributes(
+                limits.max_span_attributes,
+                attributes,
+                immutable=False,
+                max_value_len=limits.max_span_attribute_length,
+            )
+        attributes[key] = value
 
     def add_event(self, name: str, attributes: types.Attributes = None, timestamp: int | None = None) -> None:
-        if self._end_time is None:
-            if self._events is _NONE:
-                self._events = []
-            self._events.append(sdk_trace.Event(name, attributes, timestamp or time.time_ns()))
+        factory = self._factory
+        if factory is None or self._end_time is not None:
+            return
+        limits = factory._limits
+        if self._events is _NONE:
+            self._events = []
+        if _below(len(self._events), limits.max_events):
+            bounded = BoundedAttributes(
+                limits.max_event_attributes, attributes, max_value_len=limits.max_attribute_length
+            )
+            self._events.append(sdk_trace.Event(name, bounded, timestamp or time.time_ns()))
 
     def add_link(self, context: SpanContext, attributes: types.Attributes = None) -> None:
-        if self._end_time is None and context.is_valid:
-            if self._links is _NONE:
-                self._links = []
-            self._links.append(Link(context, attributes))
+        factory = self._factory
+        if factory is None or self._end_time is not None or not context.is_valid:
+            return
+        limits = factory._limits
+        if self._links is _NONE:
+            self._links = []
+        if _below(len(self._links), limits.max_links):
+            bounded = BoundedAttributes(
+                limits.max_link_attributes, attributes, max_value_len=limits.max_attribute_length
+            )
+            self._links.append(Link(context, bounded))
 
     def update_name(self, name: str) -> None:
         if self._end_time is None:
@@ -356,3 +412,67 @@ def child_span(
     return tracer.start_span(
         name, context=trace.set_span_in_context(parent), attributes=attributes, links=links
     )
+
+
+def _sdk_tracer(tracer: trace.Tracer) -> sdk_trace.Tracer | None:
+    if isinstance(tracer, trace.ProxyTracer):
+        tracer = getattr(tracer, "_tracer", tracer)  # the provider's tracer, once there is one
+    if type(tracer) is not sdk_trace.Tracer:
+        return None
+    for name in ("sampler", "id_generator", "span_processor", "resource", "_instrumentation_scope"):
+        if not hasattr(tracer, name):
+            return None
+    return tracer
+
+
+def start_root(
+    tracer: trace.Tracer,
+    name: str,
+    attributes: dict[str, types.AttributeValue],
+    links: Sequence[Link],
+) -> tuple[trace.Span, SpanFactory | None] | None:
+    """A run's root span, started as the SDK tracer's ``start_span`` would (under the current
+    span, the tracer's sampler deciding, its id generator naming it), as a `LeanSpan` with the
+    factory for its children; a non-recording span and None if the sampler drops it. None when
+    ``tracer`` is not the SDK's own: the caller starts the root with it instead.
+
+    A root through the SDK costs ~20 µs and leaves a dozen objects per run for the garbage
+    collector until it is exported (bounded attribute and event containers, their locks).
+    """
+    sdk = _sdk_tracer(tracer)
+    if sdk is None:
+        return None
+    parent: SpanContext | None = current_span().get_span_context()
+    enabled = getattr(sdk, "_is_enabled", None)
+    if enabled is not None and not enabled():
+        return trace.NonRecordingSpan(parent or trace.INVALID_SPAN_CONTEXT), None
+    if parent is None or not parent.is_valid:
+        parent, trace_id = None, sdk.id_generator.generate_trace_id()
+        random_id = sdk.id_generator.is_trace_id_random()
+    else:
+        trace_id, random_id = parent.trace_id, parent.trace_flags.random_trace_id
+    result = sdk.sampler.should_sample(None, trace_id, name, trace.SpanKind.INTERNAL, attributes, links)
+    decision: Any = result.decision  # its methods are untyped
+    flags = TraceFlags.SAMPLED if decision.is_sampled() else TraceFlags.DEFAULT
+    if random_id:
+        flags |= _RANDOM_TRACE_ID
+    context = SpanContext(
+        trace_id, sdk.id_generator.generate_span_id(), False, TraceFlags(flags), result.trace_state
+    )
+    if not decision.is_recording():
+        return trace.NonRecordingSpan(context), None
+    limits = getattr(sdk, "_span_limits", None)
+    factory = SpanFactory(
+        sdk.span_processor,
+        sdk.resource,
+        sdk._instrumentation_scope,
+        context,
+        limits if isinstance(limits, sdk_trace.SpanLimits) else None,
+    )
+    root = LeanSpan(factory, name, parent, dict(result.attributes or {}))
+    root._own = context
+    if links:
+        root._links = tuple(links)
+    for on_start in factory._starts:
+        on_start(root, None)
+    return root, factory
