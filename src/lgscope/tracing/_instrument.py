@@ -46,6 +46,7 @@ _patched: dict[str, Any] = {}
 
 
 _BUBBLE_UP: tuple[type[BaseException], ...] = ()
+_COMMAND: list[Any] = []
 
 
 def _bubble_up() -> tuple[type[BaseException], ...]:
@@ -55,6 +56,15 @@ def _bubble_up() -> tuple[type[BaseException], ...]:
 
         _BUBBLE_UP = (GraphBubbleUp,)
     return _BUBBLE_UP
+
+
+def _command() -> Any:
+    """LangGraph's ``Command``, imported when a run first needs it (its module is heavy)."""
+    if not _COMMAND:
+        from langgraph.types import Command
+
+        _COMMAND.append(Command)
+    return _COMMAND[0]
 
 
 def _interrupt_ids(exc: BaseException) -> list[str]:
@@ -324,9 +334,7 @@ class _Instrumentation:
         self.stream, self.astream = graph.stream, graph.astream
 
     def _links(self, input: Any, config: Any) -> tuple[list[Link], bool]:
-        from langgraph.types import Command
-
-        resumed = isinstance(input, Command) and input.resume is not None
+        resumed = isinstance(input, _command()) and input.resume is not None
         saver = self.original_saver
         if not resumed or saver is None or isinstance(saver, bool):
             return [], resumed

@@ -58,6 +58,10 @@ def _tuple_layout() -> bool:
 _PLAIN = frozenset((str, bool, int, float))
 _DEFAULT_LIMITS = sdk_trace.SpanLimits()
 _RANDOM_TRACE_ID = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)
+_FLAGS = {
+    flags: TraceFlags(flags)  # immutable: one per value, not one per run
+    for flags in {0, TraceFlags.SAMPLED, _RANDOM_TRACE_ID, TraceFlags.SAMPLED | _RANDOM_TRACE_ID}
+}
 _new_tuple = tuple.__new__
 _getrandbits = random.getrandbits
 _time_ns = time.time_ns
@@ -457,7 +461,7 @@ def start_root(
     if random_id:
         flags |= _RANDOM_TRACE_ID
     context = SpanContext(
-        trace_id, sdk.id_generator.generate_span_id(), False, TraceFlags(flags), result.trace_state
+        trace_id, sdk.id_generator.generate_span_id(), False, _FLAGS[flags], result.trace_state
     )
     if not decision.is_recording():
         return trace.NonRecordingSpan(context), None
