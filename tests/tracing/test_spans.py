@@ -205,6 +205,47 @@ def test_interrupt_is_an_event_and_a_resume_links_back(
     assert (link.context.trace_id, link.context.span_id) == (first.context.trace_id, first.context.span_id)
 
 
+def test_each_resume_names_the_interrupts_it_answers(
+    spans: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    """A node that asks twice: the second run interrupts again without writing a checkpoint,
+    so the third links to the run that wrote one, and names the interrupt it answers, which is
+    on the second run's node span."""
+    provider, exporter = spans
+
+    class Review(TypedDict, total=False):
+        first: str
+        second: str
+
+    def review(state: Review) -> Review:
+        return {"first": interrupt("first?"), "second": interrupt("second?")}
+
+    g = StateGraph(Review)
+    g.add_node("review", review)
+    g.add_edge(START, "review")
+    graph = instrument(g.compile(checkpointer=InMemorySaver()), tracer_provider=provider)
+    config = {"configurable": {"thread_id": "twice"}}
+    runs = []
+    for given in ({}, Command(resume="yes"), Command(resume="also")):
+        exporter.clear()
+        graph.invoke(given, config)
+        finished = exporter.get_finished_spans()
+        (root,) = [s for s in finished if s.parent is None]
+        asked = [list(e.attributes["langgraph.interrupt.ids"]) for s in finished for e in s.events]
+        runs.append((root, asked))
+    (first, asked_first), (second, asked_second), (third, asked_third) = runs
+    assert graph.get_state(config).values == {"first": "yes", "second": "also"}
+    assert asked_first and asked_second and not asked_third and asked_first != asked_second
+    assert [list(r.attributes["langgraph.resume.interrupt_ids"]) for r in (second, third)] == [
+        asked_first[0],
+        asked_second[0],
+    ]
+    assert [link.context.span_id for r in (second, third) for link in r.links] == [
+        first.context.span_id,
+        first.context.span_id,
+    ]
+
+
 def test_errors_mark_the_node_span(spans: tuple[TracerProvider, InMemorySpanExporter]) -> None:
     provider, exporter = spans
     g = StateGraph(ApprovalState)

@@ -12,6 +12,7 @@ GEN_AI_TOOL_CALL_RESULT = "gen_ai.tool.call.result"
 
 GRAPH_NAME = "langgraph.graph.name"
 RESUMED = "langgraph.resumed"
+RESUMED_INTERRUPT_IDS = "langgraph.resume.interrupt_ids"
 INTERRUPTED = "langgraph.interrupted"
 NODE = "langgraph.node"
 STEP = "langgraph.step"

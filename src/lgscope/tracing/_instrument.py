@@ -31,6 +31,7 @@ from opentelemetry.trace import (
 )
 
 from lgscope import __version__
+from lgscope.model import INTERRUPT
 from lgscope.tracing import _attributes as A
 from lgscope.tracing._context import attach_span, current_span, detach
 from lgscope.tracing._lean import child_span, start_root
@@ -333,18 +334,35 @@ class _Instrumentation:
         self.original_saver = graph.checkpointer
         self.stream, self.astream = graph.stream, graph.astream
 
-    def _links(self, input: Any, config: Any) -> tuple[list[Link], bool]:
+    def _resumes(self, input: Any, config: Any) -> tuple[bool, list[Link], list[str]]:
+        """Whether the run resumes an interrupted one and, if so, a link to the run that wrote
+        the checkpoint it resumes from and the ids of the interrupts it answers.
+
+        Runs leave their trace context in the metadata of the checkpoints they write. A resumed
+        run that interrupts again in the same node writes none, so the run after it links to
+        the run that wrote the checkpoint; the interrupt ids, also on the event of the node
+        span that interrupted, tie it to the run whose interrupt it answers.
+        """
         resumed = isinstance(input, _command()) and input.resume is not None
         saver = self.original_saver
         if not resumed or saver is None or isinstance(saver, bool):
-            return [], resumed
+            return resumed, [], []
         try:
             tup = saver.get_tuple(config)
         except Exception:
-            return [], resumed
-        stored = ((tup.metadata if tup else None) or {}).get(A.METADATA_KEY)
+            return resumed, [], []
+        if tup is None:
+            return resumed, [], []
+        answered = [
+            str(item.id)
+            for _, channel, value in tup.pending_writes or ()
+            if channel == INTERRUPT and isinstance(value, Sequence)
+            for item in value
+            if getattr(item, "id", None)
+        ]
+        stored = (tup.metadata or {}).get(A.METADATA_KEY)
         if not isinstance(stored, dict):
-            return [], resumed
+            return resumed, [], answered
         try:
             ctx = SpanContext(
                 int(stored["trace_id"], 16),
@@ -353,12 +371,12 @@ class _Instrumentation:
                 trace_flags=TraceFlags(TraceFlags.SAMPLED),
             )
         except (KeyError, TypeError, ValueError):
-            return [], resumed
-        return [Link(ctx, {"langgraph.link": "resumes"})], resumed
+            return resumed, [], answered
+        return resumed, [Link(ctx, {"langgraph.link": "resumes"})], answered
 
     def _begin(self, input: Any, config: Any) -> tuple[RunState, Any, Any]:
         thread_id = str(((config or {}).get("configurable") or {}).get("thread_id", ""))
-        links, resumed = self._links(input, config)
+        resumed, links, answered = self._resumes(input, config)
         # given at the start, the sampler sees them too
         attributes: dict[str, Any] = {
             A.GEN_AI_OPERATION_NAME: self.operation,
@@ -367,6 +385,8 @@ class _Instrumentation:
         }
         if self.operation == A.OP_AGENT:
             attributes[A.GEN_AI_AGENT_NAME] = self.name
+        if answered:
+            attributes[A.RESUMED_INTERRUPT_IDS] = tuple(answered)
         if thread_id:
             attributes[A.GEN_AI_CONVERSATION_ID] = thread_id
             attributes[A.THREAD_ID] = thread_id
