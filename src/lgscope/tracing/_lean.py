@@ -132,9 +132,9 @@ def _processors(processor: Any) -> _Processors:
 class SpanFactory:
     """Makes `LeanSpan`s that end in the same processors as a recording SDK root span.
 
-    Checkpoint spans, which LangGraph ends in its background threads, are *deferred*: they
-    are handed to the processors on the run's own thread when the run ends, so the graph's
-    threads do not contend for the GIL with exporting work.
+    Checkpoint spans, which LangGraph ends in its background threads, are `DeferredSpan`s:
+    they are handed to the processors on the run's own thread when the run ends, so the
+    graph's threads do not contend for the GIL with exporting work.
     """
 
     __slots__ = (
@@ -182,21 +182,19 @@ class SpanFactory:
             on_end(span)
 
     def flush(self) -> None:
-        """Make and hand over the deferred spans; any that end later are made as they end."""
+        """Hand over the deferred spans; any that end later are handed over as they end."""
         with self._lock:
             pending, self._pending, self._closed = self._pending, [], True
-        for record in pending:
-            self._make(record)
+        for span in pending:
+            self._hand_over(span)
 
-    def _make(self, record: DeferredSpan) -> None:
-        span = LeanSpan(self, record.name, record.parent, record.attributes())
-        span._start_time = record.start_ns
-        for on_start in self._starts:
-            on_start(span, None)
-        if record.error is not None:
-            span.record_exception(record.error, timestamp=record.end_ns)
-            span._status = Status(StatusCode.ERROR, f"{type(record.error).__name__}: {record.error}")
-        span._end_time = record.end_ns
+    def _hand_over(self, span: DeferredSpan) -> None:
+        attributes = span.made_attributes()
+        if span._attributes:  # what processors set in on_start wins, as it would have
+            attributes.update(span._attributes)
+        span._attributes = attributes
+        if span._events:
+            span._events = tuple(span._events)
         span._factory = None
         self._handle(span)
 
@@ -362,42 +360,45 @@ class LeanSpan(trace.Span, sdk_trace.ReadableSpan):
             factory._handle(self)
 
 
-class DeferredSpan:
-    """A span recorded as plain values, made into a `LeanSpan` when the run ends.
+class DeferredSpan(LeanSpan):
+    """A span that ends on another thread, handed to the processors on the run's own thread
+    when the run ends, its attributes made then from what it kept (see `made_attributes`).
 
     LangGraph performs most checkpoint operations on its background threads, where every
-    microsecond also contends for the GIL with the graph's own thread: recording costs a few
-    stores, and the spans (and their attributes, see `attributes`) are made in one pass on the
-    run's thread when it finishes.
+    microsecond also contends for the GIL with the graph's own thread: ending one costs a few
+    stores, and the attributes are made in one pass when the run finishes. Subclasses add
+    what they keep; `fail` records an error at once.
     """
 
-    __slots__ = ("end_ns", "error", "factory", "name", "parent", "start_ns")
     recording = True
 
     def __init__(self, factory: SpanFactory, name: str, parent: SpanContext) -> None:
-        self.factory = factory
-        self.name = name
-        self.parent = parent
-        self.error: BaseException | None = None
-        self.end_ns = 0
-        self.start_ns = _time_ns()
+        super().__init__(factory, name, parent, None)
+        for on_start in factory._starts:
+            on_start(self, None)
 
-    def attributes(self) -> dict[str, types.AttributeValue]:
-        """The span's attributes, computed when it is made from what was recorded."""
+    def made_attributes(self) -> dict[str, types.AttributeValue]:
+        """The span's attributes from what it kept; called once, when it is handed over."""
         return {}
 
     def fail(self, exc: BaseException) -> None:
-        self.error = exc
+        self.record_exception(exc)
+        self._status = Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
 
-    def finish(self) -> None:
-        if self.end_ns == 0:
-            self.end_ns = _time_ns()
-            factory = self.factory
-            with factory._lock:
-                if not factory._closed and len(factory._pending) < _MAX_PENDING:
-                    factory._pending.append(self)
-                    return
-            factory._make(self)
+    def end(self, end_time: int | None = None) -> None:
+        if self._end_time is not None:
+            return
+        self._end_time = end_time or _time_ns()
+        factory = self._factory
+        if factory is None:
+            return
+        with factory._lock:
+            if not factory._closed and len(factory._pending) < _MAX_PENDING:
+                factory._pending.append(self)
+                return
+        factory._hand_over(self)
+
+    finish = end
 
 
 def child_span(

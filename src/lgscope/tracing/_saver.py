@@ -66,34 +66,33 @@ def _base_attributes(configurable: dict[str, Any]) -> dict[str, Any]:
 class _CheckpointOp(DeferredSpan):
     """A checkpoint operation of a lean run: what it did is kept, its attributes made at the end."""
 
-    __slots__ = ("bytes", "checkpoint_id", "configurable", "writes")
-
     def __init__(
         self, factory: SpanFactory, name: str, parent: SpanContext, configurable: dict[str, Any]
     ) -> None:
         super().__init__(factory, name, parent)
-        self.configurable = configurable
+        self._configurable = configurable
         self.bytes = 0
-        self.writes = -1
-        self.checkpoint_id: Any = None
+        self._writes = -1
+        self._checkpoint_id: Any = None
 
-    def attributes(self) -> dict[str, Any]:
-        attributes = _base_attributes(self.configurable)
-        if self.checkpoint_id is not None:
-            attributes[A.CHECKPOINT_ID] = str(self.checkpoint_id)
-        if self.writes >= 0:
-            attributes[A.CHECKPOINT_WRITES] = self.writes
-        if self.checkpoint_id is not None or self.writes >= 0:
+    def made_attributes(self) -> dict[str, Any]:
+        configurable, self._configurable = self._configurable, _EMPTY  # not kept by the exporter
+        attributes = _base_attributes(configurable)
+        if self._checkpoint_id is not None:
+            attributes[A.CHECKPOINT_ID] = str(self._checkpoint_id)
+        if self._writes >= 0:
+            attributes[A.CHECKPOINT_WRITES] = self._writes
+        if self._checkpoint_id is not None or self._writes >= 0:
             attributes[A.CHECKPOINT_BYTES] = self.bytes
         return attributes
 
     def put_done(self, checkpoint: Any) -> None:
-        self.checkpoint_id = checkpoint.get("id", "")
-        self.finish()
+        self._checkpoint_id = checkpoint.get("id", "")
+        self.end()
 
     def writes_done(self, count: int) -> None:
-        self.writes = count
-        self.finish()
+        self._writes = count
+        self.end()
 
 
 class _SpanOp:
