@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypedDict
@@ -31,7 +32,7 @@ from opentelemetry.sdk.trace.sampling import (
 from opentelemetry.trace import NoOpTracerProvider, StatusCode
 from tests.tracing.test_spans import USER, _agent, _approval
 
-from lgscope.tracing import GraphInstrumentor, instrument, uninstrument
+from lgscope.tracing import GraphInstrumentor, _lean, instrument, uninstrument
 
 
 @pytest.fixture
@@ -394,3 +395,39 @@ def test_attributes_set_inside_a_node_are_checked_as_the_sdk_checks_them() -> No
     ((event,), (sdk_event,)) = spans["invoke_node work"].events, spans["sdk span"].events
     assert dict(event.attributes or {}) == dict(sdk_event.attributes or {})
     encode_spans(exporter.get_finished_spans())  # what the OTLP exporters send: every value encodes
+
+
+def test_a_long_run_hands_checkpoint_spans_over_while_it_runs(
+    exported: tuple[TracerProvider, InMemorySpanExporter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checkpoint spans are handed over in batches: at the end of a run, and in a long run at
+    least every `_MAX_DELAY_NS` (a second; 50 ms here), so a collector sees a long run's work."""
+    provider, exporter = exported
+    monkeypatch.setattr(_lean, "_MAX_DELAY_NS", 50_000_000)
+    seen: dict[str, int] = {}
+
+    class S(TypedDict, total=False):
+        n: int
+
+    def slow(state: S) -> S:
+        time.sleep(0.12)
+        return {"n": 1}
+
+    def check(state: S) -> S:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # the put after `slow` runs on LangGraph's thread
+            seen["puts"] = len([s for s in exporter.get_finished_spans() if s.name == "checkpoint put"])
+            if seen["puts"]:
+                break
+            time.sleep(0.01)
+        return {"n": 2}
+
+    g = StateGraph(S)
+    g.add_node("slow", slow)
+    g.add_node("check", check)
+    g.add_edge(START, "slow")
+    g.add_edge("slow", "check")
+    instrument(g.compile(checkpointer=InMemorySaver()), tracer_provider=provider).invoke(
+        {}, {"configurable": {"thread_id": "long"}}
+    )
+    assert seen["puts"] >= 2  # the run's first checkpoints, exported before the run ended

@@ -32,7 +32,10 @@ from lgscope.tracing._context import current_span
 __all__ = ["DeferredSpan", "LeanSpan", "SpanFactory", "child_span", "start_root"]
 
 _UNSET = Status(StatusCode.UNSET)
-_MAX_PENDING = 1024  # a run's deferred spans held at most; beyond, they are handed over as they end
+# a run's deferred spans are handed over in batches: when it ends, and in a long run at least
+# once a second (so that they reach a collector while it runs) or every 1024 spans
+_MAX_PENDING = 1024
+_MAX_DELAY_NS = 1_000_000_000
 _NONE: tuple[Any, ...] = ()
 _NO_OP_STARTS = {
     sdk_trace.SpanProcessor.on_start,
@@ -133,8 +136,9 @@ class SpanFactory:
     """Makes `LeanSpan`s that end in the same processors as a recording SDK root span.
 
     Checkpoint spans, which LangGraph ends in its background threads, are `DeferredSpan`s:
-    they are handed to the processors on the run's own thread when the run ends, so the
-    graph's threads do not contend for the GIL with exporting work.
+    they are handed to the processors in batches, on the run's own thread when the run ends
+    (in a long run, also once a second), so the graph's threads do not contend for the GIL
+    with exporting work.
     """
 
     __slots__ = (
@@ -145,6 +149,7 @@ class SpanFactory:
         "_pending",
         "_resource",
         "_scope",
+        "_since",
         "_starts",
         "_trace",
     )
@@ -165,6 +170,7 @@ class SpanFactory:
         self._resource = resource
         self._scope = scope
         self._pending: list[DeferredSpan] = []
+        self._since = _time_ns()
         self._lock = threading.Lock()
         self._closed = False
 
@@ -361,8 +367,9 @@ class LeanSpan(trace.Span, sdk_trace.ReadableSpan):
 
 
 class DeferredSpan(LeanSpan):
-    """A span that ends on another thread, handed to the processors on the run's own thread
-    when the run ends, its attributes made then from what it kept (see `made_attributes`).
+    """A span that ends on another thread, handed to the processors in a batch when the run
+    ends (or a second after the last batch), its attributes made then from what it kept (see
+    `made_attributes`).
 
     LangGraph performs most checkpoint operations on its background threads, where every
     microsecond also contends for the GIL with the graph's own thread: ending one costs a few
@@ -393,10 +400,16 @@ class DeferredSpan(LeanSpan):
         if factory is None:
             return
         with factory._lock:
-            if not factory._closed and len(factory._pending) < _MAX_PENDING:
-                factory._pending.append(self)
-                return
-        factory._hand_over(self)
+            if factory._closed:
+                batch = [self]
+            else:
+                pending = factory._pending
+                pending.append(self)
+                if len(pending) < _MAX_PENDING and self._end_time - factory._since < _MAX_DELAY_NS:
+                    return
+                batch, factory._pending, factory._since = pending, [], self._end_time
+        for span in batch:
+            factory._hand_over(span)
 
     finish = end
 
