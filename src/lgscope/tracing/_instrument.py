@@ -91,7 +91,13 @@ def _start_node(state: RunState, task: Any) -> Any:
     step = meta.get("langgraph_step")
     if isinstance(step, int):
         attributes[A.STEP] = step
-    span = child_span(factory, state.tracer, f"{A.OP_NODE} {task.name}", parent, attributes)
+    name = f"{A.OP_NODE} {task.name}"
+    context = parent.get_span_context()
+    span: trace.Span
+    if factory is not None and context.is_valid:
+        span = factory.start(name, context, attributes)
+    else:
+        span = child_span(None, state.tracer, name, parent, attributes)
     if state.content.capture and span.is_recording():
         span.set_attribute(A.INPUT, state.content.render(task.input))
     return span
@@ -99,18 +105,19 @@ def _start_node(state: RunState, task: Any) -> Any:
 
 def _end_node(state: RunState, task: Any, span: Any, started: float, exc: BaseException | None) -> None:
     error = False
-    if exc is not None and isinstance(exc, _bubble_up()):
+    if exc is None:
+        if state.content.capture and span.is_recording():
+            span.set_attribute(A.OUTPUT, state.content.render(list(task.writes)))
+    elif isinstance(exc, _bubble_up()):
         ids = _interrupt_ids(exc)
         if ids:
             span.add_event(A.INTERRUPT_EVENT, {A.INTERRUPT_IDS: ids})
             state.interrupted.extend(ids)
             notify(state, "interrupt", state.graph, task.name)
-    elif exc is not None:
+    else:
         error = True
         span.record_exception(exc)
         span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-    elif state.content.capture and span.is_recording():
-        span.set_attribute(A.OUTPUT, state.content.render(list(task.writes)))
     span.end()
     if state.observers:
         notify(state, "node_finished", state.graph, task.name, time.perf_counter() - started, error)
@@ -174,36 +181,29 @@ def _counted(task: Any, args: tuple[Any, ...], kwargs: dict[str, Any], span: Any
 
 def _hidden(task: Any) -> bool:
     """LangGraph's own tasks (the input writer ``__start__``), which it hides from traces too."""
-    tags = task.config.get("tags") if task.config else None
-    return tags is not None and TAG_HIDDEN in tags
-
-
-class _NodeScope:
-    """The node span, current while the task runs (a class: cheaper than a generator's)."""
-
-    __slots__ = ("span", "started", "state", "task", "token")
-
-    def __init__(self, state: RunState, task: Any) -> None:
-        self.state, self.task = state, task
-
-    def __enter__(self) -> Any:
-        self.span, self.started = _start_node(self.state, self.task), time.perf_counter()
-        self.token = attach_span(self.span)
-        return self.span
-
-    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
-        detach(self.token)
-        _end_node(self.state, self.task, self.span, self.started, exc)
+    config = task.config
+    return bool(config) and TAG_HIDDEN in (config.get("tags") or ())
 
 
 def _traced_run(original: Callable[..., Any]) -> Callable[..., Any]:
-    # the node span is current while the task runs, so spans the node opens nest under it
+    # the node span is current while the task runs, so spans the node opens nest under it;
+    # written out rather than as a context manager: this runs for every node
     def run_with_retry(task: Any, *args: Any, **kwargs: Any) -> Any:
         state = CURRENT_RUN.get()
         if state is None or _hidden(task):
             return original(task, *args, **kwargs)
-        with _NodeScope(state, task) as span:
-            return original(_counted(task, args, kwargs, span), *args, **kwargs)
+        span = _start_node(state, task)
+        started = time.perf_counter()
+        token = attach_span(span)
+        try:
+            out = original(_counted(task, args, kwargs, span), *args, **kwargs)
+        except BaseException as exc:
+            detach(token)
+            _end_node(state, task, span, started, exc)
+            raise
+        detach(token)
+        _end_node(state, task, span, started, None)
+        return out
 
     return run_with_retry
 
@@ -213,8 +213,18 @@ def _traced_arun(original: Callable[..., Any]) -> Callable[..., Any]:
         state = CURRENT_RUN.get()
         if state is None or _hidden(task):
             return await original(task, *args, **kwargs)
-        with _NodeScope(state, task) as span:
-            return await original(_counted(task, args, kwargs, span), *args, **kwargs)
+        span = _start_node(state, task)
+        started = time.perf_counter()
+        token = attach_span(span)
+        try:
+            out = await original(_counted(task, args, kwargs, span), *args, **kwargs)
+        except BaseException as exc:
+            detach(token)
+            _end_node(state, task, span, started, exc)
+            raise
+        detach(token)
+        _end_node(state, task, span, started, None)
+        return out
 
     return arun_with_retry
 

@@ -18,7 +18,7 @@ import threading
 import time
 import traceback
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
@@ -59,6 +59,7 @@ def _tuple_layout() -> bool:
 
 
 _PLAIN = frozenset((str, bool, int, float))
+_L = TypeVar("_L", bound="LeanSpan")
 _DEFAULT_LIMITS = sdk_trace.SpanLimits()
 _RANDOM_TRACE_ID = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)
 _FLAGS = {
@@ -174,11 +175,29 @@ class SpanFactory:
         self._lock = threading.Lock()
         self._closed = False
 
+    @overload
     def start(
         self, name: str, parent: SpanContext, attributes: dict[str, types.AttributeValue] | None = None
+    ) -> LeanSpan: ...
+
+    @overload
+    def start(
+        self,
+        name: str,
+        parent: SpanContext,
+        attributes: dict[str, types.AttributeValue] | None,
+        kind: type[_L],
+    ) -> _L: ...
+
+    def start(
+        self,
+        name: str,
+        parent: SpanContext,
+        attributes: dict[str, types.AttributeValue] | None = None,
+        kind: type[LeanSpan] | None = None,
     ) -> LeanSpan:
-        """A span under ``parent``, handed to the processors when it ends."""
-        span = LeanSpan(self, name, parent, attributes)
+        """A span under ``parent``: a `LeanSpan`, or one of ``kind`` (a `DeferredSpan`)."""
+        span = (kind or LeanSpan)(self, name, parent, attributes)
         for on_start in self._starts:
             on_start(span, None)
         return span
@@ -191,18 +210,20 @@ class SpanFactory:
         """Hand over the deferred spans; any that end later are handed over as they end."""
         with self._lock:
             pending, self._pending, self._closed = self._pending, [], True
-        for span in pending:
-            self._hand_over(span)
+        self._hand_over(pending)
 
-    def _hand_over(self, span: DeferredSpan) -> None:
-        attributes = span.made_attributes()
-        if span._attributes:  # what processors set in on_start wins, as it would have
-            attributes.update(span._attributes)
-        span._attributes = attributes
-        if span._events:
-            span._events = tuple(span._events)
-        span._factory = None
-        self._handle(span)
+    def _hand_over(self, spans: Sequence[DeferredSpan]) -> None:
+        ends = self._ends
+        for span in spans:
+            attributes = span.made_attributes()
+            if span._attributes:  # what processors set in on_start wins, as it would have
+                attributes.update(span._attributes)
+            span._attributes = attributes
+            if span._events:
+                span._events = tuple(span._events)
+            span._factory = None
+            for on_end in ends:
+                on_end(span)
 
 
 class LeanSpan(trace.Span, sdk_trace.ReadableSpan):
@@ -363,7 +384,8 @@ class LeanSpan(trace.Span, sdk_trace.ReadableSpan):
             self._links = tuple(self._links)
         factory, self._factory = self._factory, None  # the exporter is to hold the span alone
         if factory is not None:
-            factory._handle(self)
+            for on_end in factory._ends:
+                on_end(self)
 
 
 class DeferredSpan(LeanSpan):
@@ -379,11 +401,6 @@ class DeferredSpan(LeanSpan):
 
     recording = True
 
-    def __init__(self, factory: SpanFactory, name: str, parent: SpanContext) -> None:
-        super().__init__(factory, name, parent, None)
-        for on_start in factory._starts:
-            on_start(self, None)
-
     def made_attributes(self) -> dict[str, types.AttributeValue]:
         """The span's attributes from what it kept; called once, when it is handed over."""
         return {}
@@ -393,23 +410,20 @@ class DeferredSpan(LeanSpan):
         self._status = Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
 
     def end(self, end_time: int | None = None) -> None:
-        if self._end_time is not None:
-            return
-        self._end_time = end_time or _time_ns()
         factory = self._factory
-        if factory is None:
+        if self._end_time is not None or factory is None:
             return
+        now = self._end_time = end_time or _time_ns()
         with factory._lock:
             if factory._closed:
                 batch = [self]
             else:
                 pending = factory._pending
                 pending.append(self)
-                if len(pending) < _MAX_PENDING and self._end_time - factory._since < _MAX_DELAY_NS:
+                if len(pending) < _MAX_PENDING and now - factory._since < _MAX_DELAY_NS:
                     return
-                batch, factory._pending, factory._since = pending, [], self._end_time
-        for span in batch:
-            factory._hand_over(span)
+                batch, factory._pending, factory._since = pending, [], now
+        factory._hand_over(batch)
 
     finish = end
 

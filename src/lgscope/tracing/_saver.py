@@ -10,11 +10,11 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from opentelemetry import trace
-from opentelemetry.trace import SpanContext, Status, StatusCode, Tracer
+from opentelemetry.trace import Status, StatusCode, Tracer
 
 from lgscope.tracing import _attributes as A
 from lgscope.tracing._context import current_span
-from lgscope.tracing._lean import DeferredSpan, SpanFactory, child_span
+from lgscope.tracing._lean import DeferredSpan, child_span
 from lgscope.tracing._run import CURRENT_RUN, RunState, notify, run_for
 
 __all__ = ["TracedSaver", "unwrap_serde"]
@@ -64,34 +64,40 @@ def _base_attributes(configurable: dict[str, Any]) -> dict[str, Any]:
 
 
 class _CheckpointOp(DeferredSpan):
-    """A checkpoint operation of a lean run: what it did is kept, its attributes made at the end."""
+    """A checkpoint operation of a lean run: what it did is kept, its attributes made at the end.
 
-    def __init__(
-        self, factory: SpanFactory, name: str, parent: SpanContext, configurable: dict[str, Any]
-    ) -> None:
-        super().__init__(factory, name, parent)
-        self._configurable = configurable
-        self.bytes = 0
-        self._writes = -1
-        self._checkpoint_id: Any = None
+    Its fields start as class defaults: one of these is made per checkpoint write.
+    """
+
+    configurable: dict[str, Any] = _EMPTY
+    bytes = 0
+    writes = -1
+    checkpoint_id: Any = None
 
     def made_attributes(self) -> dict[str, Any]:
-        configurable, self._configurable = self._configurable, _EMPTY  # not kept by the exporter
-        attributes = _base_attributes(configurable)
-        if self._checkpoint_id is not None:
-            attributes[A.CHECKPOINT_ID] = str(self._checkpoint_id)
-        if self._writes >= 0:
-            attributes[A.CHECKPOINT_WRITES] = self._writes
-        if self._checkpoint_id is not None or self._writes >= 0:
+        configurable, self.configurable = self.configurable, _EMPTY  # not kept by the exporter
+        get = configurable.get
+        attributes: dict[str, Any] = {
+            A.THREAD_ID: str(get("thread_id", "")),
+            A.CHECKPOINT_NS: str(get("checkpoint_ns", "")),
+        }
+        checkpoint_id, writes = self.checkpoint_id, self.writes
+        if checkpoint_id is not None:
+            attributes[A.CHECKPOINT_ID] = str(checkpoint_id)
             attributes[A.CHECKPOINT_BYTES] = self.bytes
+        elif writes >= 0:
+            attributes[A.CHECKPOINT_WRITES] = writes
+            attributes[A.CHECKPOINT_BYTES] = self.bytes
+        if checkpoint_id is None and get("checkpoint_id"):
+            attributes[A.CHECKPOINT_ID] = str(get("checkpoint_id"))
         return attributes
 
     def put_done(self, checkpoint: Any) -> None:
-        self._checkpoint_id = checkpoint.get("id", "")
+        self.checkpoint_id = checkpoint.get("id", "")
         self.end()
 
     def writes_done(self, count: int) -> None:
-        self._writes = count
+        self.writes = count
         self.end()
 
 
@@ -197,7 +203,9 @@ class TracedSaver(BaseCheckpointSaver[Any]):
             if factory is not None:
                 context = parent.get_span_context()
                 if context.is_valid:
-                    return run, _CheckpointOp(factory, name, context, configurable)
+                    op = factory.start(name, context, None, _CheckpointOp)
+                    op.configurable = configurable
+                    return run, op
             elif not run.root.is_recording():
                 return run, _NoOp()
         span = child_span(None, self._tracer, name, parent, _base_attributes(configurable))
