@@ -202,10 +202,6 @@ class SpanFactory:
             on_start(span, None)
         return span
 
-    def _handle(self, span: LeanSpan) -> None:
-        for on_end in self._ends:
-            on_end(span)
-
     def flush(self) -> None:
         """Hand over the deferred spans; any that end later are handed over as they end."""
         with self._lock:
@@ -396,7 +392,7 @@ class DeferredSpan(LeanSpan):
     LangGraph performs most checkpoint operations on its background threads, where every
     microsecond also contends for the GIL with the graph's own thread: ending one costs a few
     stores, and the attributes are made in one pass when the run finishes. Subclasses add
-    what they keep; `fail` records an error at once.
+    what they keep; `fail` records an error at once. Made by ``SpanFactory.start(…, kind)``.
     """
 
     recording = True
