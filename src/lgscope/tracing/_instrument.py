@@ -185,24 +185,33 @@ def _hidden(task: Any) -> bool:
     return bool(config) and TAG_HIDDEN in (config.get("tags") or ())
 
 
+def _open_node(state: RunState, task: Any) -> tuple[Any, float, Any]:
+    """The node span, started and made current (so spans the node opens nest under it)."""
+    span = _start_node(state, task)
+    return span, time.perf_counter(), attach_span(span)
+
+
+def _close_node(
+    state: RunState, task: Any, opened: tuple[Any, float, Any], exc: BaseException | None
+) -> None:
+    span, started, token = opened
+    detach(token)
+    _end_node(state, task, span, started, exc)
+
+
+# the scope is written out in both runners rather than as a context manager: they run per node
 def _traced_run(original: Callable[..., Any]) -> Callable[..., Any]:
-    # the node span is current while the task runs, so spans the node opens nest under it;
-    # written out rather than as a context manager: this runs for every node
     def run_with_retry(task: Any, *args: Any, **kwargs: Any) -> Any:
         state = CURRENT_RUN.get()
         if state is None or _hidden(task):
             return original(task, *args, **kwargs)
-        span = _start_node(state, task)
-        started = time.perf_counter()
-        token = attach_span(span)
+        opened = _open_node(state, task)
         try:
-            out = original(_counted(task, args, kwargs, span), *args, **kwargs)
+            out = original(_counted(task, args, kwargs, opened[0]), *args, **kwargs)
         except BaseException as exc:
-            detach(token)
-            _end_node(state, task, span, started, exc)
+            _close_node(state, task, opened, exc)
             raise
-        detach(token)
-        _end_node(state, task, span, started, None)
+        _close_node(state, task, opened, None)
         return out
 
     return run_with_retry
@@ -213,17 +222,13 @@ def _traced_arun(original: Callable[..., Any]) -> Callable[..., Any]:
         state = CURRENT_RUN.get()
         if state is None or _hidden(task):
             return await original(task, *args, **kwargs)
-        span = _start_node(state, task)
-        started = time.perf_counter()
-        token = attach_span(span)
+        opened = _open_node(state, task)
         try:
-            out = await original(_counted(task, args, kwargs, span), *args, **kwargs)
+            out = await original(_counted(task, args, kwargs, opened[0]), *args, **kwargs)
         except BaseException as exc:
-            detach(token)
-            _end_node(state, task, span, started, exc)
+            _close_node(state, task, opened, exc)
             raise
-        detach(token)
-        _end_node(state, task, span, started, None)
+        _close_node(state, task, opened, None)
         return out
 
     return arun_with_retry
