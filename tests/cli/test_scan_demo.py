@@ -125,3 +125,16 @@ def test_demo_builds_a_store_and_shows_threads_and_findings(tmp_path: Path) -> N
     )
     assert any("transfer-7500-fresh" in line and "approval for 59m" in line for line in lines)
     assert (tmp_path / "sample.sqlite").exists() and not (tmp_path / "sample.sqlite.building").exists()
+
+
+def test_the_summary_says_how_many_processes_read_the_store(sample_store: Path) -> None:
+    one = run("scan", str(sample_store), "--jobs", "1", "--now", NOW, "--detectors", "loop")
+    two = run("scan", str(sample_store), "--jobs", "2", "--now", NOW, "--detectors", "loop")
+    assert one.exit_code == two.exit_code == 0, two.output
+    (one_line,) = [line for line in one.output.splitlines() if "scanned in" in line]
+    (two_line,) = [line for line in two.output.splitlines() if "scanned in" in line]
+    assert one_line.startswith("24 threads, 268 checkpoints scanned in ") and " by " not in one_line
+    assert (
+        two_line.startswith("24 threads, 268 checkpoints scanned in ")
+        and " by 2 processes: 3 loop" in two_line
+    )

@@ -96,7 +96,8 @@ def findings_table(result: ScanResult) -> Table:
 def summary_line(result: ScanResult) -> str:
     s = result.stats
     kinds = ", ".join(f"{n} {k}" for k, n in sorted(result.by_kind().items())) or "no findings"
-    line = f"{s.threads} threads, {s.checkpoints} checkpoints scanned in {s.seconds:.2f}s: {kinds}"
+    by = f" by {s.jobs} processes" if s.jobs > 1 else ""
+    line = f"{s.threads} threads, {s.checkpoints} checkpoints scanned in {s.seconds:.2f}s{by}: {kinds}"
     if s.corrupt_checkpoints:
         line += f"; {s.corrupt_checkpoints} corrupt checkpoints skipped"
     if s.errors:

@@ -51,6 +51,13 @@ class ScanStats:
     jobs: int = 1
     """Processes that read the store."""
 
+    def add(self, other: ScanStats) -> None:
+        """Count in what another part of the same scan read."""
+        self.threads += other.threads
+        self.checkpoints += other.checkpoints
+        self.corrupt_checkpoints += other.corrupt_checkpoints
+        self.errors.extend(other.errors)
+
 
 @dataclass(slots=True)
 class ScanResult:
@@ -247,10 +254,7 @@ def _parallel(
         merged.findings.extend(part.findings)
         merged.threads.extend(part.threads)
         merged.sizes.extend(part.sizes)
-        merged.stats.threads += part.stats.threads
-        merged.stats.checkpoints += part.stats.checkpoints
-        merged.stats.corrupt_checkpoints += part.stats.corrupt_checkpoints
-        merged.stats.errors.extend(part.stats.errors)
+        merged.stats.add(part.stats)
     return merged
 
 
