@@ -91,13 +91,7 @@ def _start_node(state: RunState, task: Any) -> Any:
     step = meta.get("langgraph_step")
     if isinstance(step, int):
         attributes[A.STEP] = step
-    name = f"{A.OP_NODE} {task.name}"
-    context = parent.get_span_context()
-    span: trace.Span
-    if factory is not None and context.is_valid:
-        span = factory.start(name, context, attributes)
-    else:
-        span = child_span(None, state.tracer, name, parent, attributes)
+    span = child_span(factory, state.tracer, f"{A.OP_NODE} {task.name}", parent, attributes)
     if state.content.capture and span.is_recording():
         span.set_attribute(A.INPUT, state.content.render(task.input))
     return span

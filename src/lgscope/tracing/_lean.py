@@ -137,9 +137,9 @@ class SpanFactory:
     """Makes `LeanSpan`s that end in the same processors as a recording SDK root span.
 
     Checkpoint spans, which LangGraph ends in its background threads, are `DeferredSpan`s:
-    they are handed to the processors in batches, on the run's own thread when the run ends
-    (in a long run, also once a second), so the graph's threads do not contend for the GIL
-    with exporting work.
+    they are handed to the processors in batches, on the run's own thread when the run ends,
+    so the graph's threads do not contend for the GIL with exporting work (in a long run, also
+    once a second, by whichever thread ends the span that crosses the second).
     """
 
     __slots__ = (
@@ -394,8 +394,6 @@ class DeferredSpan(LeanSpan):
     stores, and the attributes are made in one pass when the run finishes. Subclasses add
     what they keep; `fail` records an error at once. Made by ``SpanFactory.start(…, kind)``.
     """
-
-    recording = True
 
     def made_attributes(self) -> dict[str, types.AttributeValue]:
         """The span's attributes from what it kept; called once, when it is handed over."""

@@ -76,20 +76,13 @@ class _CheckpointOp(DeferredSpan):
 
     def made_attributes(self) -> dict[str, Any]:
         configurable, self.configurable = self.configurable, _EMPTY  # not kept by the exporter
-        get = configurable.get
-        attributes: dict[str, Any] = {
-            A.THREAD_ID: str(get("thread_id", "")),
-            A.CHECKPOINT_NS: str(get("checkpoint_ns", "")),
-        }
-        checkpoint_id, writes = self.checkpoint_id, self.writes
-        if checkpoint_id is not None:
-            attributes[A.CHECKPOINT_ID] = str(checkpoint_id)
+        attributes = _base_attributes(configurable)
+        if self.checkpoint_id is not None:
+            attributes[A.CHECKPOINT_ID] = str(self.checkpoint_id)
             attributes[A.CHECKPOINT_BYTES] = self.bytes
-        elif writes >= 0:
-            attributes[A.CHECKPOINT_WRITES] = writes
+        elif self.writes >= 0:
+            attributes[A.CHECKPOINT_WRITES] = self.writes
             attributes[A.CHECKPOINT_BYTES] = self.bytes
-        if checkpoint_id is None and get("checkpoint_id"):
-            attributes[A.CHECKPOINT_ID] = str(get("checkpoint_id"))
         return attributes
 
     def put_done(self, checkpoint: Any) -> None:
@@ -105,7 +98,6 @@ class _SpanOp:
     """A checkpoint operation's ordinary span (outside lean runs), behind `_CheckpointOp`'s API."""
 
     __slots__ = ("bytes", "span")
-    recording = True
 
     def __init__(self, span: trace.Span) -> None:
         self.span = span
@@ -136,7 +128,6 @@ class _NoOp:
     observers)."""
 
     __slots__ = ("bytes",)
-    recording = False
 
     def __init__(self) -> None:
         self.bytes = 0
