@@ -309,3 +309,37 @@ def test_uninstrument_stops_spans(spans: tuple[TracerProvider, InMemorySpanExpor
     uninstrument(graph)
     graph.invoke({"amount": 1}, {"configurable": {"thread_id": "u"}})
     assert exporter.get_finished_spans() == ()
+
+
+def test_a_traced_saver_keeps_its_serializer_s_kind_and_allowlist(
+    spans: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    """LangGraph derives a msgpack allowlist per run (strict msgpack) by the serializer's class:
+    the byte-counting serializer must still be one, or the allowlist would be silently dropped."""
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+    provider, exporter = spans
+    saver = InMemorySaver(serde=JsonPlusSerializer(allowed_msgpack_modules=[("m", "A")]))
+    before = saver.serde
+
+    class S(TypedDict):
+        n: int
+
+    g = StateGraph(S)
+    g.add_node("inc", lambda s: {"n": s["n"] + 1})
+    g.add_edge(START, "inc")
+    g.add_edge("inc", END)
+    graph = instrument(g.compile(checkpointer=saver), tracer_provider=provider)
+    traced = graph.checkpointer
+    assert isinstance(saver.serde, JsonPlusSerializer) and saver.serde is not before
+    assert traced.with_allowlist([("m", "A")]) is traced  # nothing new: the same saver
+    widened = traced.with_allowlist([("m", "B")])
+    assert isinstance(widened.inner.serde, JsonPlusSerializer)
+    assert set(widened.inner.serde._allowed_msgpack_modules) == {("m", "A"), ("m", "B")}
+    graph.checkpointer = widened
+    graph.invoke({"n": 1}, {"configurable": {"thread_id": "t"}})
+    puts = [s for s in exporter.get_finished_spans() if s.name == "checkpoint put"]
+    assert puts and all(s.attributes["langgraph.checkpoint.bytes"] > 0 for s in puts)
+    graph.checkpointer = traced
+    uninstrument(graph)
+    assert graph.checkpointer is saver and saver.serde is before

@@ -37,7 +37,7 @@ from lgscope.tracing._context import attach_span, current_span, detach
 from lgscope.tracing._lean import child_span, start_root
 from lgscope.tracing._observers import RunObserver
 from lgscope.tracing._run import ACTIVE_RUNS, CURRENT_RUN, Content, RunState, notify
-from lgscope.tracing._saver import TracedSaver, unwrap_serde
+from lgscope.tracing._saver import TracedSaver
 
 __all__ = ["GraphInstrumentor", "instrument", "uninstrument"]
 
@@ -508,9 +508,9 @@ def uninstrument(graph: Any) -> Any:
     inst = getattr(graph, _ATTR, None)
     if inst is None:
         return graph
+    if isinstance(graph.checkpointer, TracedSaver):
+        graph.checkpointer.restore()
     graph.checkpointer = inst.original_saver
-    if isinstance(graph.checkpointer, BaseCheckpointSaver):
-        unwrap_serde(graph.checkpointer)
     for name in ("stream", "astream"):
         graph.__dict__.pop(name, None)
     setattr(graph, _ATTR, None)

@@ -17,7 +17,9 @@ import random
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, TypeVar, overload
 
 from opentelemetry import trace
@@ -32,6 +34,7 @@ from lgscope.tracing._context import current_span
 __all__ = ["DeferredSpan", "LeanSpan", "SpanFactory", "child_span", "start_root"]
 
 _UNSET = Status(StatusCode.UNSET)
+_NO_ATTRIBUTES: Mapping[str, Any] = MappingProxyType({})  # read-only: set_attribute copies it
 # a run's deferred spans are handed over in batches: when it ends, and in a long run at least
 # once a second (so that they reach a collector while it runs) or every 1024 spans
 _MAX_PENDING = 1024
@@ -139,7 +142,8 @@ class SpanFactory:
     Checkpoint spans, which LangGraph ends in its background threads, are `DeferredSpan`s:
     they are handed to the processors in batches, on the run's own thread when the run ends,
     so the graph's threads do not contend for the GIL with exporting work (in a long run, also
-    once a second, by whichever thread ends the span that crosses the second).
+    once a second, by whichever thread ends the span that crosses the second). Ending one
+    appends it to a deque, without a lock: only handing a batch over takes the lock.
     """
 
     __slots__ = (
@@ -151,7 +155,7 @@ class SpanFactory:
         "_resource",
         "_scope",
         "_since",
-        "_starts",
+        "starts",
         "_trace",
     )
 
@@ -167,10 +171,10 @@ class SpanFactory:
         self._limits = limits or _DEFAULT_LIMITS
         processors = _processors(processor)
         self._ends = processors.sampled_ends if root.trace_flags.sampled else processors.ends
-        self._starts = processors.starts
+        self.starts = processors.starts
         self._resource = resource
         self._scope = scope
-        self._pending: list[DeferredSpan] = []
+        self._pending: deque[DeferredSpan] = deque()
         self._since = _time_ns()
         self._lock = threading.Lock()
         self._closed = False
@@ -198,15 +202,23 @@ class SpanFactory:
     ) -> LeanSpan:
         """A span under ``parent``: a `LeanSpan`, or one of ``kind`` (a `DeferredSpan`)."""
         span = (kind or LeanSpan)(self, name, parent, attributes)
-        for on_start in self._starts:
+        for on_start in self.starts:
             on_start(span, None)
         return span
 
     def flush(self) -> None:
         """Hand over the deferred spans; any that end later are handed over as they end."""
+        self._closed = True
+        self._drain()
+
+    def _drain(self, now: int | None = None) -> None:
+        # only drains take spans out, and one at a time: what is counted under the lock is there
         with self._lock:
-            pending, self._pending, self._closed = self._pending, [], True
-        self._hand_over(pending)
+            pending = self._pending
+            batch = [pending.popleft() for _ in range(len(pending))]
+            self._since = now or _time_ns()
+        if batch:
+            self._hand_over(batch)
 
     def _hand_over(self, spans: Sequence[DeferredSpan]) -> None:
         ends = self._ends
@@ -237,6 +249,7 @@ class LeanSpan(trace.Span, sdk_trace.ReadableSpan):
 
     # what most spans never change lives on the class: fewer fields to set, and to visit
     _own: SpanContext | None = None
+    _attributes: Any = _NO_ATTRIBUTES
     _kind = trace.SpanKind.INTERNAL
     _events: Any = _NONE
     _links: Any = _NONE
@@ -256,7 +269,8 @@ class LeanSpan(trace.Span, sdk_trace.ReadableSpan):
         self._sid = _getrandbits(64) or _span_id()
         self._trace = factory._trace
         self._parent = parent
-        self._attributes = attributes if attributes is not None else {}
+        if attributes is not None:
+            self._attributes = attributes
         self._resource = factory._resource
         self._instrumentation_scope = factory._scope
         self._factory: SpanFactory | None = factory
@@ -298,6 +312,8 @@ class LeanSpan(trace.Span, sdk_trace.ReadableSpan):
             return
         attributes: Any = self._attributes
         limits = factory._limits
+        if attributes is _NO_ATTRIBUTES:
+            attributes = self._attributes = {}
         if type(attributes) is dict:
             if (
                 type(value) in _PLAIN
@@ -405,19 +421,14 @@ class DeferredSpan(LeanSpan):
 
     def end(self, end_time: int | None = None) -> None:
         factory = self._factory
-        if self._end_time is not None or factory is None:
+        if factory is None or self._end_time is not None:
             return
         now = self._end_time = end_time or _time_ns()
-        with factory._lock:
-            if factory._closed:
-                batch = [self]
-            else:
-                pending = factory._pending
-                pending.append(self)
-                if len(pending) < _MAX_PENDING and now - factory._since < _MAX_DELAY_NS:
-                    return
-                batch, factory._pending, factory._since = pending, [], now
-        factory._hand_over(batch)
+        pending = factory._pending
+        pending.append(self)
+        # a span that ends after the run's last hand-over (closed) is handed over at once
+        if factory._closed or len(pending) >= _MAX_PENDING or now - factory._since >= _MAX_DELAY_NS:
+            factory._drain(now)
 
     finish = end
 
@@ -433,8 +444,11 @@ def child_span(
     """A span under ``parent``: lean when the run has a factory, else the tracer's own."""
     if factory is not None:
         context = parent.get_span_context()
-        if context.is_valid:
-            return factory.start(name, context, attributes)
+        if type(parent) is LeanSpan or context.is_valid:  # a lean parent's context is valid
+            span = LeanSpan(factory, name, context, attributes)
+            for on_start in factory.starts:
+                on_start(span, None)
+            return span
     return tracer.start_span(
         name, context=trace.set_span_in_context(parent), attributes=attributes, links=links
     )
@@ -499,6 +513,6 @@ def start_root(
     root._own = context
     if links:
         root._links = tuple(links)
-    for on_start in factory._starts:
+    for on_start in factory.starts:
         on_start(root, None)
     return root, factory

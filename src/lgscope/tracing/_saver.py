@@ -3,6 +3,8 @@ stored in checkpoint metadata so that a resume — in any process, any day — l
 
 from __future__ import annotations
 
+import copy
+import inspect
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextvars import ContextVar
@@ -14,13 +16,14 @@ from opentelemetry.trace import Status, StatusCode, Tracer
 
 from lgscope.tracing import _attributes as A
 from lgscope.tracing._context import current_span
-from lgscope.tracing._lean import DeferredSpan, child_span
+from lgscope.tracing._lean import DeferredSpan, LeanSpan, child_span
 from lgscope.tracing._run import CURRENT_RUN, RunState, notify, run_for
 
-__all__ = ["TracedSaver", "unwrap_serde"]
+__all__ = ["TracedSaver"]
 
 _BYTES: ContextVar[_Op | None] = ContextVar("lgscope_checkpoint_op", default=None)
 _EMPTY: dict[str, Any] = {}
+_KEY = A.METADATA_KEY
 _GET, _LIST, _PUT, _PUT_WRITES = (
     "checkpoint get",
     "checkpoint list",
@@ -29,8 +32,35 @@ _GET, _LIST, _PUT, _PUT_WRITES = (
 )
 
 
+def _counting(cls: type) -> type | None:
+    """A subclass of a serializer class whose ``dumps_typed`` also counts the bytes it returns
+    while a checkpoint operation is open (None if ``cls`` cannot be subclassed so)."""
+    made = _COUNTING.get(cls)
+    if made is None:
+        dumps = getattr(cls, "dumps_typed", None)
+        if not inspect.isfunction(dumps):
+            return None
+        get = _BYTES.get
+
+        def dumps_typed(self: Any, obj: Any) -> tuple[str, bytes]:
+            out: tuple[str, bytes] = dumps(self, obj)
+            op = get()
+            if op is not None:
+                op.bytes += len(out[1])
+            return out
+
+        namespace = {"__slots__": (), "__module__": cls.__module__, "dumps_typed": dumps_typed}
+        try:
+            made = _COUNTING[cls] = type(cls.__name__, (cls,), namespace)
+        except TypeError:  # final or otherwise closed to subclasses
+            return None
+        _COUNTED.add(made)
+    return made
+
+
 class _CountingSerde:
-    """Counts the bytes the wrapped saver serializes while a checkpoint operation is open."""
+    """Counts the bytes a serializer that cannot be given a counting class returns (slower:
+    every attribute is forwarded)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -47,10 +77,24 @@ class _CountingSerde:
         return getattr(self.inner, name)
 
 
-def unwrap_serde(saver: BaseCheckpointSaver[Any]) -> None:
-    """Give a saver back the serializer it had before it was traced."""
-    if isinstance(saver.serde, _CountingSerde):
-        saver.serde = saver.serde.inner
+_COUNTING: dict[type, type] = {}
+_COUNTED: set[type] = {_CountingSerde}
+
+
+def count_bytes(serde: Any) -> Any:
+    """A copy of ``serde`` that also counts what it serializes, of a subclass of its class (so
+    that LangGraph's ``isinstance`` checks, like the msgpack allowlist's, see what they did)."""
+    if type(serde) in _COUNTED:
+        return serde
+    made = _counting(type(serde))
+    if made is not None:
+        try:
+            clone = copy.copy(serde)
+            clone.__class__ = made
+            return clone
+        except TypeError:
+            pass
+    return _CountingSerde(serde)
 
 
 def _base_attributes(configurable: dict[str, Any]) -> dict[str, Any]:
@@ -64,19 +108,18 @@ def _base_attributes(configurable: dict[str, Any]) -> dict[str, Any]:
 
 
 class _CheckpointOp(DeferredSpan):
-    """A checkpoint operation of a lean run: what it did is kept, its attributes made at the end.
-
-    Its fields start as class defaults: one of these is made per checkpoint write.
+    """A checkpoint operation of a lean run: what it did is kept, its attributes made when it is
+    handed over. Its fields start as class defaults: one of these is made per checkpoint write.
     """
 
-    configurable: dict[str, Any] = _EMPTY
+    config: Any = None
     bytes = 0
     writes = -1
     checkpoint_id: Any = None
 
     def made_attributes(self) -> dict[str, Any]:
-        configurable, self.configurable = self.configurable, _EMPTY  # not kept by the exporter
-        attributes = _base_attributes(configurable)
+        config, self.config = self.config, None  # not kept by the exporter
+        attributes = _base_attributes((config.get("configurable") if config else None) or _EMPTY)
         if self.checkpoint_id is not None:
             attributes[A.CHECKPOINT_ID] = str(self.checkpoint_id)
             attributes[A.CHECKPOINT_BYTES] = self.bytes
@@ -154,9 +197,8 @@ class TracedSaver(BaseCheckpointSaver[Any]):
     def __init__(self, inner: BaseCheckpointSaver[Any], tracer: Tracer) -> None:
         self.inner = inner
         self._tracer = tracer
-        if not isinstance(inner.serde, _CountingSerde):
-            inner.serde = _CountingSerde(inner.serde)
-        self.serde = inner.serde
+        self._serde_before = inner.serde
+        self.serde = inner.serde = count_bytes(inner.serde)
         # called on every channel write: bound straight to the wrapped saver, no extra frame
         self.get_next_version = inner.get_next_version  # type: ignore[method-assign]
 
@@ -166,7 +208,14 @@ class TracedSaver(BaseCheckpointSaver[Any]):
         return getattr(self.inner, name)
 
     def with_allowlist(self, *args: Any, **kwargs: Any) -> TracedSaver:
-        return TracedSaver(self.inner.with_allowlist(*args, **kwargs), self._tracer)
+        # LangGraph asks for it on every run when strict msgpack is on: unchanged, keep this one
+        inner = self.inner.with_allowlist(*args, **kwargs)
+        return self if inner is self.inner else TracedSaver(inner, self._tracer)
+
+    def restore(self) -> None:
+        """Give the wrapped saver back the serializer it had before it was traced."""
+        if self.inner.serde is self.serde:
+            self.inner.serde = self._serde_before
 
     @property
     def config_specs(self) -> list[Any]:
@@ -184,32 +233,32 @@ class TracedSaver(BaseCheckpointSaver[Any]):
         """
         run = CURRENT_RUN.get()
         if run is not None:
+            factory = run.spans
+            if factory is not None and not factory.starts:  # a lean run: the common case, first
+                parent = current_span()
+                context = parent.get_span_context()
+                if type(parent) is not LeanSpan and not context.is_valid:
+                    context = run.root.get_span_context()
+                op = _CheckpointOp(factory, name, context, None)
+                op.config = config
+                return run, op
             parent = current_span()
         else:
             run = run_for(config)
             parent = current_span() if run is None else run.root
-        configurable = (config.get("configurable") if config else None) or _EMPTY
         if run is not None:
             factory = run.spans
             if factory is not None:
                 context = parent.get_span_context()
                 if context.is_valid:
                     op = factory.start(name, context, None, _CheckpointOp)
-                    op.configurable = configurable
+                    op.config = config
                     return run, op
             elif not run.root.is_recording():
                 return run, _NoOp()
+        configurable = (config.get("configurable") if config else None) or _EMPTY
         span = child_span(None, self._tracer, name, parent, _base_attributes(configurable))
         return run, _SpanOp(span)
-
-    @staticmethod
-    def _traced_metadata(run: RunState | None, metadata: Any) -> Any:
-        return metadata if run is None else {**metadata, A.METADATA_KEY: run.trace_context}
-
-    @staticmethod
-    def _notify_put(run: RunState | None, op: _Op, started: float) -> None:
-        if run is not None and run.observers:
-            notify(run, "checkpoint_put", time.perf_counter() - started, op.bytes)
 
     # -- sync --------------------------------------------------------------------------
 
@@ -233,9 +282,11 @@ class TracedSaver(BaseCheckpointSaver[Any]):
 
     def put(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
         run, op = self._op(_PUT, config)
+        if run is not None:
+            metadata = {**metadata, _KEY: run.trace_context}
         started, token = time.perf_counter(), _BYTES.set(op)
         try:
-            out = self.inner.put(config, checkpoint, self._traced_metadata(run, metadata), new_versions)
+            out = self.inner.put(config, checkpoint, metadata, new_versions)
         except BaseException as exc:
             op.fail(exc)
             op.finish()
@@ -243,7 +294,8 @@ class TracedSaver(BaseCheckpointSaver[Any]):
         finally:
             _BYTES.reset(token)
         op.put_done(checkpoint)
-        self._notify_put(run, op, started)
+        if run is not None and run.observers:
+            notify(run, "checkpoint_put", time.perf_counter() - started, op.bytes)
         return out
 
     def put_writes(
@@ -312,11 +364,11 @@ class TracedSaver(BaseCheckpointSaver[Any]):
 
     async def aput(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
         run, op = self._op(_PUT, config)
+        if run is not None:
+            metadata = {**metadata, _KEY: run.trace_context}
         started, token = time.perf_counter(), _BYTES.set(op)
         try:
-            out = await self.inner.aput(
-                config, checkpoint, self._traced_metadata(run, metadata), new_versions
-            )
+            out = await self.inner.aput(config, checkpoint, metadata, new_versions)
         except BaseException as exc:
             op.fail(exc)
             op.finish()
@@ -324,7 +376,8 @@ class TracedSaver(BaseCheckpointSaver[Any]):
         finally:
             _BYTES.reset(token)
         op.put_done(checkpoint)
-        self._notify_put(run, op, started)
+        if run is not None and run.observers:
+            notify(run, "checkpoint_put", time.perf_counter() - started, op.bytes)
         return out
 
     async def aput_writes(
