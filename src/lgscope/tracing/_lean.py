@@ -445,10 +445,7 @@ def child_span(
     if factory is not None:
         context = parent.get_span_context()
         if type(parent) is LeanSpan or context.is_valid:  # a lean parent's context is valid
-            span = LeanSpan(factory, name, context, attributes)
-            for on_start in factory.starts:
-                on_start(span, None)
-            return span
+            return factory.start(name, context, attributes)
     return tracer.start_span(
         name, context=trace.set_span_in_context(parent), attributes=attributes, links=links
     )

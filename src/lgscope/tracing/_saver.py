@@ -23,7 +23,6 @@ __all__ = ["TracedSaver"]
 
 _BYTES: ContextVar[_Op | None] = ContextVar("lgscope_checkpoint_op", default=None)
 _EMPTY: dict[str, Any] = {}
-_KEY = A.METADATA_KEY
 _GET, _LIST, _PUT, _PUT_WRITES = (
     "checkpoint get",
     "checkpoint list",
@@ -233,15 +232,6 @@ class TracedSaver(BaseCheckpointSaver[Any]):
         """
         run = CURRENT_RUN.get()
         if run is not None:
-            factory = run.spans
-            if factory is not None and not factory.starts:  # a lean run: the common case, first
-                parent = current_span()
-                context = parent.get_span_context()
-                if type(parent) is not LeanSpan and not context.is_valid:
-                    context = run.root.get_span_context()
-                op = _CheckpointOp(factory, name, context, None)
-                op.config = config
-                return run, op
             parent = current_span()
         else:
             run = run_for(config)
@@ -250,7 +240,7 @@ class TracedSaver(BaseCheckpointSaver[Any]):
             factory = run.spans
             if factory is not None:
                 context = parent.get_span_context()
-                if context.is_valid:
+                if type(parent) is LeanSpan or context.is_valid:  # a lean parent's is valid
                     op = factory.start(name, context, None, _CheckpointOp)
                     op.config = config
                     return run, op
@@ -283,7 +273,7 @@ class TracedSaver(BaseCheckpointSaver[Any]):
     def put(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
         run, op = self._op(_PUT, config)
         if run is not None:
-            metadata = {**metadata, _KEY: run.trace_context}
+            metadata = {**metadata, A.METADATA_KEY: run.trace_context}
         started, token = time.perf_counter(), _BYTES.set(op)
         try:
             out = self.inner.put(config, checkpoint, metadata, new_versions)
@@ -365,7 +355,7 @@ class TracedSaver(BaseCheckpointSaver[Any]):
     async def aput(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
         run, op = self._op(_PUT, config)
         if run is not None:
-            metadata = {**metadata, _KEY: run.trace_context}
+            metadata = {**metadata, A.METADATA_KEY: run.trace_context}
         started, token = time.perf_counter(), _BYTES.set(op)
         try:
             out = await self.inner.aput(config, checkpoint, metadata, new_versions)
