@@ -147,14 +147,13 @@ class SpanFactory:
     """
 
     __slots__ = (
-        "_closed",
         "_ends",
         "_limits",
         "_lock",
         "_pending",
         "_resource",
         "_scope",
-        "_since",
+        "_due",
         "starts",
         "_trace",
     )
@@ -175,9 +174,8 @@ class SpanFactory:
         self._resource = resource
         self._scope = scope
         self._pending: deque[DeferredSpan] = deque()
-        self._since = _time_ns()
+        self._due = _time_ns() + _MAX_DELAY_NS  # when the next batch is due; 0 once closed
         self._lock = threading.Lock()
-        self._closed = False
 
     @overload
     def start(
@@ -208,15 +206,14 @@ class SpanFactory:
 
     def flush(self) -> None:
         """Hand over the deferred spans; any that end later are handed over as they end."""
-        self._closed = True
-        self._drain()
+        self._drain(closing=True)
 
-    def _drain(self, now: int | None = None) -> None:
+    def _drain(self, now: int = 0, closing: bool = False) -> None:
         # only drains take spans out, and one at a time: what is counted under the lock is there
         with self._lock:
             pending = self._pending
             batch = [pending.popleft() for _ in range(len(pending))]
-            self._since = now or _time_ns()
+            self._due = 0 if closing or not self._due else (now or _time_ns()) + _MAX_DELAY_NS
         if batch:
             self._hand_over(batch)
 
@@ -274,7 +271,7 @@ class LeanSpan(trace.Span, sdk_trace.ReadableSpan):
         self._resource = factory._resource
         self._instrumentation_scope = factory._scope
         self._factory: SpanFactory | None = factory
-        self._start_time = time.time_ns()
+        self._start_time = _time_ns()
 
     def _made_context(self) -> SpanContext:
         own = self._own
@@ -389,7 +386,7 @@ class LeanSpan(trace.Span, sdk_trace.ReadableSpan):
     def end(self, end_time: int | None = None) -> None:
         if self._end_time is not None:
             return
-        self._end_time = end_time or time.time_ns()
+        self._end_time = end_time or _time_ns()
         if self._events:
             self._events = tuple(self._events)
         if self._links:
@@ -426,8 +423,8 @@ class DeferredSpan(LeanSpan):
         now = self._end_time = end_time or _time_ns()
         pending = factory._pending
         pending.append(self)
-        # a span that ends after the run's last hand-over (closed) is handed over at once
-        if factory._closed or len(pending) >= _MAX_PENDING or now - factory._since >= _MAX_DELAY_NS:
+        # due is 0 after the run's last hand-over: a span that ends later is handed over at once
+        if now >= factory._due or len(pending) >= _MAX_PENDING:
             factory._drain(now)
 
     finish = end

@@ -50,8 +50,11 @@ class RunState:
     started: float = field(default_factory=time.perf_counter)
     trace_context: dict[str, str] = field(default_factory=dict)
     """The root span's ids as stored in checkpoint metadata (computed once per run)."""
+    quiet: bool = False
+    """Whether a node that succeeds needs no more than its span ended: no content, no observers."""
 
     def __post_init__(self) -> None:
+        self.quiet = not (self.content.capture or self.observers)
         ctx = self.root.get_span_context()
         self.trace_context = {"trace_id": f"{ctx.trace_id:032x}", "span_id": f"{ctx.span_id:016x}"}
 
