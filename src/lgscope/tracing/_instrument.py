@@ -84,7 +84,7 @@ def _start_node(state: RunState, task: Any) -> Any:
         A.NODE: task.name,
         A.TASK_ID: str(task.id),
         A.TASK_PATH: ", ".join(map(str, task.path)),
-        A.TRIGGERS: tuple(map(str, task.triggers)),
+        A.TRIGGERS: tuple(task.triggers),  # channel names
         A.CHECKPOINT_NS: str(meta.get("langgraph_checkpoint_ns", "")),
         A.ATTEMPT: 1,
     }
