@@ -1,20 +1,30 @@
 """Tracing overhead: a 10-node graph, uninstrumented vs lgscope vs two peer instrumentations.
 
-    python benchmarks/bench_tracing.py [--runs 200] [--repeat 7]
+    python benchmarks/bench_tracing.py [--rounds 60] [--batch 5] [--processes 2]
 
 Every variant exports to the same in-memory exporter through a BatchSpanProcessor and runs in
-its own process (the peers instrument LangChain globally). ``--repeat`` rounds run every
-variant once, in an order rotated each round; a variant's overhead is the median over rounds
-of its time divided by the same round's uninstrumented time, so that drifts in the machine's
-speed (shared VMs drift by tens of percent over minutes) cancel; the lowest and highest round
-are printed beside it, to show how far one round can be trusted. CPU time (all threads) is
-printed next to wall time. Also: span attribute bytes per run with a 1 KB and a 200 KB state.
+processes of its own (the peers instrument LangChain globally), ``--processes`` of them, so that
+what differs between two processes of one program (memory layout, which core) is averaged out.
+The processes run in lock step: in each round every process runs one batch of ``--batch``
+invocations while the others wait, variants in an order rotated each round, so that drifts in
+the machine's speed (shared VMs drift by tens of percent within seconds) hit every variant
+alike. Between batches, outside the timing, each process hands its spans to the exporter and
+drops them, as an OTLP exporter drops what it has sent (kept, they would pile up in memory for
+the whole benchmark). A variant's overhead is its total time over the uninstrumented total;
+beside it, the median and middle half of the per-round ratios show how far one round can be
+trusted, and user CPU time (all threads) the work done without the kernel's part (page faults,
+thread wake-ups), which on a shared VM varies by tens of percent from one minute to the next. All
+processes get the same ``PYTHONHASHSEED``. Also: span attribute bytes per run with a 1 KB and a
+200 KB state.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -24,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 VARIANTS = ["uninstrumented", "lgscope", "openinference", "openllmetry"]
+WARM_UP = 20
 
 
 def _graph(saver: object) -> object:
@@ -46,7 +57,9 @@ def _graph(saver: object) -> object:
     return g.compile(checkpointer=saver, name="ten_nodes")
 
 
-def child(variant: str, saver_kind: str, runs: int, blob: int) -> None:
+def serve(variant: str, saver_kind: str, blob: int) -> None:
+    """One variant's process: set up, warm up, then run batches on command from stdin
+    (``run N``) until ``done``, answering each with a JSON line on stdout."""
     import sqlite3
 
     from langgraph.checkpoint.memory import InMemorySaver
@@ -65,7 +78,7 @@ def child(variant: str, saver_kind: str, runs: int, blob: int) -> None:
         saver: object = SqliteSaver(sqlite3.connect(path, check_same_thread=False))
     else:
         saver = InMemorySaver()
-    graph = _graph(saver)
+    graph: Any = _graph(saver)
     if variant == "lgscope":
         from lgscope.tracing import instrument
 
@@ -79,171 +92,144 @@ def child(variant: str, saver_kind: str, runs: int, blob: int) -> None:
 
         LangchainInstrumentor().instrument(tracer_provider=provider)
     state = {"n": 0, "blob": "x" * blob}
-    for i in range(20):  # warm up
-        graph.invoke(state, {"configurable": {"thread_id": f"w{i}"}})  # type: ignore[attr-defined]
-    started, cpu = time.perf_counter(), time.process_time()
-    for i in range(runs):
-        graph.invoke(state, {"configurable": {"thread_id": f"t{i}"}})  # type: ignore[attr-defined]
-    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
-    provider.force_flush()
-    spans = exporter.get_finished_spans()
-    attr_bytes = sum(len(str(k)) + len(str(v)) for s in spans for k, v in (s.attributes or {}).items())
-    print(
-        json.dumps(
-            {
-                "ms_per_run": seconds * 1000 / runs,
-                "cpu_ms_per_run": cpu_seconds * 1000 / runs,
-                "spans_per_run": len(spans) / (runs + 20),
-                "attr_bytes_per_run": attr_bytes / (runs + 20),
-            }
-        )
-    )
-
-
-def interleaved(saver_kind: str, rounds: int, batch: int) -> None:
-    """lgscope vs uninstrumented in one process: the same graph, instrumented and not, in
-    alternating batches, so that the machine's drift hits both alike; spans are exported (and
-    dropped, as an OTLP exporter drops what it sent) between batches, outside the timing."""
-    import sqlite3
-
-    from langgraph.checkpoint.memory import InMemorySaver
-    from langgraph.checkpoint.sqlite import SqliteSaver
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    from lgscope.tracing import instrument, uninstrument
-
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(
-        BatchSpanProcessor(exporter, max_queue_size=200_000, max_export_batch_size=2048)
-    )
-    if saver_kind == "sqlite":
-        path = Path(tempfile.mkdtemp()) / "bench.sqlite"
-        saver: object = SqliteSaver(sqlite3.connect(path, check_same_thread=False))
-    else:
-        saver = InMemorySaver()
-    graph: Any = _graph(saver)
-    state = {"n": 0, "blob": "x" * 1000}
     count = 0
 
-    def timed() -> float:
+    def invoke() -> None:
         nonlocal count
-        started = time.perf_counter()
-        for _ in range(batch):
-            count += 1
-            graph.invoke(state, {"configurable": {"thread_id": f"t{count}"}})
-        return time.perf_counter() - started
+        count += 1
+        graph.invoke(state, {"configurable": {"thread_id": f"t{count}"}})
 
-    instrument(graph, tracer_provider=provider)
-    timed()  # warm up both ways
-    uninstrument(graph)
-    timed()
-    plain: list[float] = []
-    traced: list[float] = []
-    for _ in range(rounds):
-        plain.append(timed())
-        instrument(graph, tracer_provider=provider)
-        traced.append(timed())
-        uninstrument(graph)
+    spans = attr_bytes = 0
+
+    def export() -> None:
+        """Hand the spans made so far to the exporter, count them, and drop them."""
+        nonlocal spans, attr_bytes
         provider.force_flush()
-        exporter.clear()
-    print(
-        json.dumps(
-            {
-                "ratio": sum(traced) / sum(plain),
-                "paired_median": statistics.median(t / p for t, p in zip(traced, plain, strict=True)),
-                "ms_plain": sum(plain) * 1000 / (rounds * batch),
-                "ms_traced": sum(traced) * 1000 / (rounds * batch),
-            }
+        finished = exporter.get_finished_spans()
+        spans += len(finished)
+        attr_bytes += sum(
+            len(str(k)) + len(str(v)) for s in finished for k, v in (s.attributes or {}).items()
         )
-    )
+        exporter.clear()
+
+    for _ in range(WARM_UP):
+        invoke()
+    export()
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        command, *rest = line.split()
+        if command == "run":
+            runs = int(rest[0])
+            started, user = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF).ru_utime
+            for _ in range(runs):
+                invoke()
+            seconds = time.perf_counter() - started
+            cpu_seconds = resource.getrusage(resource.RUSAGE_SELF).ru_utime - user
+            export()
+            print(json.dumps({"seconds": seconds, "cpu": cpu_seconds}), flush=True)
+        else:
+            print(
+                json.dumps({"spans_per_run": spans / count, "attr_bytes_per_run": attr_bytes / count}),
+                flush=True,
+            )
+            return
 
 
-def _run(variant: str, saver: str, runs: int, blob: int) -> dict[str, float]:
-    out = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--child",
-            variant,
-            "--saver",
-            saver,
-            "--runs",
-            str(runs),
-            "--blob",
-            str(blob),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+class _Variant:
+    """A variant's process, driven over its stdin and stdout."""
+
+    def __init__(self, variant: str, saver: str, blob: int, seed: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve", variant, "--saver", saver, "--blob", str(blob)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+
+    def ask(self, command: str | None = None) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        if command is not None:
+            self.proc.stdin.write(command + "\n")
+            self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"the benchmark's child process exited with {self.proc.wait()}")
+        return json.loads(line)  # type: ignore[no-any-return]
+
+    def finish(self) -> dict[str, Any]:
+        out = self.ask("done")
+        self.proc.wait()
+        return out
+
+
+def _lock_step(saver: str, rounds: int, batch: int, processes: int, seed: str) -> dict[str, Any]:
+    """Per variant: its per-round times (seconds and CPU seconds, summed over its processes) and
+    spans per run."""
+    procs = {v: [_Variant(v, saver, 1000, seed) for _ in range(processes)] for v in VARIANTS}
+    for proc in (p for group in procs.values() for p in group):
+        proc.ask()  # ready
+    times: dict[str, list[tuple[float, float]]] = {v: [] for v in VARIANTS}
+    for round_ in range(rounds):
+        order = VARIANTS[round_ % len(VARIANTS) :] + VARIANTS[: round_ % len(VARIANTS)]
+        for variant in order:  # rotated each round: no variant always runs right after another
+            batches = [proc.ask(f"run {batch}") for proc in procs[variant]]
+            times[variant].append((sum(b["seconds"] for b in batches), sum(b["cpu"] for b in batches)))
+    spans = {v: [proc.finish()["spans_per_run"] for proc in group] for v, group in procs.items()}
+    return {v: {"rounds": times[v], "spans_per_run": statistics.mean(spans[v])} for v in VARIANTS}
+
+
+def _attribute_bytes(variant: str, blob: int, seed: str) -> float:
+    proc = _Variant(variant, "memory", blob, seed)
+    proc.ask()
+    proc.ask("run 30")
+    return float(proc.finish()["attr_bytes_per_run"])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--child", choices=[*VARIANTS, "interleaved"])
+    parser.add_argument("--rounds", type=int, default=60)
+    parser.add_argument("--batch", type=int, default=5)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--serve", choices=VARIANTS)
     parser.add_argument("--saver", default="memory")
     parser.add_argument("--blob", type=int, default=1000)
     args = parser.parse_args()
-    if args.child == "interleaved":
-        interleaved(args.saver, rounds=60, batch=10)
+    if args.serve:
+        serve(args.serve, args.saver, args.blob)
         return
-    if args.child:
-        child(args.child, args.saver, args.runs, args.blob)
-        return
+    seed = str(random.randrange(1, 2**32 - 1))
+    runs = args.rounds * args.batch * args.processes
+    print(
+        f"PYTHONHASHSEED={seed}; per variant {args.processes} processes, {args.rounds} rounds of "
+        f"{args.batch} runs each ({runs} runs)",
+        flush=True,
+    )
     for saver in ("memory", "sqlite"):
-        results: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
-        for round_ in range(args.repeat):
-            order = VARIANTS[round_ % len(VARIANTS) :] + VARIANTS[: round_ % len(VARIANTS)]
-            for variant in order:  # rotated each round: no variant always runs right after another
-                results[variant].append(_run(variant, saver, args.runs, 1000))
+        results = _lock_step(saver, args.rounds, args.batch, args.processes, seed)
         label = "InMemorySaver" if saver == "memory" else "SqliteSaver"
-        base = statistics.median(r["ms_per_run"] for r in results["uninstrumented"])
+        base = results["uninstrumented"]["rounds"]
+        base_s, base_cpu = sum(b[0] for b in base), sum(b[1] for b in base)
         for variant in VARIANTS[1:]:
-            # each round's ratio against the same round's baseline: drifts in machine speed cancel
-            ratios = [
-                r["ms_per_run"] / b["ms_per_run"]
-                for r, b in zip(results[variant], results["uninstrumented"], strict=True)
-            ]
-            ratio = statistics.median(ratios)
-            cpu = statistics.median(
-                r["cpu_ms_per_run"] / b["cpu_ms_per_run"]
-                for r, b in zip(results[variant], results["uninstrumented"], strict=True)
-            )
-            ms = statistics.median(r["ms_per_run"] for r in results[variant])
-            spans = results[variant][0]["spans_per_run"]
+            rounds = results[variant]["rounds"]
+            seconds, cpu = sum(r[0] for r in rounds), sum(r[1] for r in rounds)
+            ratio = seconds / base_s
+            per_round = sorted(r[0] / b[0] for r, b in zip(rounds, base, strict=True))
+            quarter = len(per_round) // 4
             print(
-                f"overhead {label} 10 nodes: {variant} {ms:.2f} ms/run, baseline uninstrumented {base:.2f} ms/run, "
-                f"ratio {ratio:.2f} (+{(ratio - 1) * 100:.0f}%; rounds {min(ratios):.2f}-{max(ratios):.2f}; "
-                f"CPU time +{(cpu - 1) * 100:.0f}%), {spans:.0f} spans/run",
+                f"overhead {label} 10 nodes: {variant} {seconds * 1000 / runs:.2f} ms/run, "
+                f"baseline uninstrumented {base_s * 1000 / runs:.2f} ms/run, ratio {ratio:.2f} "
+                f"(+{(ratio - 1) * 100:.0f}%; per round: median {statistics.median(per_round):.2f}, "
+                f"middle half {per_round[quarter]:.2f}-{per_round[-quarter - 1]:.2f}; "
+                f"user CPU time +{(cpu / base_cpu - 1) * 100:.0f}%), "
+                f"{results[variant]['spans_per_run']:.0f} spans/run",
                 flush=True,
             )
-    for saver in ("memory", "sqlite"):
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", "interleaved", "--saver", saver],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        r = json.loads(out.strip().splitlines()[-1])
-        label = "InMemorySaver" if saver == "memory" else "SqliteSaver"
-        print(
-            f"overhead {label} 10 nodes, interleaved in one process (600 runs each way): lgscope "
-            f"{r['ms_traced']:.2f} ms/run, baseline uninstrumented {r['ms_plain']:.2f} ms/run, "
-            f"ratio {r['ratio']:.2f} (+{(r['ratio'] - 1) * 100:.0f}%; median of batch ratios "
-            f"{r['paired_median']:.2f})",
-            flush=True,
-        )
     for variant in ("lgscope", "openinference", "openllmetry"):
-        small = _run(variant, "memory", 50, 1000)["attr_bytes_per_run"]
-        large = _run(variant, "memory", 50, 200_000)["attr_bytes_per_run"]
+        small = _attribute_bytes(variant, 1000, seed)
+        large = _attribute_bytes(variant, 200_000, seed)
         print(
             f"attribute bytes/run {variant}: state 1 KB {small:,.0f}, state 200 KB {large:,.0f}, ratio {large / small:.2f}"
         )
