@@ -180,7 +180,7 @@ def _hidden(task: Any) -> bool:
 
 
 # the scope is written out in both runners rather than as a context manager or helpers: they
-# run per node, and a frame per node is measurable in the overhead benchmark
+# run once per node
 def _traced_run(original: Callable[..., Any]) -> Callable[..., Any]:
     def run_with_retry(task: Any, *args: Any, **kwargs: Any) -> Any:
         state = CURRENT_RUN.get()

@@ -120,7 +120,7 @@ class _CheckpointOp(DeferredSpan):
         config, self.config = self.config, None  # not kept by the exporter
         configurable = (config.get("configurable") if config else None) or _EMPTY
         thread, ns = str(configurable.get("thread_id", "")), str(configurable.get("checkpoint_ns", ""))
-        if self.checkpoint_id is not None:  # a put: the id is the checkpoint's it wrote
+        if self.checkpoint_id is not None:  # a put: its id is the one of the checkpoint it wrote
             return {
                 A.THREAD_ID: thread,
                 A.CHECKPOINT_NS: ns,
