@@ -147,13 +147,14 @@ class SpanFactory:
     """
 
     __slots__ = (
+        "_closed",
         "_ends",
         "_limits",
         "_lock",
         "_pending",
         "_resource",
         "_scope",
-        "_due",
+        "_since",
         "starts",
         "_trace",
     )
@@ -174,8 +175,9 @@ class SpanFactory:
         self._resource = resource
         self._scope = scope
         self._pending: deque[DeferredSpan] = deque()
-        self._due = _time_ns() + _MAX_DELAY_NS  # when the next batch is due; 0 once closed
+        self._since = _time_ns()
         self._lock = threading.Lock()
+        self._closed = False
 
     @overload
     def start(
@@ -206,14 +208,15 @@ class SpanFactory:
 
     def flush(self) -> None:
         """Hand over the deferred spans; any that end later are handed over as they end."""
-        self._drain(closing=True)
+        self._closed = True
+        self._drain()
 
-    def _drain(self, now: int = 0, closing: bool = False) -> None:
+    def _drain(self, now: int | None = None) -> None:
         # only drains take spans out, and one at a time: what is counted under the lock is there
         with self._lock:
             pending = self._pending
             batch = [pending.popleft() for _ in range(len(pending))]
-            self._due = 0 if closing or not self._due else (now or _time_ns()) + _MAX_DELAY_NS
+            self._since = now or _time_ns()
         if batch:
             self._hand_over(batch)
 
@@ -423,8 +426,8 @@ class DeferredSpan(LeanSpan):
         now = self._end_time = end_time or _time_ns()
         pending = factory._pending
         pending.append(self)
-        # due is 0 after the run's last hand-over: a span that ends later is handed over at once
-        if now >= factory._due or len(pending) >= _MAX_PENDING:
+        # a span that ends after the run's last hand-over (closed) is handed over at once
+        if factory._closed or len(pending) >= _MAX_PENDING or now - factory._since >= _MAX_DELAY_NS:
             factory._drain(now)
 
     finish = end

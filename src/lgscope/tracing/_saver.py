@@ -118,19 +118,11 @@ class _CheckpointOp(DeferredSpan):
 
     def made_attributes(self) -> dict[str, Any]:
         config, self.config = self.config, None  # not kept by the exporter
-        configurable = (config.get("configurable") if config else None) or _EMPTY
-        thread, ns = str(configurable.get("thread_id", "")), str(configurable.get("checkpoint_ns", ""))
-        if self.checkpoint_id is not None:  # a put: its id is the one of the checkpoint it wrote
-            return {
-                A.THREAD_ID: thread,
-                A.CHECKPOINT_NS: ns,
-                A.CHECKPOINT_ID: str(self.checkpoint_id),
-                A.CHECKPOINT_BYTES: self.bytes,
-            }
-        attributes: dict[str, Any] = {A.THREAD_ID: thread, A.CHECKPOINT_NS: ns}
-        if configurable.get("checkpoint_id"):
-            attributes[A.CHECKPOINT_ID] = str(configurable["checkpoint_id"])
-        if self.writes >= 0:
+        attributes = _base_attributes((config.get("configurable") if config else None) or _EMPTY)
+        if self.checkpoint_id is not None:  # a put: the id is that of the checkpoint it wrote
+            attributes[A.CHECKPOINT_ID] = str(self.checkpoint_id)
+            attributes[A.CHECKPOINT_BYTES] = self.bytes
+        elif self.writes >= 0:
             attributes[A.CHECKPOINT_WRITES] = self.writes
             attributes[A.CHECKPOINT_BYTES] = self.bytes
         return attributes
