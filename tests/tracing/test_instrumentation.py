@@ -400,8 +400,9 @@ def test_attributes_set_inside_a_node_are_checked_as_the_sdk_checks_them() -> No
 def test_a_long_run_hands_checkpoint_spans_over_while_it_runs(
     exported: tuple[TracerProvider, InMemorySpanExporter], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Checkpoint spans are handed over in batches: at the end of a run, and in a long run at
-    least every `_MAX_DELAY_NS` (a second; 50 ms here), so a collector sees a long run's work."""
+    """A run's spans below its root are handed over in batches: at the end of a run, and in a
+    long run at least every `_MAX_DELAY_NS` (a second; 50 ms here), so a collector sees a long
+    run's work."""
     provider, exporter = exported
     monkeypatch.setattr(_lean, "_MAX_DELAY_NS", 50_000_000)
     seen: dict[str, int] = {}
@@ -416,7 +417,8 @@ def test_a_long_run_hands_checkpoint_spans_over_while_it_runs(
     def check(state: S) -> S:
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:  # the put after `slow` runs on LangGraph's thread
-            seen["puts"] = len([s for s in exporter.get_finished_spans() if s.name == "checkpoint put"])
+            names = [s.name for s in exporter.get_finished_spans()]
+            seen["puts"], seen["slow"] = names.count("checkpoint put"), names.count("invoke_node slow")
             if seen["puts"]:
                 break
             time.sleep(0.01)
@@ -431,3 +433,79 @@ def test_a_long_run_hands_checkpoint_spans_over_while_it_runs(
         {}, {"configurable": {"thread_id": "long"}}
     )
     assert seen["puts"] >= 2  # the run's first checkpoints, exported before the run ended
+    assert seen["slow"] == 1  # and the node span that ended before them
+
+
+def _chain(length: int) -> Any:
+    class S(TypedDict, total=False):
+        n: int
+
+    g = StateGraph(S)
+    names = [f"node_{i}" for i in range(length)]
+    for name in names:
+        g.add_node(name, lambda s: {"n": s.get("n", 0) + 1})
+    g.add_edge(START, names[0])
+    for a, b in zip(names, names[1:], strict=False):
+        g.add_edge(a, b)
+    return g.compile(checkpointer=InMemorySaver())
+
+
+def test_the_batch_queue_gets_a_run_s_spans_in_the_order_they_ended() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=60_000))
+    instrument(_chain(6), tracer_provider=provider).invoke({}, {"configurable": {"thread_id": "o"}})
+    provider.force_flush()
+    names = [s.name for s in exporter.get_finished_spans()]
+    assert [n for n in names if n.startswith("invoke_node")] == [f"invoke_node node_{i}" for i in range(6)]
+    assert names[-1] == "invoke_workflow LangGraph"  # the root ends last
+    assert len(names) == len(set(id(s) for s in exporter.get_finished_spans()))
+
+
+@pytest.mark.parametrize("count", [5, 12])
+def test_a_batch_lands_in_the_sdk_queue_as_the_spans_would_one_by_one(
+    count: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Five spans fit the queue of eight and go in at once; twelve do not, and go one by one,
+    so the SDK drops the oldest and warns. The queues' worker threads are held off (their
+    export lock) so that the queues can be compared."""
+    source = InMemorySpanExporter()
+    made = TracerProvider()
+    made.add_span_processor(SimpleSpanProcessor(source))
+    for i in range(count):
+        made.get_tracer("t").start_span(f"s{i}").end()
+    spans = list(source.get_finished_spans())
+    ours, theirs = (
+        BatchSpanProcessor(InMemorySpanExporter(), max_queue_size=8, max_export_batch_size=8) for _ in "ab"
+    )
+    batchers: list[Any] = [p._batch_processor for p in (ours, theirs)]
+    # the installed SDK's queueing is the one lgscope repeats for a batch (else: one by one)
+    assert _lean._hand(ours).__qualname__.startswith("_hand.")
+    with batchers[0]._export_lock, batchers[1]._export_lock, caplog.at_level("WARNING"):
+        _lean._hand(ours)(spans)
+        warned = [r.getMessage() for r in caplog.records]
+        for span in spans:
+            theirs.on_end(span)
+        assert list(batchers[0]._queue) == list(batchers[1]._queue) == spans[::-1][:8]
+    assert any("Queue full" in m for m in warned) == (count > 8)
+
+
+def test_a_processor_lgscope_does_not_know_gets_every_span_by_itself() -> None:
+    """A subclass of the batch processor may do anything in ``on_end``: it is called."""
+
+    class Counting(BatchSpanProcessor):
+        def __init__(self, exporter: InMemorySpanExporter) -> None:
+            super().__init__(exporter)
+            self.ends = 0
+
+        def on_end(self, span: ReadableSpan) -> None:
+            self.ends += 1
+            super().on_end(span)
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    processor = Counting(exporter)
+    provider.add_span_processor(processor)
+    instrument(_chain(3), tracer_provider=provider).invoke({}, {"configurable": {"thread_id": "c"}})
+    provider.force_flush()
+    assert processor.ends == len(exporter.get_finished_spans()) > 3

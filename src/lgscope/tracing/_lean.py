@@ -6,13 +6,15 @@ collector until it is exported. A ten-node run makes ~35 of them. With the SDK's
 run's root is started as the tracer would (its sampler decides, its id generator names it,
 see `start_root`) and it and its node, tool and checkpoint spans are `LeanSpan`s: one object
 each, handed to the tracer's span processors (``on_start`` and, as the ``ReadableSpan``
-itself, ``on_end``) with its resource and instrumentation scope. Children follow the root's
+itself, ``on_end``; the root's children in batches, see `SpanFactory`) with its resource and
+instrumentation scope. Children follow the root's
 sampling decision, as a parent-based sampler would. Anything else (no SDK, another SDK, a
 non-recording root) falls back to the tracer's ordinary spans.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -31,7 +33,7 @@ from opentelemetry.util import types
 
 from lgscope.tracing._context import current_span
 
-__all__ = ["DeferredSpan", "LeanSpan", "SpanFactory", "child_span", "start_root"]
+__all__ = ["LEAN", "DeferredSpan", "LeanSpan", "SpanFactory", "child_span", "start_root"]
 
 _UNSET = Status(StatusCode.UNSET)
 _NO_ATTRIBUTES: Mapping[str, Any] = MappingProxyType({})  # read-only: set_attribute copies it
@@ -91,7 +93,7 @@ class _Processors:
     the leaves of a synchronous multi-processor are called directly, and ``on_start`` only
     for those that do something in it (the exporting ones do not)."""
 
-    __slots__ = ("ends", "key", "sampled_ends", "starts")
+    __slots__ = ("ends", "hands", "key", "sampled_ends", "sampled_hands", "starts")
 
     def __init__(self, processor: Any) -> None:
         children = getattr(processor, "_span_processors", None)
@@ -100,6 +102,8 @@ class _Processors:
         self.key = (processor, children)
         self.ends = tuple(leaf.on_end for leaf in leaves)
         self.sampled_ends = tuple(_sampled_end(leaf) for leaf in leaves)
+        self.hands = tuple(_one_by_one(end) for end in self.ends)
+        self.sampled_hands = tuple(_hand(leaf) for leaf in leaves)
         self.starts = tuple(leaf.on_start for leaf in leaves if _does_start(leaf))
 
 
@@ -112,6 +116,57 @@ def _sampled_end(processor: Any) -> Any:
         if callable(emit):
             return emit
     return processor.on_end
+
+
+# what the SDK's batch queue does with one span, as far as `_hand` repeats it for a batch: any
+# other version of it is called span by span
+_KNOWN_EMIT = frozenset(
+    "_shutdown _logger info _exporting _metrics drop_items _pid os getpid _bsp_reset_once "
+    "do_once _at_fork_reinit len _queue _max_queue_size warning appendleft "
+    "_max_export_batch_size _worker_awaken is_set set".split()
+)
+
+
+def _one_by_one(end: Any) -> Any:
+    def hand(spans: Sequence[Any]) -> None:
+        for span in spans:
+            end(span)
+
+    return hand
+
+
+def _hand(processor: Any) -> Any:
+    """What hands a batch of sampled spans to ``processor``: the SDK's batch processor's queue
+    takes them in one step (as its ``emit`` would one by one) when none is to be dropped and
+    the process has not forked since it last queued; anything else gets them one by one."""
+    end = _sampled_end(processor)
+    batcher: Any = getattr(end, "__self__", None)
+    code = getattr(getattr(end, "__func__", None), "__code__", None)
+    if code is None or frozenset(code.co_names) != _KNOWN_EMIT:
+        return _one_by_one(end)
+    fields = ("_queue", "_pid", "_shutdown", "_worker_awaken", "_max_queue_size", "_max_export_batch_size")
+    if not all(hasattr(batcher, name) for name in fields):
+        return _one_by_one(end)
+    getpid = os.getpid
+
+    def hand(spans: Sequence[Any]) -> None:
+        queue = batcher._queue
+        limit = batcher._max_queue_size
+        if (
+            batcher._shutdown
+            or batcher._pid != getpid()
+            or type(queue) is not deque
+            or len(queue) + len(spans) > limit
+        ):
+            for span in spans:
+                end(span)
+            return
+        queue.extendleft(spans)  # as appendleft, one by one
+        awaken = batcher._worker_awaken
+        if len(queue) >= batcher._max_export_batch_size and not awaken.is_set():
+            awaken.set()
+
+    return hand
 
 
 def _does_start(processor: Any) -> bool:
@@ -137,24 +192,26 @@ def _processors(processor: Any) -> _Processors:
 
 
 class SpanFactory:
-    """Makes `LeanSpan`s that end in the same processors as a recording SDK root span.
+    """Makes the spans of a run whose root is a recording `LeanSpan`, ending in the root's
+    span processors.
 
-    Checkpoint spans, which LangGraph ends in its background threads, are `DeferredSpan`s:
-    they are handed to the processors in batches, on the run's own thread when the run ends,
-    so the graph's threads do not contend for the GIL with exporting work (in a long run, also
-    once a second, by whichever thread ends the span that crosses the second). Ending one
-    appends it to a deque, without a lock: only handing a batch over takes the lock.
+    A run's node, tool and checkpoint spans are `DeferredSpan`s: they are handed to the
+    processors in batches, by the run's own thread when the run ends (in a long run, also once
+    a second, by whichever thread ends the span that crosses the second), and the SDK's batch
+    processor queues a batch in one step. Ending one appends it to a deque, without a lock:
+    only handing a batch over takes the lock. LangGraph ends checkpoint spans in its
+    background threads, which then do no exporting work either.
     """
 
     __slots__ = (
-        "_closed",
+        "_due",
         "_ends",
+        "_hands",
         "_limits",
         "_lock",
         "_pending",
         "_resource",
         "_scope",
-        "_since",
         "starts",
         "_trace",
     )
@@ -170,19 +227,20 @@ class SpanFactory:
         self._trace = (root.trace_id, root.trace_flags, root.trace_state)
         self._limits = limits or _DEFAULT_LIMITS
         processors = _processors(processor)
-        self._ends = processors.sampled_ends if root.trace_flags.sampled else processors.ends
+        sampled = root.trace_flags.sampled
+        self._ends = processors.sampled_ends if sampled else processors.ends
+        self._hands = processors.sampled_hands if sampled else processors.hands
         self.starts = processors.starts
         self._resource = resource
         self._scope = scope
         self._pending: deque[DeferredSpan] = deque()
-        self._since = _time_ns()
+        self._due = _time_ns() + _MAX_DELAY_NS  # a span that ends from then on drains the batch
         self._lock = threading.Lock()
-        self._closed = False
 
     @overload
     def start(
         self, name: str, parent: SpanContext, attributes: dict[str, types.AttributeValue] | None = None
-    ) -> LeanSpan: ...
+    ) -> DeferredSpan: ...
 
     @overload
     def start(
@@ -200,15 +258,15 @@ class SpanFactory:
         attributes: dict[str, types.AttributeValue] | None = None,
         kind: type[LeanSpan] | None = None,
     ) -> LeanSpan:
-        """A span under ``parent``: a `LeanSpan`, or one of ``kind`` (a `DeferredSpan`)."""
-        span = (kind or LeanSpan)(self, name, parent, attributes)
+        """A span under ``parent``: a `DeferredSpan`, or one of ``kind`` (a subclass)."""
+        span = (kind or DeferredSpan)(self, name, parent, attributes)
         for on_start in self.starts:
             on_start(span, None)
         return span
 
     def flush(self) -> None:
         """Hand over the deferred spans; any that end later are handed over as they end."""
-        self._closed = True
+        self._due = 0
         self._drain()
 
     def _drain(self, now: int | None = None) -> None:
@@ -216,22 +274,25 @@ class SpanFactory:
         with self._lock:
             pending = self._pending
             batch = [pending.popleft() for _ in range(len(pending))]
-            self._since = now or _time_ns()
+            if self._due:  # not yet flushed
+                self._due = (now or _time_ns()) + _MAX_DELAY_NS
         if batch:
             self._hand_over(batch)
 
     def _hand_over(self, spans: Sequence[DeferredSpan]) -> None:
-        ends = self._ends
         for span in spans:
-            attributes = span.made_attributes()
-            if span._attributes:  # what processors set in on_start wins, as it would have
-                attributes.update(span._attributes)
-            span._attributes = attributes
+            if span.makes_attributes:
+                attributes = span.made_attributes()
+                if span._attributes:  # what processors set in on_start wins, as it would have
+                    attributes.update(span._attributes)
+                span._attributes = attributes
             if span._events:
                 span._events = tuple(span._events)
-            span._factory = None
-            for on_end in ends:
-                on_end(span)
+            if span._links:
+                span._links = tuple(span._links)
+            span._factory = None  # the exporter is to hold the span alone
+        for hand in self._hands:
+            hand(spans)
 
 
 class LeanSpan(trace.Span, sdk_trace.ReadableSpan):
@@ -401,15 +462,16 @@ class LeanSpan(trace.Span, sdk_trace.ReadableSpan):
 
 
 class DeferredSpan(LeanSpan):
-    """A span that ends on another thread, handed to the processors in a batch when the run
-    ends (or a second after the last batch), its attributes made then from what it kept (see
-    `made_attributes`).
+    """A span of a run below its root: ending it queues it in its `SpanFactory`, which hands
+    it to the processors in a batch when the run ends (or a second after the last batch).
 
-    LangGraph performs most checkpoint operations on its background threads, where every
-    microsecond also contends for the GIL with the graph's own thread: ending one costs a few
-    stores, and the attributes are made in one pass when the run finishes. Subclasses add
-    what they keep; `fail` records an error at once. Made by ``SpanFactory.start(…, kind)``.
+    A subclass that sets ``makes_attributes`` makes its attributes then, from what it kept
+    (see `made_attributes`): a checkpoint operation, which LangGraph performs on its
+    background threads, costs a few stores there. `fail` records an error at once. Made by
+    ``SpanFactory.start``.
     """
+
+    makes_attributes = False
 
     def made_attributes(self) -> dict[str, types.AttributeValue]:
         """The span's attributes from what it kept; called once, when it is handed over."""
@@ -426,11 +488,14 @@ class DeferredSpan(LeanSpan):
         now = self._end_time = end_time or _time_ns()
         pending = factory._pending
         pending.append(self)
-        # a span that ends after the run's last hand-over (closed) is handed over at once
-        if factory._closed or len(pending) >= _MAX_PENDING or now - factory._since >= _MAX_DELAY_NS:
+        # a span that ends after the run's last hand-over (flushed: due 0) is handed over at once
+        if now >= factory._due or len(pending) >= _MAX_PENDING:
             factory._drain(now)
 
     finish = end
+
+
+LEAN = frozenset((LeanSpan, DeferredSpan))
 
 
 def child_span(
@@ -444,7 +509,7 @@ def child_span(
     """A span under ``parent``: lean when the run has a factory, else the tracer's own."""
     if factory is not None:
         context = parent.get_span_context()
-        if type(parent) is LeanSpan or context.is_valid:  # a lean parent's context is valid
+        if type(parent) in LEAN or context.is_valid:  # a lean parent's context is valid
             return factory.start(name, context, attributes)
     return tracer.start_span(
         name, context=trace.set_span_in_context(parent), attributes=attributes, links=links

@@ -16,7 +16,7 @@ from opentelemetry.trace import Status, StatusCode, Tracer
 
 from lgscope.tracing import _attributes as A
 from lgscope.tracing._context import current_span
-from lgscope.tracing._lean import DeferredSpan, LeanSpan, child_span
+from lgscope.tracing._lean import LEAN, DeferredSpan, child_span
 from lgscope.tracing._run import CURRENT_RUN, RunState, notify, run_for
 
 __all__ = ["TracedSaver"]
@@ -96,13 +96,17 @@ def count_bytes(serde: Any) -> Any:
     return _CountingSerde(serde)
 
 
-def _base_attributes(configurable: dict[str, Any]) -> dict[str, Any]:
+def _base_attributes(configurable: dict[str, Any], checkpoint_id: Any = None) -> dict[str, Any]:
+    """A checkpoint span's thread, namespace and checkpoint id (``checkpoint_id``, that of the
+    checkpoint a put wrote, else the one the config names)."""
     attributes: dict[str, Any] = {
         A.THREAD_ID: str(configurable.get("thread_id", "")),
         A.CHECKPOINT_NS: str(configurable.get("checkpoint_ns", "")),
     }
-    if configurable.get("checkpoint_id"):
-        attributes[A.CHECKPOINT_ID] = str(configurable["checkpoint_id"])
+    if checkpoint_id is None:
+        checkpoint_id = configurable.get("checkpoint_id")
+    if checkpoint_id:
+        attributes[A.CHECKPOINT_ID] = str(checkpoint_id)
     return attributes
 
 
@@ -111,6 +115,7 @@ class _CheckpointOp(DeferredSpan):
     handed over. Its fields start as class defaults: one of these is made per checkpoint write.
     """
 
+    makes_attributes = True
     config: Any = None
     bytes = 0
     writes = -1
@@ -118,9 +123,10 @@ class _CheckpointOp(DeferredSpan):
 
     def made_attributes(self) -> dict[str, Any]:
         config, self.config = self.config, None  # not kept by the exporter
-        attributes = _base_attributes((config.get("configurable") if config else None) or _EMPTY)
-        if self.checkpoint_id is not None:  # a put: the id is that of the checkpoint it wrote
-            attributes[A.CHECKPOINT_ID] = str(self.checkpoint_id)
+        attributes = _base_attributes(
+            (config.get("configurable") if config else None) or _EMPTY, self.checkpoint_id
+        )
+        if self.checkpoint_id is not None:  # a put
             attributes[A.CHECKPOINT_BYTES] = self.bytes
         elif self.writes >= 0:
             attributes[A.CHECKPOINT_WRITES] = self.writes
@@ -240,7 +246,7 @@ class TracedSaver(BaseCheckpointSaver[Any]):
             factory = run.spans
             if factory is not None:
                 context = parent.get_span_context()
-                if type(parent) is LeanSpan or context.is_valid:  # a lean parent's is valid
+                if type(parent) in LEAN or context.is_valid:  # a lean parent's is valid
                     op = factory.start(name, context, None, _CheckpointOp)
                     op.config = config
                     return run, op
