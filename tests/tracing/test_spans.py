@@ -343,3 +343,45 @@ def test_a_traced_saver_keeps_its_serializer_s_kind_and_allowlist(
     graph.checkpointer = traced
     uninstrument(graph)
     assert graph.checkpointer is saver and saver.serde is before
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_checkpoint_spans_name_what_was_written(
+    spans: tuple[TracerProvider, InMemorySpanExporter], mode: str
+) -> None:
+    """Each put names the checkpoint it wrote; each put_writes the checkpoint its writes belong
+    to and how many it wrote; sizes are what the serializer produced. Checked against the
+    saver's own history."""
+    provider, exporter = spans
+    saver = InMemorySaver()
+    graph = instrument(_agent(saver), tracer_provider=provider)
+    config: Any = {"configurable": {"thread_id": f"cp-{mode}"}}
+    question = {"messages": [HumanMessage("where is 7?", id="h")]}
+    if mode == "sync":
+        graph.invoke(question, config)
+    else:
+        asyncio.run(graph.ainvoke(question, config))
+    finished = exporter.get_finished_spans()
+    (root,) = [s for s in finished if s.parent is None and s.name.startswith("invoke_")]
+    ours = [s for s in finished if s.name.startswith("checkpoint ")]
+    history = list(saver.list(config))
+    ids = [t.config["configurable"]["checkpoint_id"] for t in history]
+    puts = [s for s in ours if s.name == "checkpoint put"]
+    assert sorted(s.attributes["langgraph.checkpoint.id"] for s in puts) == sorted(ids)
+    writes = [s for s in ours if s.name == "checkpoint put_writes"]
+    stored = {(t.config["configurable"]["checkpoint_id"], len(t.pending_writes or ())) for t in history}
+    assert writes and all(s.attributes["langgraph.checkpoint.id"] in ids for s in writes)
+    per_checkpoint: dict[str, int] = {}
+    for s in writes:
+        per_checkpoint[s.attributes["langgraph.checkpoint.id"]] = (
+            per_checkpoint.get(s.attributes["langgraph.checkpoint.id"], 0)
+            + s.attributes["langgraph.checkpoint.writes"]
+        )
+    assert set(per_checkpoint.items()) <= stored
+    assert all(s.attributes["langgraph.checkpoint.bytes"] > 0 for s in puts + writes)
+    for s in ours:
+        assert s.attributes["langgraph.thread.id"] == f"cp-{mode}"
+        assert s.attributes["langgraph.checkpoint_ns"] == ""
+        assert s.context.trace_id == root.context.trace_id
+        assert s.start_time is not None and s.end_time is not None and s.start_time <= s.end_time
+        assert root.start_time <= s.start_time and s.end_time <= root.end_time

@@ -198,7 +198,7 @@ class SpanFactory:
     A run's node, tool and checkpoint spans are `DeferredSpan`s: they are handed to the
     processors in batches, by the run's own thread when the run ends (in a long run, also once
     a second, by whichever thread ends the span that crosses the second), and the SDK's batch
-    processor queues a batch in one step. Ending one appends it to a deque, without a lock:
+    processor queues a batch in one step. Ending one appends it to a list, without a lock:
     only handing a batch over takes the lock. LangGraph ends checkpoint spans in its
     background threads, which then do no exporting work either.
     """
@@ -233,7 +233,7 @@ class SpanFactory:
         self.starts = processors.starts
         self._resource = resource
         self._scope = scope
-        self._pending: deque[DeferredSpan] = deque()
+        self._pending: list[DeferredSpan] = []
         self._due = _time_ns() + _MAX_DELAY_NS  # a span that ends from then on drains the batch
         self._lock = threading.Lock()
 
@@ -270,10 +270,13 @@ class SpanFactory:
         self._drain()
 
     def _drain(self, now: int | None = None) -> None:
-        # only drains take spans out, and one at a time: what is counted under the lock is there
+        # only drains take spans out; a span that ends meanwhile is appended after the batch
+        # (a slice and its deletion are each one step under the GIL)
         with self._lock:
             pending = self._pending
-            batch = [pending.popleft() for _ in range(len(pending))]
+            count = len(pending)
+            batch = pending[:count]
+            del pending[:count]
             if self._due:  # not yet flushed
                 self._due = (now or _time_ns()) + _MAX_DELAY_NS
         if batch:
