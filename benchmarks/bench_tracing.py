@@ -14,8 +14,9 @@ the whole benchmark). A variant's overhead is its total time over the uninstrume
 beside it, the median and middle half of the per-round ratios show how far one round can be
 trusted, and user CPU time (all threads) the work done without the kernel's part (page faults,
 thread wake-ups), which on a shared VM varies by tens of percent from one minute to the next. All
-processes get the same ``PYTHONHASHSEED``. Also: span attribute bytes per run with a 1 KB and a
-200 KB state.
+processes get the same ``PYTHONHASHSEED``. The "noise" line compares the uninstrumented
+processes with each other (an A/A test): a ratio within that of 1.00 says nothing. Also: span
+attribute bytes per run with a 1 KB and a 200 KB state.
 """
 
 from __future__ import annotations
@@ -164,19 +165,25 @@ class _Variant:
 
 
 def _lock_step(saver: str, rounds: int, batch: int, processes: int, seed: str) -> dict[str, Any]:
-    """Per variant: its per-round times (seconds and CPU seconds, summed over its processes) and
-    spans per run."""
+    """Per variant: its per-round times (seconds and CPU seconds, summed over its processes), each
+    process's total seconds, and spans per run."""
     procs = {v: [_Variant(v, saver, 1000, seed) for _ in range(processes)] for v in VARIANTS}
     for proc in (p for group in procs.values() for p in group):
         proc.ask()  # ready
     times: dict[str, list[tuple[float, float]]] = {v: [] for v in VARIANTS}
+    totals = {v: [0.0] * processes for v in VARIANTS}
     for round_ in range(rounds):
         order = VARIANTS[round_ % len(VARIANTS) :] + VARIANTS[: round_ % len(VARIANTS)]
         for variant in order:  # rotated each round: no variant always runs right after another
             batches = [proc.ask(f"run {batch}") for proc in procs[variant]]
+            for i, b in enumerate(batches):
+                totals[variant][i] += b["seconds"]
             times[variant].append((sum(b["seconds"] for b in batches), sum(b["cpu"] for b in batches)))
     spans = {v: [proc.finish()["spans_per_run"] for proc in group] for v, group in procs.items()}
-    return {v: {"rounds": times[v], "spans_per_run": statistics.mean(spans[v])} for v in VARIANTS}
+    return {
+        v: {"rounds": times[v], "totals": totals[v], "spans_per_run": statistics.mean(spans[v])}
+        for v in VARIANTS
+    }
 
 
 def _attribute_bytes(variant: str, blob: int, seed: str) -> float:
@@ -212,6 +219,13 @@ def main() -> None:
         label = "InMemorySaver" if saver == "memory" else "SqliteSaver"
         base = results["uninstrumented"]["rounds"]
         base_s, base_cpu = sum(b[0] for b in base), sum(b[1] for b in base)
+        alike = results["uninstrumented"]["totals"]
+        if len(alike) > 1:  # the same program in two processes: how far apart two runs fall here
+            print(
+                f"noise {label} 10 nodes: uninstrumented processes, slowest over fastest "
+                f"{max(alike) / min(alike):.2f} (A/A)",
+                flush=True,
+            )
         for variant in VARIANTS[1:]:
             rounds = results[variant]["rounds"]
             seconds, cpu = sum(r[0] for r in rounds), sum(r[1] for r in rounds)
