@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import os
 import re
 import sqlite3
 import time
@@ -397,6 +399,24 @@ def test_attributes_set_inside_a_node_are_checked_as_the_sdk_checks_them() -> No
     encode_spans(exporter.get_finished_spans())  # what the OTLP exporters send: every value encodes
 
 
+class Count(TypedDict, total=False):
+    n: int
+
+
+def _run_in_order(provider: TracerProvider, thread_id: str, **nodes: Any) -> None:
+    """Run a traced graph of ``nodes``, one after the other, to its end."""
+    g = StateGraph(Count)
+    for name, node in nodes.items():
+        g.add_node(name, node)
+    names = list(nodes)
+    g.add_edge(START, names[0])
+    for a, b in zip(names, names[1:], strict=False):
+        g.add_edge(a, b)
+    instrument(g.compile(checkpointer=InMemorySaver()), tracer_provider=provider).invoke(
+        {}, {"configurable": {"thread_id": thread_id}}
+    )
+
+
 def test_a_long_run_hands_checkpoint_spans_over_while_it_runs(
     exported: tuple[TracerProvider, InMemorySpanExporter], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -407,14 +427,11 @@ def test_a_long_run_hands_checkpoint_spans_over_while_it_runs(
     monkeypatch.setattr(_lean, "_MAX_DELAY_NS", 50_000_000)
     seen: dict[str, int] = {}
 
-    class S(TypedDict, total=False):
-        n: int
-
-    def slow(state: S) -> S:
+    def slow(state: Count) -> Count:
         time.sleep(0.12)
         return {"n": 1}
 
-    def check(state: S) -> S:
+    def check(state: Count) -> Count:
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:  # the put after `slow` runs on LangGraph's thread
             names = [s.name for s in exporter.get_finished_spans()]
@@ -424,23 +441,67 @@ def test_a_long_run_hands_checkpoint_spans_over_while_it_runs(
             time.sleep(0.01)
         return {"n": 2}
 
-    g = StateGraph(S)
-    g.add_node("slow", slow)
-    g.add_node("check", check)
-    g.add_edge(START, "slow")
-    g.add_edge("slow", "check")
-    instrument(g.compile(checkpointer=InMemorySaver()), tracer_provider=provider).invoke(
-        {}, {"configurable": {"thread_id": "long"}}
-    )
+    _run_in_order(provider, "long", slow=slow, check=check)
     assert seen["puts"] >= 2  # the run's first checkpoints, exported before the run ended
     assert seen["slow"] == 1  # and the node span that ended before them
 
 
-def _chain(length: int) -> Any:
-    class S(TypedDict, total=False):
-        n: int
+def test_a_run_stuck_in_a_node_still_hands_over_what_it_did_before(
+    exported: tuple[TracerProvider, InMemorySpanExporter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No span ends while a node hangs: the watcher thread hands the earlier spans over once
+    they are due, so a collector shows what a stuck run did."""
+    provider, exporter = exported
+    monkeypatch.setattr(_lean, "_MAX_DELAY_NS", 50_000_000)
+    seen: list[str] = []
 
-    g = StateGraph(S)
+    def stuck(state: Count) -> Count:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and "invoke_node first" not in seen:
+            seen[:] = [s.name for s in exporter.get_finished_spans()]
+            time.sleep(0.02)
+        return {"n": 2}
+
+    _run_in_order(provider, "stuck", first=lambda s: {"n": 1}, stuck=stuck)
+    assert "invoke_node first" in seen and "checkpoint put" in seen
+    assert "invoke_node stuck" not in seen  # seen while it ran
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_process_forked_in_a_node_does_not_hand_over_the_parent_s_spans(
+    exported: tuple[TracerProvider, InMemorySpanExporter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A node that forks (a process pool, say): the child has a copy of the run's pending spans,
+    which are the parent's to hand over; the child's copy of the exporter must stay as it was."""
+    provider, exporter = exported
+    monkeypatch.setattr(_lean, "_MAX_DELAY_NS", 50_000_000)
+    status: dict[str, int] = {}
+
+    def firsts() -> int:
+        return [s.name for s in exporter._finished_spans].count("invoke_node first")
+
+    def forks(state: Count) -> Count:
+        before = firsts()
+        pid = os.fork()
+        if pid == 0:  # the child runs a graph of its own, waits past a few hand-overs, reports
+            try:
+                graph = instrument(_chain(1), tracer_provider=provider)
+                # a run of its own (in this thread's context it would be a subgraph of the node's)
+                contextvars.Context().run(graph.invoke, {}, {"configurable": {"thread_id": "c"}})
+                time.sleep(0.4)
+                os._exit(0 if firsts() == before else 1)
+            finally:
+                os._exit(2)
+        _, status["code"] = os.waitpid(pid, 0)
+        return {"n": 2}
+
+    _run_in_order(provider, "fork", first=lambda s: {"n": 1}, forks=forks)
+    assert os.waitstatus_to_exitcode(status["code"]) == 0
+    assert "invoke_node first" in [s.name for s in exporter.get_finished_spans()]  # the parent's
+
+
+def _chain(length: int) -> Any:
+    g = StateGraph(Count)
     names = [f"node_{i}" for i in range(length)]
     for name in names:
         g.add_node(name, lambda s: {"n": s.get("n", 0) + 1})

@@ -19,6 +19,7 @@ import random
 import threading
 import time
 import traceback
+import weakref
 from collections import deque
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
@@ -197,8 +198,9 @@ class SpanFactory:
 
     A run's node, tool and checkpoint spans are `DeferredSpan`s: they are handed to the
     processors in batches, by the run's own thread when the run ends (in a long run, also once
-    a second, by whichever thread ends the span that crosses the second), and the SDK's batch
-    processor queues a batch in one step. Ending one appends it to a list, without a lock:
+    a second: by whichever thread ends the span that crosses the second or, in a run that ends
+    none, such as one stuck in a node, by a watcher thread), and the SDK's batch processor
+    queues a batch in one step. Ending one appends it to a list, without a lock:
     only handing a batch over takes the lock. LangGraph ends checkpoint spans in its
     background threads, which then do no exporting work either.
     """
@@ -214,6 +216,7 @@ class SpanFactory:
         "_scope",
         "starts",
         "_trace",
+        "__weakref__",
     )
 
     def __init__(
@@ -236,6 +239,7 @@ class SpanFactory:
         self._pending: list[DeferredSpan] = []
         self._due = _time_ns() + _MAX_DELAY_NS  # a span that ends from then on drains the batch
         self._lock = threading.Lock()
+        _watch(self)
 
     @overload
     def start(
@@ -296,6 +300,42 @@ class SpanFactory:
             span._factory = None  # the exporter is to hold the span alone
         for hand in self._hands:
             hand(spans)
+
+
+_watched: weakref.WeakSet[SpanFactory] = weakref.WeakSet()
+_watcher_lock = threading.Lock()
+_watcher: list[threading.Thread] = []
+
+
+def _watch(factory: SpanFactory) -> None:
+    """Have the watcher thread hand over ``factory``'s spans once they are due, for as long as
+    the factory lives (its run's state holds it)."""
+    _watched.add(factory)
+    if not _watcher:
+        with _watcher_lock:
+            if not _watcher:
+                thread = threading.Thread(target=_watch_loop, name="lgscope-span-handover", daemon=True)
+                _watcher.append(thread)
+                thread.start()
+
+
+def _watch_loop() -> None:
+    while True:
+        time.sleep(_MAX_DELAY_NS / 1e9)
+        now = _time_ns()
+        for factory in list(_watched):
+            if factory._pending and 0 < factory._due <= now:
+                factory._drain(now)
+
+
+def _forget_after_fork() -> None:
+    # the thread does not survive a fork, and the parent's runs are the parent's to hand over
+    _watcher.clear()
+    _watched.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 class LeanSpan(trace.Span, sdk_trace.ReadableSpan):
