@@ -7,13 +7,14 @@ run's root is started as the tracer would (its sampler decides, its id generator
 see `start_root`) and it and its node, tool and checkpoint spans are `LeanSpan`s: one object
 each, handed to the tracer's span processors (``on_start`` and, as the ``ReadableSpan``
 itself, ``on_end``; the root's children in batches, see `SpanFactory`) with its resource and
-instrumentation scope. Children follow the root's
-sampling decision, as a parent-based sampler would. Anything else (no SDK, another SDK, a
-non-recording root) falls back to the tracer's ordinary spans.
+instrumentation scope. Children follow the root's sampling decision, as a parent-based sampler
+would. Anything else (no SDK, another SDK, a non-recording root) falls back to the tracer's
+ordinary spans.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import threading
@@ -36,6 +37,7 @@ from lgscope.tracing._context import current_span
 
 __all__ = ["LEAN", "DeferredSpan", "LeanSpan", "SpanFactory", "child_span", "start_root"]
 
+_log = logging.getLogger(__name__)
 _UNSET = Status(StatusCode.UNSET)
 _NO_ATTRIBUTES: Mapping[str, Any] = MappingProxyType({})  # read-only: set_attribute copies it
 # a run's deferred spans are handed over in batches: when it ends, and in a long run at least
@@ -325,7 +327,10 @@ def _watch_loop() -> None:
         now = _time_ns()
         for factory in list(_watched):
             if factory._pending and 0 < factory._due <= now:
-                factory._drain(now)
+                try:
+                    factory._drain(now)
+                except Exception:  # a processor that fails must not stop the watching
+                    _log.exception("handing a run's spans to the span processors failed")
 
 
 def _forget_after_fork() -> None:
