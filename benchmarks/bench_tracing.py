@@ -15,8 +15,8 @@ beside it, the median and middle half of the per-round ratios show how far one r
 trusted, and user CPU time (all threads) the work done without the kernel's part (page faults,
 thread wake-ups), which on a shared VM varies by tens of percent from one minute to the next. All
 processes get the same ``PYTHONHASHSEED``. The "noise" line compares the uninstrumented
-processes with each other (an A/A test): a ratio within that of 1.00 says nothing. Also: span
-attribute bytes per run with a 1 KB and a 200 KB state.
+processes with each other (an A/A test): an overhead no larger than their spread says nothing.
+Also: span attribute bytes per run with a 1 KB and a 200 KB state.
 """
 
 from __future__ import annotations

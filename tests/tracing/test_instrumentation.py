@@ -403,8 +403,8 @@ class Count(TypedDict, total=False):
     n: int
 
 
-def _run_in_order(provider: TracerProvider, thread_id: str, **nodes: Any) -> None:
-    """Run a traced graph of ``nodes``, one after the other, to its end."""
+def _in_order(**nodes: Any) -> Any:
+    """A graph of ``nodes``, one after the other."""
     g = StateGraph(Count)
     for name, node in nodes.items():
         g.add_node(name, node)
@@ -412,9 +412,17 @@ def _run_in_order(provider: TracerProvider, thread_id: str, **nodes: Any) -> Non
     g.add_edge(START, names[0])
     for a, b in zip(names, names[1:], strict=False):
         g.add_edge(a, b)
-    instrument(g.compile(checkpointer=InMemorySaver()), tracer_provider=provider).invoke(
-        {}, {"configurable": {"thread_id": thread_id}}
-    )
+    return g.compile(checkpointer=InMemorySaver())
+
+
+def _chain(length: int) -> Any:
+    return _in_order(**{f"node_{i}": lambda s: {"n": s.get("n", 0) + 1} for i in range(length)})
+
+
+def _run_in_order(provider: TracerProvider, thread_id: str, **nodes: Any) -> None:
+    """Run a traced graph of ``nodes``, one after the other, to its end."""
+    graph = instrument(_in_order(**nodes), tracer_provider=provider)
+    graph.invoke({}, {"configurable": {"thread_id": thread_id}})
 
 
 def test_a_long_run_hands_checkpoint_spans_over_while_it_runs(
@@ -498,17 +506,6 @@ def test_a_process_forked_in_a_node_does_not_hand_over_the_parent_s_spans(
     _run_in_order(provider, "fork", first=lambda s: {"n": 1}, forks=forks)
     assert os.waitstatus_to_exitcode(status["code"]) == 0
     assert "invoke_node first" in [s.name for s in exporter.get_finished_spans()]  # the parent's
-
-
-def _chain(length: int) -> Any:
-    g = StateGraph(Count)
-    names = [f"node_{i}" for i in range(length)]
-    for name in names:
-        g.add_node(name, lambda s: {"n": s.get("n", 0) + 1})
-    g.add_edge(START, names[0])
-    for a, b in zip(names, names[1:], strict=False):
-        g.add_edge(a, b)
-    return g.compile(checkpointer=InMemorySaver())
 
 
 def test_the_batch_queue_gets_a_run_s_spans_in_the_order_they_ended() -> None:
