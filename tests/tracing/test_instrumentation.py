@@ -35,6 +35,7 @@ from opentelemetry.trace import NoOpTracerProvider, StatusCode
 from tests.tracing.test_spans import USER, _agent, _approval
 
 from lgscope.tracing import GraphInstrumentor, _lean, instrument, uninstrument
+from lgscope.tracing._attributes import METADATA_KEY
 
 
 @pytest.fixture
@@ -186,13 +187,18 @@ def test_unrecorded_runs_make_no_spans_and_render_nothing(provider_kind: str) ->
         rendered.append(text)
         return text
 
-    graph = instrument(_agent(InMemorySaver()), tracer_provider=provider, capture_content=True, redact=redact)
-    out = graph.invoke(
-        {"messages": [HumanMessage("where is 7?", id="h")]}, {"configurable": {"thread_id": "s"}}
-    )
+    saver = InMemorySaver()
+    graph = instrument(_agent(saver), tracer_provider=provider, capture_content=True, redact=redact)
+    config: Any = {"configurable": {"thread_id": "s"}}
+    out = graph.invoke({"messages": [HumanMessage("where is 7?", id="h")]}, config)
     assert out["messages"][-1].content == "It shipped."
     assert exporter.get_finished_spans() == ()
     assert rendered == []  # content is never computed for a span that does not record
+    # the run's ids still go into its checkpoints: a recorded resume can link to it
+    stored = saver.get_tuple(config).metadata[METADATA_KEY]
+    assert (
+        stored["trace_id"] != "0" * 32 if provider_kind == "sampled_out" else stored["trace_id"] == "0" * 32
+    )
 
 
 class StartWatcher(SpanProcessor):

@@ -184,7 +184,7 @@ def _hidden(task: Any) -> bool:
 def _traced_run(original: Callable[..., Any]) -> Callable[..., Any]:
     def run_with_retry(task: Any, *args: Any, **kwargs: Any) -> Any:
         state = CURRENT_RUN.get()
-        if state is None or _hidden(task):
+        if state is None or state.idle or _hidden(task):
             return original(task, *args, **kwargs)
         span = _start_node(state, task)
         started, token = time.perf_counter(), attach_span(span)
@@ -207,7 +207,7 @@ def _traced_run(original: Callable[..., Any]) -> Callable[..., Any]:
 def _traced_arun(original: Callable[..., Any]) -> Callable[..., Any]:
     async def arun_with_retry(task: Any, *args: Any, **kwargs: Any) -> Any:
         state = CURRENT_RUN.get()
-        if state is None or _hidden(task):
+        if state is None or state.idle or _hidden(task):
             return await original(task, *args, **kwargs)
         span = _start_node(state, task)
         started, token = time.perf_counter(), attach_span(span)
@@ -282,7 +282,7 @@ def _tool_call(state: RunState, tool: Any, tool_input: Any, call_id: Any) -> Ite
 def _traced_tool_run(original: Callable[..., Any]) -> Callable[..., Any]:
     def run(self: Any, tool_input: Any, *args: Any, **kwargs: Any) -> Any:
         state = CURRENT_RUN.get()
-        if state is None:
+        if state is None or state.idle:
             return original(self, tool_input, *args, **kwargs)
         with _tool_call(state, self, tool_input, kwargs.get("tool_call_id")) as result:
             result[0] = original(self, tool_input, *args, **kwargs)
@@ -294,7 +294,7 @@ def _traced_tool_run(original: Callable[..., Any]) -> Callable[..., Any]:
 def _traced_tool_arun(original: Callable[..., Any]) -> Callable[..., Any]:
     async def arun(self: Any, tool_input: Any, *args: Any, **kwargs: Any) -> Any:
         state = CURRENT_RUN.get()
-        if state is None:
+        if state is None or state.idle:
             return await original(self, tool_input, *args, **kwargs)
         with _tool_call(state, self, tool_input, kwargs.get("tool_call_id")) as result:
             result[0] = await original(self, tool_input, *args, **kwargs)

@@ -52,9 +52,13 @@ class RunState:
     """The root span's ids as stored in checkpoint metadata (computed once per run)."""
     quiet: bool = False
     """Whether a node that succeeds needs no more than its span ended: no content, no observers."""
+    idle: bool = False
+    """Whether nothing is to be done for the run's nodes, tools and checkpoint operations: it is
+    not recorded (sampled out, or no SDK) and has no observers."""
 
     def __post_init__(self) -> None:
         self.quiet = not (self.content.capture or self.observers)
+        self.idle = not self.observers and self.spans is None and not self.root.is_recording()
         ctx = self.root.get_span_context()
         self.trace_context = {"trace_id": f"{ctx.trace_id:032x}", "span_id": f"{ctx.span_id:016x}"}
 

@@ -194,6 +194,8 @@ class _NoOp:
 
 
 _Op = _CheckpointOp | _SpanOp | _NoOp
+_IDLE = _NoOp()
+"""The operation of a run with nothing to record or tell: shared, its count never read."""
 
 
 class TracedSaver(BaseCheckpointSaver[Any]):
@@ -238,11 +240,15 @@ class TracedSaver(BaseCheckpointSaver[Any]):
         """
         run = CURRENT_RUN.get()
         if run is not None:
+            if run.idle:
+                return run, _IDLE
             parent = current_span()
         else:
             run = run_for(config)
             parent = current_span() if run is None else run.root
         if run is not None:
+            if run.idle:
+                return run, _IDLE
             factory = run.spans
             if factory is not None:
                 context = parent.get_span_context()
