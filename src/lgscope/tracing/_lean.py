@@ -150,7 +150,7 @@ def _hand(processor: Any) -> Any:
     fields = ("_queue", "_pid", "_shutdown", "_worker_awaken", "_max_queue_size", "_max_export_batch_size")
     if not all(hasattr(batcher, name) for name in fields):
         return _one_by_one(end)
-    getpid = os.getpid
+    getpid, one_by_one = os.getpid, _one_by_one(end)
 
     def hand(spans: Sequence[Any]) -> None:
         queue = batcher._queue
@@ -161,8 +161,7 @@ def _hand(processor: Any) -> Any:
             or type(queue) is not deque
             or len(queue) + len(spans) > limit
         ):
-            for span in spans:
-                end(span)
+            one_by_one(spans)
             return
         queue.extendleft(spans)  # as appendleft, one by one
         awaken = batcher._worker_awaken
