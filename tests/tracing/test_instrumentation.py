@@ -9,6 +9,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -573,3 +574,28 @@ def test_a_processor_lgscope_does_not_know_gets_every_span_by_itself() -> None:
     instrument(_chain(3), tracer_provider=provider).invoke({}, {"configurable": {"thread_id": "c"}})
     provider.force_flush()
     assert processor.ends == len(exporter.get_finished_spans()) > 3
+
+
+def test_checkpoint_attributes_are_made_once_by_their_first_reader() -> None:
+    """A checkpoint span keeps what it did and makes its attributes when first read after it
+    ended (by the exporter's thread, off the run): readers racing get the same attributes, and
+    the run's config is not kept once they are made."""
+    ended: list[ReadableSpan] = []
+
+    class Keep(SpanProcessor):
+        def on_end(self, span: ReadableSpan) -> None:
+            ended.append(span)
+
+    provider = TracerProvider()
+    provider.add_span_processor(Keep())
+    instrument(_chain(3), tracer_provider=provider).invoke({}, {"configurable": {"thread_id": "m"}})
+    puts = [s for s in ended if s.name == "checkpoint put"]
+    assert len(puts) == 5  # input, one per node, and the one LangGraph writes first
+    assert all(getattr(s, "config", None) is not None for s in puts)  # nothing made yet
+    with ThreadPoolExecutor(8) as pool:
+        reads = list(pool.map(lambda s: s.attributes, puts * 8))
+    for i, span in enumerate(puts):
+        assert all(dict(r) == dict(reads[i]) for r in reads[i :: len(puts)])
+        assert reads[i]["langgraph.checkpoint.id"] and reads[i]["langgraph.thread.id"] == "m"
+        assert span.attributes["langgraph.checkpoint.bytes"] > 0
+        assert getattr(span, "config", None) is None

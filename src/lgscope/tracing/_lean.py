@@ -289,11 +289,6 @@ class SpanFactory:
 
     def _hand_over(self, spans: Sequence[DeferredSpan]) -> None:
         for span in spans:
-            if span.makes_attributes:
-                attributes = span.made_attributes()
-                if span._attributes:  # what processors set in on_start wins, as it would have
-                    attributes.update(span._attributes)
-                span._attributes = attributes
             if span._events:
                 span._events = tuple(span._events)
             if span._links:
@@ -512,17 +507,8 @@ class DeferredSpan(LeanSpan):
     """A span of a run below its root: ending it queues it in its `SpanFactory`, which hands
     it to the processors in a batch when the run ends (or a second after the last batch).
 
-    A subclass that sets ``makes_attributes`` makes its attributes then, from what it kept
-    (see `made_attributes`): a checkpoint operation, which LangGraph performs on its
-    background threads, costs a few stores there. `fail` records an error at once. Made by
-    ``SpanFactory.start``.
+    `fail` records an error at once. Made by ``SpanFactory.start``.
     """
-
-    makes_attributes = False
-
-    def made_attributes(self) -> dict[str, types.AttributeValue]:
-        """The span's attributes from what it kept; called once, when it is handed over."""
-        return {}
 
     def fail(self, exc: BaseException) -> None:
         self.record_exception(exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextvars import ContextVar
@@ -16,13 +17,14 @@ from opentelemetry.trace import Status, StatusCode, Tracer
 
 from lgscope.tracing import _attributes as A
 from lgscope.tracing._context import current_span
-from lgscope.tracing._lean import LEAN, DeferredSpan, child_span
+from lgscope.tracing._lean import _NO_ATTRIBUTES, LEAN, DeferredSpan, child_span
 from lgscope.tracing._run import CURRENT_RUN, RunState, notify, run_for
 
 __all__ = ["TracedSaver"]
 
 _BYTES: ContextVar[_Op | None] = ContextVar("lgscope_checkpoint_op", default=None)
 _EMPTY: dict[str, Any] = {}
+_MAKING = threading.Lock()
 _GET, _LIST, _PUT, _PUT_WRITES = (
     "checkpoint get",
     "checkpoint list",
@@ -111,18 +113,39 @@ def _base_attributes(configurable: dict[str, Any], checkpoint_id: Any = None) ->
 
 
 class _CheckpointOp(DeferredSpan):
-    """A checkpoint operation of a lean run: what it did is kept, its attributes made when it is
-    handed over. Its fields start as class defaults: one of these is made per checkpoint write.
+    """A checkpoint operation of a lean run: what it did is kept, and its attributes are made
+    from that when they are first read after it ended, in practice by the exporter's thread.
+    Its fields start as class defaults: one of these is made per checkpoint write, on
+    LangGraph's background threads, and costs a few stores there.
     """
 
-    makes_attributes = True
     config: Any = None
     bytes = 0
     writes = -1
     checkpoint_id: Any = None
+    _made: dict[str, Any] | None = None
+    _early: Any = _NO_ATTRIBUTES  # set before it ended (by a processor's on_start): these win
 
-    def made_attributes(self) -> dict[str, Any]:
-        config, self.config = self.config, None  # not kept by the exporter
+    @property
+    def _attributes(self) -> Any:
+        made = self._made
+        if made is not None:
+            return made
+        if self._end_time is None:
+            return self._early
+        with _MAKING:  # readers may race; the config is dropped once the attributes are made
+            made = self._made
+            if made is None:
+                made = self._made = self._make_attributes()
+                self.config = None
+        return made
+
+    @_attributes.setter
+    def _attributes(self, value: Any) -> None:
+        self._early = value
+
+    def _make_attributes(self) -> dict[str, Any]:
+        config = self.config
         attributes = _base_attributes(
             (config.get("configurable") if config else None) or _EMPTY, self.checkpoint_id
         )
@@ -131,6 +154,8 @@ class _CheckpointOp(DeferredSpan):
         elif self.writes >= 0:
             attributes[A.CHECKPOINT_WRITES] = self.writes
             attributes[A.CHECKPOINT_BYTES] = self.bytes
+        if self._early:
+            attributes.update(self._early)
         return attributes
 
     def put_done(self, checkpoint: Any) -> None:
