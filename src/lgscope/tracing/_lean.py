@@ -75,6 +75,7 @@ _FLAGS = {
     for flags in {0, TraceFlags.SAMPLED, _RANDOM_TRACE_ID, TraceFlags.SAMPLED | _RANDOM_TRACE_ID}
 }
 _new_tuple = tuple.__new__
+_new_object = object.__new__
 _getrandbits = random.getrandbits
 _time_ns = time.time_ns
 _TUPLE_LAYOUT = _tuple_layout()
@@ -251,22 +252,41 @@ class SpanFactory:
     def start(
         self,
         name: str,
-        parent: SpanContext,
+        parent: SpanContext | None,
         attributes: dict[str, types.AttributeValue] | None,
         kind: type[_L],
+        *,
+        tell: bool = True,
     ) -> _L: ...
 
     def start(
         self,
         name: str,
-        parent: SpanContext,
+        parent: SpanContext | None,
         attributes: dict[str, types.AttributeValue] | None = None,
         kind: type[LeanSpan] | None = None,
+        *,
+        tell: bool = True,
     ) -> LeanSpan:
-        """A span under ``parent``: a `DeferredSpan`, or one of ``kind`` (a subclass)."""
-        span = (kind or DeferredSpan)(self, name, parent, attributes)
-        for on_start in self.starts:
-            on_start(span, None)
+        """A span under ``parent``: a `DeferredSpan`, or one of ``kind`` (a subclass); the
+        processors' ``on_start`` is called unless ``tell`` is false (the root's caller calls
+        it once the span is complete)."""
+        # ReadableSpan's fields, set here rather than in an __init__ (one call per span less);
+        # its own __init__ would build an empty Resource
+        span = _new_object(kind or DeferredSpan)
+        span._name = name
+        span._sid = _getrandbits(64) or _span_id()
+        span._trace = self._trace
+        span._parent = parent
+        if attributes is not None:
+            span._attributes = attributes
+        span._resource = self._resource
+        span._instrumentation_scope = self._scope
+        span._factory = self
+        span._start_time = _time_ns()
+        if tell:
+            for on_start in self.starts:
+                on_start(span, None)
         return span
 
     def flush(self) -> None:
@@ -360,24 +380,9 @@ class LeanSpan(trace.Span, sdk_trace.ReadableSpan):
     _instrumentation_info = None
     _end_time: int | None = None
 
-    def __init__(
-        self,
-        factory: SpanFactory,
-        name: str,
-        parent: SpanContext | None,
-        attributes: dict[str, types.AttributeValue] | None,
-    ) -> None:
-        # ReadableSpan's fields, set directly: its __init__ would build an empty Resource
-        self._name = name
-        self._sid = _getrandbits(64) or _span_id()
-        self._trace = factory._trace
-        self._parent = parent
-        if attributes is not None:
-            self._attributes = attributes
-        self._resource = factory._resource
-        self._instrumentation_scope = factory._scope
-        self._factory: SpanFactory | None = factory
-        self._start_time = _time_ns()
+    _factory: SpanFactory | None
+    _sid: int
+    _trace: tuple[int, TraceFlags, TraceState]
 
     def _made_context(self) -> SpanContext:
         own = self._own
@@ -604,8 +609,8 @@ def start_root(
         context,
         limits if isinstance(limits, sdk_trace.SpanLimits) else None,
     )
-    root = LeanSpan(factory, name, parent, dict(result.attributes or {}))
-    root._own = context
+    root = factory.start(name, parent, dict(result.attributes or {}), LeanSpan, tell=False)
+    root._own, root._sid = context, context.span_id
     if links:
         root._links = tuple(links)
     for on_start in factory.starts:
