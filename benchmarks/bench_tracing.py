@@ -58,9 +58,10 @@ def _graph(saver: object) -> object:
     return g.compile(checkpointer=saver, name="ten_nodes")
 
 
-def serve(variant: str, saver_kind: str, blob: int) -> None:
+def serve(variant: str, saver_kind: str, blob: int, attribute_bytes: bool = False) -> None:
     """One variant's process: set up, warm up, then run batches on command from stdin
-    (``run N``) until ``done``, answering each with a JSON line on stdout."""
+    (``run N``) until ``done``, answering each with a JSON line on stdout; with
+    ``attribute_bytes``, the spans' attributes are read and their bytes counted."""
     import sqlite3
 
     from langgraph.checkpoint.memory import InMemorySaver
@@ -108,9 +109,10 @@ def serve(variant: str, saver_kind: str, blob: int) -> None:
         provider.force_flush()
         finished = exporter.get_finished_spans()
         spans += len(finished)
-        attr_bytes += sum(
-            len(str(k)) + len(str(v)) for s in finished for k, v in (s.attributes or {}).items()
-        )
+        if attribute_bytes:
+            attr_bytes += sum(
+                len(str(k)) + len(str(v)) for s in finished for k, v in (s.attributes or {}).items()
+            )
         exporter.clear()
 
     for _ in range(WARM_UP):
@@ -139,9 +141,10 @@ def serve(variant: str, saver_kind: str, blob: int) -> None:
 class _Variant:
     """A variant's process, driven over its stdin and stdout."""
 
-    def __init__(self, variant: str, saver: str, blob: int, seed: str) -> None:
+    def __init__(self, variant: str, saver: str, blob: int, seed: str, attribute_bytes: bool = False) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve", variant, "--saver", saver, "--blob", str(blob)],
+            [sys.executable, __file__, "--serve", variant, "--saver", saver, "--blob", str(blob)]
+            + ["--attribute-bytes"] * attribute_bytes,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -187,7 +190,7 @@ def _lock_step(saver: str, rounds: int, batch: int, processes: int, seed: str) -
 
 
 def _attribute_bytes(variant: str, blob: int, seed: str) -> float:
-    proc = _Variant(variant, "memory", blob, seed)
+    proc = _Variant(variant, "memory", blob, seed, attribute_bytes=True)
     proc.ask()
     proc.ask("run 30")
     return float(proc.finish()["attr_bytes_per_run"])
@@ -203,9 +206,10 @@ def main() -> None:
     parser.add_argument("--serve", choices=VARIANTS)
     parser.add_argument("--saver", default="memory")
     parser.add_argument("--blob", type=int, default=1000)
+    parser.add_argument("--attribute-bytes", action="store_true")
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.saver, args.blob)
+        serve(args.serve, args.saver, args.blob, args.attribute_bytes)
         return
     seed = str(random.randrange(1, 2**32 - 1))
     runs = args.rounds * args.batch * args.processes
