@@ -234,6 +234,13 @@ def test_lean_spans_reach_every_processor_and_encode_as_otlp(
     assert sorted(s.name for s in encoded) == sorted(s.name for s in finished)
     put = next(s for s in encoded if s.name == "checkpoint put")
     assert {a.key for a in put.attributes} >= {"langgraph.checkpoint.bytes", "langgraph.checkpoint.id"}
+    # the processor read the attributes of spans that make them late: they are all there
+    for span in finished:
+        if span.name == "checkpoint put":
+            assert span.attributes["langgraph.thread.id"] == "l"
+            assert span.attributes["langgraph.checkpoint.bytes"] > 0
+        elif span.name == "invoke_node agent":
+            assert span.attributes["langgraph.node"] == "agent"
 
 
 def test_a_failing_checkpoint_write_is_an_error_span(
