@@ -173,8 +173,9 @@ def test_a_retried_node_is_one_span_with_its_attempts(
     assert node.attributes["langgraph.node.attempt"] == 1 and not node.events
 
 
+@pytest.mark.parametrize("run", ["invoke", "ainvoke"])
 @pytest.mark.parametrize("provider_kind", ["sampled_out", "no_sdk"])
-def test_unrecorded_runs_make_no_spans_and_render_nothing(provider_kind: str) -> None:
+def test_unrecorded_runs_make_no_spans_and_render_nothing(provider_kind: str, run: str) -> None:
     exporter = InMemorySpanExporter()
     if provider_kind == "sampled_out":
         provider: Any = TracerProvider(sampler=ALWAYS_OFF)
@@ -191,12 +192,16 @@ def test_unrecorded_runs_make_no_spans_and_render_nothing(provider_kind: str) ->
     saver = InMemorySaver()
     graph = instrument(_agent(saver), tracer_provider=provider, capture_content=True, redact=redact)
     config: Any = {"configurable": {"thread_id": "s"}}
-    out = graph.invoke({"messages": [HumanMessage("where is 7?", id="h")]}, config)
+    given = {"messages": [HumanMessage("where is 7?", id="h")]}
+    out = graph.invoke(given, config) if run == "invoke" else asyncio.run(graph.ainvoke(given, config))
     assert out["messages"][-1].content == "It shipped."
     assert exporter.get_finished_spans() == ()
     assert rendered == []  # content is never computed for a span that does not record
     # the run's ids still go into its checkpoints: a recorded resume can link to it
-    stored = saver.get_tuple(config).metadata[METADATA_KEY]
+    history = list(saver.list(config))
+    assert len(history) > 3 and all(METADATA_KEY in t.metadata for t in history)
+    assert any(t.pending_writes for t in history)  # the writes went through too
+    stored = history[0].metadata[METADATA_KEY]
     assert (
         stored["trace_id"] != "0" * 32 if provider_kind == "sampled_out" else stored["trace_id"] == "0" * 32
     )

@@ -220,7 +220,8 @@ class _NoOp:
 
 _Op = _CheckpointOp | _SpanOp | _NoOp
 _IDLE = _NoOp()
-"""The operation of a run with nothing to record or tell: shared, its count never read."""
+"""The operation of a run with nothing to record or tell: shared; its writes go straight to the
+wrapped saver (with the run's trace ids in the metadata), counting no bytes."""
 
 
 class TracedSaver(BaseCheckpointSaver[Any]):
@@ -311,6 +312,8 @@ class TracedSaver(BaseCheckpointSaver[Any]):
         run, op = self._op(_PUT, config)
         if run is not None:
             metadata = {**metadata, A.METADATA_KEY: run.trace_context}
+            if op is _IDLE:  # nothing to record or tell: no bytes to count either
+                return self.inner.put(config, checkpoint, metadata, new_versions)
         started, token = time.perf_counter(), _BYTES.set(op)
         try:
             out = self.inner.put(config, checkpoint, metadata, new_versions)
@@ -329,6 +332,9 @@ class TracedSaver(BaseCheckpointSaver[Any]):
         self, config: Any, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
         _, op = self._op(_PUT_WRITES, config)
+        if op is _IDLE:
+            self.inner.put_writes(config, writes, task_id, task_path)
+            return
         token = _BYTES.set(op)
         try:
             self.inner.put_writes(config, writes, task_id, task_path)
@@ -393,6 +399,8 @@ class TracedSaver(BaseCheckpointSaver[Any]):
         run, op = self._op(_PUT, config)
         if run is not None:
             metadata = {**metadata, A.METADATA_KEY: run.trace_context}
+            if op is _IDLE:
+                return await self.inner.aput(config, checkpoint, metadata, new_versions)
         started, token = time.perf_counter(), _BYTES.set(op)
         try:
             out = await self.inner.aput(config, checkpoint, metadata, new_versions)
@@ -411,6 +419,9 @@ class TracedSaver(BaseCheckpointSaver[Any]):
         self, config: Any, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
         _, op = self._op(_PUT_WRITES, config)
+        if op is _IDLE:
+            await self.inner.aput_writes(config, writes, task_id, task_path)
+            return
         token = _BYTES.set(op)
         try:
             await self.inner.aput_writes(config, writes, task_id, task_path)
