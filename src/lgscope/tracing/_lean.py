@@ -305,17 +305,8 @@ class SpanFactory:
             if self._due:  # not yet flushed
                 self._due = (now or _time_ns()) + _MAX_DELAY_NS
         if batch:
-            self._hand_over(batch)
-
-    def _hand_over(self, spans: Sequence[DeferredSpan]) -> None:
-        for span in spans:
-            if span._events:
-                span._events = tuple(span._events)
-            if span._links:
-                span._links = tuple(span._links)
-            span._factory = None  # the exporter is to hold the span alone
-        for hand in self._hands:
-            hand(spans)
+            for hand in self._hands:
+                hand(batch)
 
 
 _watched: weakref.WeakSet[SpanFactory] = weakref.WeakSet()
@@ -524,6 +515,7 @@ class DeferredSpan(LeanSpan):
         if factory is None or self._end_time is not None:
             return
         now = self._end_time = end_time or _time_ns()
+        self._factory = None  # the exporter is to hold the span alone
         pending = factory._pending
         pending.append(self)
         # a span that ends after the run's last hand-over (flushed: due 0) is handed over at once
