@@ -592,16 +592,11 @@ def test_checkpoint_attributes_are_made_once_by_their_first_reader() -> None:
     """A checkpoint span keeps what it did and makes its attributes when first read after it
     ended (by the exporter's thread, off the run): readers racing get the same attributes, and
     the run's config is not kept once they are made."""
-    ended: list[ReadableSpan] = []
-
-    class Keep(SpanProcessor):
-        def on_end(self, span: ReadableSpan) -> None:
-            ended.append(span)
-
+    ends = Ends()
     provider = TracerProvider()
-    provider.add_span_processor(Keep())
+    provider.add_span_processor(ends)
     instrument(_chain(3), tracer_provider=provider).invoke({}, {"configurable": {"thread_id": "m"}})
-    puts = [s for s in ended if s.name == "checkpoint put"]
+    puts = [s for s in ends.ended if s.name == "checkpoint put"]
     assert len(puts) == 5  # input, one per node, and the one LangGraph writes first
     assert all(getattr(s, "config", None) is not None for s in puts)  # nothing made yet
     with ThreadPoolExecutor(8) as pool:
