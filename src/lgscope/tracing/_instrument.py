@@ -34,7 +34,7 @@ from lgscope import __version__
 from lgscope.model import INTERRUPT
 from lgscope.tracing import _attributes as A
 from lgscope.tracing._context import attach_span, current_span, detach
-from lgscope.tracing._lean import child_span, start_root
+from lgscope.tracing._lean import LEAN, RootStarter, child_span
 from lgscope.tracing._observers import RunObserver
 from lgscope.tracing._run import ACTIVE_RUNS, CURRENT_RUN, Content, RunState, notify
 from lgscope.tracing._saver import TracedSaver
@@ -73,25 +73,54 @@ def _interrupt_ids(exc: BaseException) -> list[str]:
     return [str(getattr(i, "id", "")) for i in items if getattr(i, "id", None)]
 
 
-def _start_node(state: RunState, task: Any) -> Any:
+_PATHS: dict[tuple[Any, ...], str] = {}
+"""Task paths as attribute text, by path: a graph's pull tasks have one path per node."""
+_MAX_PATHS = 4096
+_EMPTY: dict[str, Any] = {}
+
+
+def _path_text(path: tuple[Any, ...]) -> str:
+    text = ", ".join(map(str, path))
+    try:
+        if len(_PATHS) < _MAX_PATHS:
+            _PATHS[path] = text
+    except TypeError:  # unhashable: the functional API's paths hold its calls
+        pass
+    return text
+
+
+# a node span costs far more in a run than in a loop (LangGraph's own work between two nodes
+# evicts lgscope's code and data from the CPU's caches): the common case is written out, with
+# as few calls and objects as it takes
+def _start_node(state: RunState, task: Any, config: Any) -> Any:
     parent = current_span()
     factory = state.spans
     if factory is None and not state.root.is_recording():
         return NonRecordingSpan(parent.get_span_context())  # the run is not recorded: compute nothing
-    meta = (task.config or {}).get("metadata") or {}
+    meta = (config.get("metadata") if config else None) or _EMPTY
+    path = task.path
+    try:
+        path_text = _PATHS[path]
+    except (KeyError, TypeError):
+        path_text = _path_text(path)
+    name = task.name
     attributes: dict[str, Any] = {
         A.GEN_AI_OPERATION_NAME: A.OP_NODE,
-        A.NODE: task.name,
-        A.TASK_ID: str(task.id),
-        A.TASK_PATH: ", ".join(map(str, task.path)),
+        A.NODE: name,
+        A.TASK_ID: task.id,  # LangGraph's are str, as are checkpoint namespaces
+        A.TASK_PATH: path_text,
         A.TRIGGERS: tuple(task.triggers),  # channel names
-        A.CHECKPOINT_NS: str(meta.get("langgraph_checkpoint_ns", "")),
+        A.CHECKPOINT_NS: meta.get("langgraph_checkpoint_ns", ""),
         A.ATTEMPT: 1,
     }
     step = meta.get("langgraph_step")
-    if isinstance(step, int):
+    if type(step) is int:
         attributes[A.STEP] = step
-    span = child_span(factory, state.tracer, f"{A.OP_NODE} {task.name}", parent, attributes)
+    span: Any
+    if factory is not None and type(parent) in LEAN:
+        span = factory.start(f"{A.OP_NODE} {name}", parent.get_span_context(), attributes)
+    else:
+        span = child_span(factory, state.tracer, f"{A.OP_NODE} {name}", parent, attributes)
     if state.content.capture and span.is_recording():
         span.set_attribute(A.INPUT, state.content.render(task.input))
     return span
@@ -165,31 +194,30 @@ class _Attempts:
         return getattr(self.proc, name)
 
 
-def _counted(task: Any, args: tuple[Any, ...], kwargs: dict[str, Any], span: Any) -> Any:
-    """The task to run: itself, or, under a retry policy, a copy whose attempts are counted."""
-    policy = task.retry_policy or (args[0] if args else kwargs.get("retry_policy"))
-    if not policy or not span.is_recording():
+def _counted(task: Any, span: Any) -> Any:
+    """The task to run under a retry policy: a copy whose attempts are counted."""
+    if not span.is_recording():
         return task
     return dataclasses.replace(task, proc=_Attempts(task.proc, span))
 
 
-def _hidden(task: Any) -> bool:
-    """LangGraph's own tasks (the input writer ``__start__``), which it hides from traces too."""
-    config = task.config
-    return bool(config) and TAG_HIDDEN in (config.get("tags") or ())
-
-
 # the scope is written out in both runners rather than as a context manager or helpers: they
-# run once per node
+# run once per node. A task tagged hidden is LangGraph's own (the input writer ``__start__``),
+# which it hides from traces too
 def _traced_run(original: Callable[..., Any]) -> Callable[..., Any]:
     def run_with_retry(task: Any, *args: Any, **kwargs: Any) -> Any:
         state = CURRENT_RUN.get()
-        if state is None or state.idle or _hidden(task):
+        if state is None or state.idle:
             return original(task, *args, **kwargs)
-        span = _start_node(state, task)
+        config = task.config
+        if config and TAG_HIDDEN in (config.get("tags") or ()):
+            return original(task, *args, **kwargs)
+        span = _start_node(state, task, config)
         started, token = time.perf_counter(), attach_span(span)
+        if task.retry_policy or (args[0] if args else kwargs.get("retry_policy")):
+            task = _counted(task, span)
         try:
-            out = original(_counted(task, args, kwargs, span), *args, **kwargs)
+            out = original(task, *args, **kwargs)
         except BaseException as exc:
             detach(token)
             _end_node(state, task, span, started, exc)
@@ -207,12 +235,17 @@ def _traced_run(original: Callable[..., Any]) -> Callable[..., Any]:
 def _traced_arun(original: Callable[..., Any]) -> Callable[..., Any]:
     async def arun_with_retry(task: Any, *args: Any, **kwargs: Any) -> Any:
         state = CURRENT_RUN.get()
-        if state is None or state.idle or _hidden(task):
+        if state is None or state.idle:
             return await original(task, *args, **kwargs)
-        span = _start_node(state, task)
+        config = task.config
+        if config and TAG_HIDDEN in (config.get("tags") or ()):
+            return await original(task, *args, **kwargs)
+        span = _start_node(state, task, config)
         started, token = time.perf_counter(), attach_span(span)
+        if task.retry_policy or (args[0] if args else kwargs.get("retry_policy")):
+            task = _counted(task, span)
         try:
-            out = await original(_counted(task, args, kwargs, span), *args, **kwargs)
+            out = await original(task, *args, **kwargs)
         except BaseException as exc:
             detach(token)
             _end_node(state, task, span, started, exc)
@@ -335,6 +368,7 @@ class _Instrumentation:
     def __init__(self, graph: Any, tracer: Any, content: Content, observers: Sequence[RunObserver]) -> None:
         self.graph = graph
         self.tracer = tracer
+        self.roots = RootStarter(tracer)
         self.content = content
         self.observers = tuple(observers)
         self.name = str(graph.get_name())
@@ -390,6 +424,7 @@ class _Instrumentation:
             A.GEN_AI_OPERATION_NAME: self.operation,
             A.GRAPH_NAME: self.name,
             A.RESUMED: resumed,
+            A.INTERRUPTED: False,  # until a node interrupts
         }
         if self.operation == A.OP_AGENT:
             attributes[A.GEN_AI_AGENT_NAME] = self.name
@@ -399,7 +434,7 @@ class _Instrumentation:
             attributes[A.GEN_AI_CONVERSATION_ID] = thread_id
             attributes[A.THREAD_ID] = thread_id
         name = f"{self.operation} {self.name}"
-        started = start_root(self.tracer, name, attributes, links)
+        started = self.roots.start(name, attributes, links)
         root, factory = started or (self.tracer.start_span(name, attributes=attributes, links=links), None)
         state = RunState(
             self.tracer, self.name, root, self.content, self.observers, thread_id=thread_id, spans=factory
@@ -413,24 +448,24 @@ class _Instrumentation:
     @staticmethod
     def _finish(state: RunState, run_token: Any, ctx_token: Any, exc: BaseException | None) -> None:
         root = state.root
-        failed = exc is not None and not isinstance(exc, (GeneratorExit, *_bubble_up()))
-        notify(
-            state,
-            "run_finished",
-            state.graph,
-            time.perf_counter() - state.started,
-            type(exc).__name__ if failed and exc is not None else None,
-        )
+        if state.observers:
+            failed = exc is not None and not isinstance(exc, (GeneratorExit, *_bubble_up()))
+            notify(
+                state,
+                "run_finished",
+                state.graph,
+                time.perf_counter() - state.started,
+                type(exc).__name__ if failed and exc is not None else None,
+            )
         if exc is not None and not isinstance(exc, GeneratorExit):
             root.record_exception(exc)
             root.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-        if root.is_recording():
-            root.set_attribute(A.INTERRUPTED, bool(state.interrupted))
-            if state.interrupted:
-                root.set_attribute(A.INTERRUPT_IDS, state.interrupted)
-        if state.spans is not None:
-            state.spans.flush()
+        if state.interrupted and root.is_recording():
+            root.set_attribute(A.INTERRUPTED, True)
+            root.set_attribute(A.INTERRUPT_IDS, state.interrupted)
         root.end()
+        if state.spans is not None:  # the run's spans, the root last, in one batch
+            state.spans.flush()
         if ACTIVE_RUNS.get(state.thread_id) is state:
             del ACTIVE_RUNS[state.thread_id]
         try:

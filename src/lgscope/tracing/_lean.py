@@ -4,7 +4,7 @@ An OpenTelemetry SDK span costs ~15 µs in CPython (sampler call, locks, bounded
 copies, a ``ReadableSpan`` copy at its end) and leaves a dozen objects for the garbage
 collector until it is exported. A ten-node run makes ~35 of them. With the SDK's tracer, a
 run's root is started as the tracer would (its sampler decides, its id generator names it,
-see `start_root`) and it and its node, tool and checkpoint spans are `LeanSpan`s: one object
+see `RootStarter`) and it and its node, tool and checkpoint spans are `LeanSpan`s: one object
 each, handed to the tracer's span processors (``on_start`` and, as the ``ReadableSpan``
 itself, ``on_end``; the root's children in batches, see `SpanFactory`) with its resource and
 instrumentation scope. Children follow the root's sampling decision, as a parent-based sampler
@@ -20,7 +20,6 @@ import random
 import threading
 import time
 import traceback
-import weakref
 from collections import deque
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
@@ -30,12 +29,15 @@ from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk import trace as sdk_trace
 from opentelemetry.sdk.trace import export as sdk_export
+from opentelemetry.sdk.trace import sampling as sdk_sampling
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.trace import Link, SpanContext, Status, StatusCode, TraceFlags, TraceState
 from opentelemetry.util import types
 
 from lgscope.tracing._context import current_span
 
-__all__ = ["LEAN", "DeferredSpan", "LeanSpan", "SpanFactory", "child_span", "start_root"]
+__all__ = ["LEAN", "DeferredSpan", "LeanSpan", "RootStarter", "SpanFactory", "child_span"]
 
 _log = logging.getLogger(__name__)
 _UNSET = Status(StatusCode.UNSET)
@@ -79,6 +81,15 @@ _new_object = object.__new__
 _getrandbits = random.getrandbits
 _time_ns = time.time_ns
 _TUPLE_LAYOUT = _tuple_layout()
+_NO_PARENT = trace.INVALID_SPAN_CONTEXT
+_NO_TRACE_STATE = trace.DEFAULT_TRACE_STATE
+
+
+def _context(trace_id: int, span_id: int, flags: TraceFlags, state: TraceState) -> SpanContext:
+    """A local span's context from valid ids."""
+    if _TUPLE_LAYOUT:
+        return _new_tuple(SpanContext, (trace_id, span_id, False, flags, state, True))
+    return SpanContext(trace_id, span_id, False, flags, state)
 
 
 def _below(count: int, limit: int | None) -> bool:
@@ -88,6 +99,13 @@ def _below(count: int, limit: int | None) -> bool:
 def _span_id() -> int:
     while True:
         value = random.getrandbits(64)
+        if value:
+            return value
+
+
+def _trace_id() -> int:
+    while True:
+        value = random.getrandbits(128)
         if value:
             return value
 
@@ -214,11 +232,8 @@ class SpanFactory:
         "_limits",
         "_lock",
         "_pending",
-        "_resource",
-        "_scope",
         "starts",
         "_trace",
-        "__weakref__",
     )
 
     def __init__(
@@ -226,18 +241,18 @@ class SpanFactory:
         processor: Any,
         resource: Any,
         scope: Any,
-        root: SpanContext,
+        trace: tuple[int, TraceFlags, TraceState],
         limits: sdk_trace.SpanLimits | None = None,
     ) -> None:
-        self._trace = (root.trace_id, root.trace_flags, root.trace_state)
+        """``trace``: the root's trace id, flags and state."""
+        trace_id, flags, state = trace
+        self._trace = (trace_id, flags, state, resource, scope)
         self._limits = limits or _DEFAULT_LIMITS
         processors = _processors(processor)
-        sampled = root.trace_flags.sampled
+        sampled = flags & TraceFlags.SAMPLED
         self._ends = processors.sampled_ends if sampled else processors.ends
         self._hands = processors.sampled_hands if sampled else processors.hands
         self.starts = processors.starts
-        self._resource = resource
-        self._scope = scope
         self._pending: list[DeferredSpan] = []
         self._due = _time_ns() + _MAX_DELAY_NS  # a span that ends from then on drains the batch
         self._lock = threading.Lock()
@@ -280,8 +295,6 @@ class SpanFactory:
         span._parent = parent
         if attributes is not None:
             span._attributes = attributes
-        span._resource = self._resource
-        span._instrumentation_scope = self._scope
         span._factory = self
         span._start_time = _time_ns()
         if tell:
@@ -292,6 +305,7 @@ class SpanFactory:
     def flush(self) -> None:
         """Hand over the deferred spans; any that end later are handed over as they end."""
         self._due = 0
+        _watched.pop(self, None)
         self._drain()
 
     def _drain(self, now: int | None = None) -> None:
@@ -309,15 +323,16 @@ class SpanFactory:
                 hand(batch)
 
 
-_watched: weakref.WeakSet[SpanFactory] = weakref.WeakSet()
+_watched: dict[SpanFactory, None] = {}
+"""The factories of runs in progress: each until its run ends (and flushes it)."""
 _watcher_lock = threading.Lock()
 _watcher: list[threading.Thread] = []
 
 
 def _watch(factory: SpanFactory) -> None:
-    """Have the watcher thread hand over ``factory``'s spans once they are due, for as long as
-    the factory lives (its run's state holds it)."""
-    _watched.add(factory)
+    """Have the watcher thread hand over ``factory``'s spans once they are due, until it is
+    flushed."""
+    _watched[factory] = None
     if not _watcher:
         with _watcher_lock:
             if not _watcher:
@@ -330,7 +345,7 @@ def _watch_loop() -> None:
     while True:
         time.sleep(_MAX_DELAY_NS / 1e9)
         now = _time_ns()
-        for factory in list(_watched):
+        for factory in list(_watched):  # one step under the GIL, as runs start and end
             if factory._pending and 0 < factory._due <= now:
                 try:
                     factory._drain(now)
@@ -373,16 +388,24 @@ class LeanSpan(trace.Span, sdk_trace.ReadableSpan):
 
     _factory: SpanFactory | None
     _sid: int
-    _trace: tuple[int, TraceFlags, TraceState]
+    _trace: tuple[int, TraceFlags, TraceState, Any, Any]
+    """What all spans of a run share, in one field: trace id, flags and state, resource and
+    instrumentation scope."""
+
+    @property  # read-only, unlike ReadableSpan's: a run's spans share it
+    def _resource(self) -> Any:  # type: ignore[override]
+        return self._trace[3]
+
+    @property
+    def _instrumentation_scope(self) -> Any:  # type: ignore[override]
+        return self._trace[4]
 
     def _made_context(self) -> SpanContext:
         own = self._own
         if own is not None:
             return own
-        trace_id, flags, state = self._trace
-        if _TUPLE_LAYOUT:
-            return _new_tuple(SpanContext, (trace_id, self._sid, False, flags, state, True))
-        return SpanContext(trace_id, self._sid, False, flags, state)
+        trace_id, flags, state, _, _ = self._trace
+        return _context(trace_id, self._sid, flags, state)
 
     def _keep_context(self, value: SpanContext) -> None:
         self._own = value
@@ -512,7 +535,7 @@ class DeferredSpan(LeanSpan):
 
     def end(self, end_time: int | None = None) -> None:
         factory = self._factory
-        if factory is None or self._end_time is not None:
+        if factory is None:  # ended: it lets go of its factory then
             return
         now = self._end_time = end_time or _time_ns()
         self._factory = None  # the exporter is to hold the span alone
@@ -557,54 +580,123 @@ def _sdk_tracer(tracer: trace.Tracer) -> sdk_trace.Tracer | None:
     return tracer
 
 
-def start_root(
-    tracer: trace.Tracer,
-    name: str,
-    attributes: dict[str, types.AttributeValue],
-    links: Sequence[Link],
-) -> tuple[trace.Span, SpanFactory | None] | None:
-    """A run's root span, started as the SDK tracer's ``start_span`` would (under the current
+_PARENT_SAMPLERS = (
+    "_root",
+    "_remote_parent_sampled",
+    "_remote_parent_not_sampled",
+    "_local_parent_sampled",
+    "_local_parent_not_sampled",
+)
+
+
+def _static_decisions(sampler: Any) -> tuple[tuple[bool, bool], ...] | None:
+    """Whether ``sampler`` records and samples a root with no parent, a remote sampled, a remote
+    unsampled, a local sampled and a local unsampled parent, when that depends on nothing else:
+    a static sampler (always on or off) or a parent-based one whose delegates all are (the
+    SDK's default, ``parentbased_always_on``). None for any other sampler, which is asked for
+    every root."""
+    static = sdk_sampling.StaticSampler
+    if type(sampler) is static:
+        delegates: tuple[Any, ...] = (sampler,) * len(_PARENT_SAMPLERS)
+    elif type(sampler) is sdk_sampling.ParentBased:
+        delegates = tuple(getattr(sampler, name, None) for name in _PARENT_SAMPLERS)
+    else:
+        return None
+    decisions = [getattr(d, "_decision", None) if type(d) is static else None for d in delegates]
+    if not all(isinstance(d, Decision) for d in decisions):
+        return None
+    return tuple((d.is_recording(), d.is_sampled()) for d in decisions)  # type: ignore[union-attr]
+
+
+class RootStarter:
+    """Starts a run's root span, as the SDK tracer's ``start_span`` would (under the current
     span, the tracer's sampler deciding, its id generator naming it), as a `LeanSpan` with the
-    factory for its children; a non-recording span and None if the sampler drops it. None when
-    ``tracer`` is not the SDK's own: the caller starts the root with it instead.
+    factory for its children.
 
     A root through the SDK costs ~20 µs and leaves a dozen objects per run for the garbage
-    collector until it is exported (bounded attribute and event containers, their locks).
+    collector until it is exported (bounded attribute and event containers, their locks). A
+    run's root is made once per run, with every cache cold, so what the tracer's configuration
+    decides the same way every time is resolved once: the SDK tracer behind a proxy, the
+    decisions of a static or default sampler, whether ids come from the SDK's random generator.
     """
-    sdk = _sdk_tracer(tracer)
-    if sdk is None:
-        return None
-    parent: SpanContext | None = current_span().get_span_context()
-    enabled = getattr(sdk, "_is_enabled", None)
-    if enabled is not None and not enabled():
-        return trace.NonRecordingSpan(parent or trace.INVALID_SPAN_CONTEXT), None
-    if parent is None or not parent.is_valid:
-        parent, trace_id = None, sdk.id_generator.generate_trace_id()
-        random_id = sdk.id_generator.is_trace_id_random()
-    else:
-        trace_id, random_id = parent.trace_id, parent.trace_flags.random_trace_id
-    result = sdk.sampler.should_sample(None, trace_id, name, trace.SpanKind.INTERNAL, attributes, links)
-    decision: Any = result.decision  # its methods are untyped
-    flags = TraceFlags.SAMPLED if decision.is_sampled() else TraceFlags.DEFAULT
-    if random_id:
-        flags |= _RANDOM_TRACE_ID
-    context = SpanContext(
-        trace_id, sdk.id_generator.generate_span_id(), False, _FLAGS[flags], result.trace_state
-    )
-    if not decision.is_recording():
-        return trace.NonRecordingSpan(context), None
-    limits = getattr(sdk, "_span_limits", None)
-    factory = SpanFactory(
-        sdk.span_processor,
-        sdk.resource,
-        sdk._instrumentation_scope,
-        context,
-        limits if isinstance(limits, sdk_trace.SpanLimits) else None,
-    )
-    root = factory.start(name, parent, dict(result.attributes or {}), LeanSpan, tell=False)
-    root._own, root._sid = context, context.span_id
-    if links:
-        root._links = tuple(links)
-    for on_start in factory.starts:
-        on_start(root, None)
-    return root, factory
+
+    __slots__ = ("_decisions", "_enabled", "_limits", "_random_ids", "_sdk", "_tracer")
+
+    def __init__(self, tracer: trace.Tracer) -> None:
+        self._tracer = tracer
+        self._sdk: sdk_trace.Tracer | None = None
+        self._decisions: tuple[Any, ...] | None = None
+        self._random_ids = False
+        self._enabled: Any = None
+        self._limits: sdk_trace.SpanLimits | None = None
+
+    def _resolve(self) -> sdk_trace.Tracer | None:
+        sdk = _sdk_tracer(self._tracer)
+        if sdk is not None:  # a proxy's tracer, once there is one, stays
+            self._decisions = _static_decisions(sdk.sampler)
+            self._random_ids = type(sdk.id_generator) is RandomIdGenerator
+            self._enabled = getattr(sdk, "_is_enabled", None)  # newer SDKs: the tracer configurator
+            limits = getattr(sdk, "_span_limits", None)
+            self._limits = limits if isinstance(limits, sdk_trace.SpanLimits) else None
+            self._sdk = sdk
+        return sdk
+
+    def start(
+        self, name: str, attributes: dict[str, types.AttributeValue], links: Sequence[Link]
+    ) -> tuple[trace.Span, SpanFactory | None] | None:
+        """The root and the factory for its children; a non-recording span and None if the
+        sampler drops it. None when the tracer is not the SDK's own: the caller starts the
+        root with it instead. ``attributes`` becomes the root's own."""
+        sdk = self._sdk or self._resolve()
+        if sdk is None:
+            return None
+        parent = current_span().get_span_context()
+        enabled = self._enabled
+        if enabled is not None and not enabled():
+            return trace.NonRecordingSpan(parent), None
+        valid = parent is not _NO_PARENT and parent.is_valid
+        if valid:
+            trace_id, random_id = parent.trace_id, parent.trace_flags.random_trace_id
+        elif self._random_ids:
+            trace_id, random_id = _getrandbits(128) or _trace_id(), True
+        else:
+            trace_id = sdk.id_generator.generate_trace_id()
+            random_id = sdk.id_generator.is_trace_id_random()
+        decisions = self._decisions
+        if decisions is None:
+            result = sdk.sampler.should_sample(
+                None, trace_id, name, trace.SpanKind.INTERNAL, attributes, links
+            )
+            decision: Any = result.decision  # its methods are untyped
+            recording, sampled = decision.is_recording(), decision.is_sampled()
+            trace_state = result.trace_state or _NO_TRACE_STATE
+            attributes = dict(result.attributes or {})
+        elif not valid:
+            (recording, sampled), trace_state = decisions[0], _NO_TRACE_STATE
+        else:  # as the parent-based sampler chooses its delegate
+            up = parent.trace_flags.sampled
+            recording, sampled = decisions[(1 if up else 2) if parent.is_remote else (3 if up else 4)]
+            trace_state = parent.trace_state
+        flags = _FLAGS[(TraceFlags.SAMPLED if sampled else 0) | (_RANDOM_TRACE_ID if random_id else 0)]
+        if self._random_ids:  # valid ids: the context's own checks would pass
+            span_id = _getrandbits(64) or _span_id()
+            context = _context(trace_id, span_id, flags, trace_state)
+        else:
+            span_id = sdk.id_generator.generate_span_id()
+            context = SpanContext(trace_id, span_id, False, flags, trace_state)
+        if not recording:
+            return trace.NonRecordingSpan(context), None
+        factory = SpanFactory(
+            sdk.span_processor,
+            sdk.resource,
+            sdk._instrumentation_scope,
+            (trace_id, flags, trace_state),
+            self._limits,
+        )
+        root = factory.start(name, parent if valid else None, attributes, DeferredSpan, tell=False)
+        root._own, root._sid = context, span_id
+        if links:
+            root._links = tuple(links)
+        for on_start in factory.starts:
+            on_start(root, None)
+        return root, factory

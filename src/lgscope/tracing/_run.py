@@ -48,7 +48,7 @@ class RunState:
     spans: SpanFactory | None = None
     interrupted: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
-    trace_context: dict[str, str] = field(default_factory=dict)
+    trace_context: dict[str, str] = field(init=False)
     """The root span's ids as stored in checkpoint metadata (computed once per run)."""
     quiet: bool = False
     """Whether a node that succeeds needs no more than its span ended: no content, no observers."""

@@ -22,7 +22,6 @@ from lgscope.tracing._run import CURRENT_RUN, RunState, notify, run_for
 
 __all__ = ["TracedSaver"]
 
-_BYTES: ContextVar[_Op | None] = ContextVar("lgscope_checkpoint_op", default=None)
 _EMPTY: dict[str, Any] = {}
 _MAKING = threading.Lock()
 _GET, _LIST, _PUT, _PUT_WRITES = (
@@ -45,9 +44,7 @@ def _counting(cls: type) -> type | None:
 
         def dumps_typed(self: Any, obj: Any) -> tuple[str, bytes]:
             out: tuple[str, bytes] = dumps(self, obj)
-            op = get()
-            if op is not None:
-                op.bytes += len(out[1])
+            get().bytes += len(out[1])
             return out
 
         namespace = {"__slots__": (), "__module__": cls.__module__, "dumps_typed": dumps_typed}
@@ -69,9 +66,7 @@ class _CountingSerde:
 
     def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
         out: tuple[str, bytes] = self._dumps(obj)
-        op = _BYTES.get()
-        if op is not None:
-            op.bytes += len(out[1])
+        _BYTES.get().bytes += len(out[1])
         return out
 
     def __getattr__(self, name: str) -> Any:
@@ -222,6 +217,9 @@ _Op = _CheckpointOp | _SpanOp | _NoOp
 _IDLE = _NoOp()
 """The operation of a run with nothing to record or tell: shared; its writes go straight to the
 wrapped saver (with the run's trace ids in the metadata), counting no bytes."""
+_BYTES: ContextVar[_Op] = ContextVar("lgscope_checkpoint_op", default=_NoOp())  # noqa: B039
+"""The operation whose bytes a serialization counts; by default one that nobody reads (cheaper,
+per serialized value, than asking whether an operation is open)."""
 
 
 class TracedSaver(BaseCheckpointSaver[Any]):
