@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import os
 import re
@@ -31,6 +32,7 @@ from opentelemetry.sdk.trace.sampling import (
     ParentBased,
     Sampler,
     SamplingResult,
+    TraceIdRatioBased,
 )
 from opentelemetry.trace import NoOpTracerProvider, StatusCode
 from tests.tracing.test_spans import USER, _agent, _approval
@@ -379,6 +381,55 @@ def test_a_run_inside_an_application_span_is_its_child_and_the_sampler_decides()
     assert asked and asked[0]["gen_ai.conversation.id"] == "in-request"
 
 
+_TRACE_STATE = trace.TraceState([("vendor", "v1")])
+_PARENTS = {
+    "none": None,
+    "local sampled": trace.SpanContext(7, 8, False, trace.TraceFlags(1), _TRACE_STATE),
+    "local unsampled": trace.SpanContext(7, 8, False, trace.TraceFlags(0), _TRACE_STATE),
+    "remote sampled": trace.SpanContext(7, 8, True, trace.TraceFlags(1), _TRACE_STATE),
+    "remote unsampled": trace.SpanContext(7, 8, True, trace.TraceFlags(0), _TRACE_STATE),
+}
+_SAMPLERS = {
+    "default": ParentBased(ALWAYS_ON),
+    "parent-based off": ParentBased(ALWAYS_OFF),
+    "remote unsampled on": ParentBased(ALWAYS_OFF, remote_parent_not_sampled=ALWAYS_ON),
+    "always on": ALWAYS_ON,
+    "always off": ALWAYS_OFF,
+    "ratio": TraceIdRatioBased(0.5),  # asked for every root
+}
+
+
+@pytest.mark.parametrize(
+    ("sampler", "parent"),
+    # the ratio sampler with no parent: each root has a new trace id, and so a decision of its own
+    [(s, p) for s in _SAMPLERS for p in _PARENTS if (s, p) != ("ratio", "none")],
+)
+def test_a_root_is_started_as_the_sdk_s_tracer_would_start_it(sampler: str, parent: str) -> None:
+    """The root decides, names and parents itself as the SDK's ``start_span`` does, whether
+    the sampler's decisions are resolved once (static and parent-based static samplers) or
+    asked for every root."""
+    provider = TracerProvider(sampler=_SAMPLERS[sampler])
+    tracer = provider.get_tracer("test")
+    context = _PARENTS[parent]
+    scope = trace.use_span(trace.NonRecordingSpan(context)) if context else contextlib.nullcontext()
+    with scope:
+        started = _lean.RootStarter(tracer).start("run", {"a": 1}, ())
+        theirs: Any = tracer.start_span("run", attributes={"a": 1})
+    assert started is not None
+    ours, factory = started
+    mine, sdk = ours.get_span_context(), theirs.get_span_context()
+    assert ours.is_recording() == theirs.is_recording()
+    assert (factory is None) == (not theirs.is_recording())
+    assert mine.trace_flags == sdk.trace_flags and mine.trace_state == sdk.trace_state
+    assert mine.is_valid and not mine.is_remote and mine.span_id != sdk.span_id
+    if context is not None:
+        assert mine.trace_id == sdk.trace_id == context.trace_id
+    if factory is not None:
+        assert ours.parent == theirs.parent and dict(ours.attributes or {}) == {"a": 1}
+        ours.end()
+        factory.flush()
+
+
 def _set_from_app_code(span: trace.Span) -> None:
     span.set_attribute("app.list", [1, 2])
     span.set_attribute("app.object", object())  # type: ignore[arg-type]
@@ -606,3 +657,20 @@ def test_checkpoint_attributes_are_made_once_by_their_first_reader() -> None:
         assert reads[i]["langgraph.checkpoint.id"] and reads[i]["langgraph.thread.id"] == "m"
         assert span.attributes["langgraph.checkpoint.bytes"] > 0
         assert getattr(span, "config", None) is None
+
+
+def test_task_path_text_is_remembered_within_a_bound_and_never_for_unhashable_paths(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lgscope.tracing import _instrument
+
+    monkeypatch.setattr(_instrument, "_PATHS", {})
+    monkeypatch.setattr(_instrument, "_MAX_PATHS", 2)
+    assert _instrument._path_text(("__pregel_pull", "a")) == "__pregel_pull, a"
+    assert _instrument._path_text(("__pregel_push", 0, [1])) == "__pregel_push, 0, [1]"
+    assert _instrument._path_text(("__pregel_pull", "b")) == "__pregel_pull, b"
+    assert _instrument._path_text(("__pregel_pull", "c")) == "__pregel_pull, c"
+    assert _instrument._PATHS == {
+        ("__pregel_pull", "a"): "__pregel_pull, a",
+        ("__pregel_pull", "b"): "__pregel_pull, b",
+    }

@@ -385,3 +385,45 @@ def test_checkpoint_spans_name_what_was_written(
         assert s.context.trace_id == root.context.trace_id
         assert s.start_time is not None and s.end_time is not None and s.start_time <= s.end_time
         assert root.start_time <= s.start_time and s.end_time <= root.end_time
+
+
+def test_functional_api_tasks_get_node_spans_with_their_paths(
+    spans: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    """An ``@entrypoint`` and the ``@task`` calls it makes: a span each, under the run, with the
+    task's path as text (a pushed task's path holds its parent's path and its index)."""
+    from langgraph.func import entrypoint, task
+
+    provider, exporter = spans
+
+    @task
+    def double(x: int) -> int:
+        return 2 * x
+
+    @entrypoint(checkpointer=InMemorySaver())
+    def flow(n: int) -> int:
+        return sum(f.result() for f in [double(i) for i in range(n)])
+
+    instrument(flow, tracer_provider=provider)
+    for thread in ("f1", "f2"):  # the second run's paths are the first's, as remembered text
+        assert flow.invoke(3, {"configurable": {"thread_id": thread}}) == 6
+    finished = exporter.get_finished_spans()
+    tree = _tree(exporter)
+    for thread in ("f1", "f2"):
+        (root,) = [
+            s for s in finished if s.parent is None and s.attributes["gen_ai.conversation.id"] == thread
+        ]
+        nodes = [
+            s
+            for s in finished
+            if s.name.startswith("invoke_node") and s.context.trace_id == root.context.trace_id
+        ]
+        paths = sorted(s.attributes["langgraph.task.path"] for s in nodes)
+        assert paths == [
+            "__pregel_pull, flow",
+            *(f"__pregel_push, ('__pregel_pull', 'flow'), {i}, True" for i in range(3)),
+        ]
+        (entry,) = [s for s in nodes if s.name == "invoke_node flow"]
+        assert tree["parent"](entry) is root
+        assert all(s.attributes["langgraph.node"] == "double" for s in nodes if s is not entry)
+        assert all(isinstance(s.attributes["langgraph.task.id"], str) for s in nodes)
