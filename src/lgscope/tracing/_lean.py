@@ -96,16 +96,10 @@ def _below(count: int, limit: int | None) -> bool:
     return limit is None or count < limit
 
 
-def _span_id() -> int:
+def _nonzero(bits: int) -> int:
+    """A random id of ``bits`` bits other than 0 (the invalid id), once the first draw was 0."""
     while True:
-        value = random.getrandbits(64)
-        if value:
-            return value
-
-
-def _trace_id() -> int:
-    while True:
-        value = random.getrandbits(128)
+        value = random.getrandbits(bits)
         if value:
             return value
 
@@ -290,7 +284,7 @@ class SpanFactory:
         # its own __init__ would build an empty Resource
         span = _new_object(kind or DeferredSpan)
         span._name = name
-        span._sid = _getrandbits(64) or _span_id()
+        span._sid = _getrandbits(64) or _nonzero(64)
         span._trace = self._trace
         span._parent = parent
         if attributes is not None:
@@ -625,7 +619,7 @@ class RootStarter:
     def __init__(self, tracer: trace.Tracer) -> None:
         self._tracer = tracer
         self._sdk: sdk_trace.Tracer | None = None
-        self._decisions: tuple[Any, ...] | None = None
+        self._decisions: tuple[tuple[bool, bool], ...] | None = None
         self._random_ids = False
         self._enabled: Any = None
         self._limits: sdk_trace.SpanLimits | None = None
@@ -658,7 +652,7 @@ class RootStarter:
         if valid:
             trace_id, random_id = parent.trace_id, parent.trace_flags.random_trace_id
         elif self._random_ids:
-            trace_id, random_id = _getrandbits(128) or _trace_id(), True
+            trace_id, random_id = _getrandbits(128) or _nonzero(128), True
         else:
             trace_id = sdk.id_generator.generate_trace_id()
             random_id = sdk.id_generator.is_trace_id_random()
@@ -679,7 +673,7 @@ class RootStarter:
             trace_state = parent.trace_state
         flags = _FLAGS[(TraceFlags.SAMPLED if sampled else 0) | (_RANDOM_TRACE_ID if random_id else 0)]
         if self._random_ids:  # valid ids: the context's own checks would pass
-            span_id = _getrandbits(64) or _span_id()
+            span_id = _getrandbits(64) or _nonzero(64)
             context = _context(trace_id, span_id, flags, trace_state)
         else:
             span_id = sdk.id_generator.generate_span_id()
