@@ -588,6 +588,10 @@ def test_the_batch_queue_gets_a_run_s_spans_in_the_order_they_ended() -> None:
     assert [n for n in names if n.startswith("invoke_node")] == [f"invoke_node node_{i}" for i in range(6)]
     assert names[-1] == "invoke_workflow LangGraph"  # the root ends last
     assert len(names) == len(set(id(s) for s in exporter.get_finished_spans()))
+    # checkpoint spans, made from records at the hand-over, take their places among the others
+    assert "checkpoint put" in names and "checkpoint put_writes" in names
+    ends = [s.end_time for s in exporter.get_finished_spans()]
+    assert ends == sorted(ends)
 
 
 @pytest.mark.parametrize("count", [5, 12])

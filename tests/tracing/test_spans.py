@@ -117,6 +117,10 @@ def _check_agent_tree(exporter: InMemorySpanExporter) -> None:
     assert len(renders) == 2 and all(parent(s).name == "invoke_node agent" for s in renders)
     puts = [s for s in finished if s.name == "checkpoint put"]
     assert puts and all(s.attributes["langgraph.checkpoint.bytes"] > 0 for s in puts)
+    # checkpoint spans, made when the run's spans are handed over, keep when and where they ran
+    ours = [s for s in finished if s.name.startswith("checkpoint ")]
+    assert all(parent(s) is root or parent(s) in nodes for s in ours)
+    assert all(root.start_time <= s.start_time <= s.end_time <= root.end_time for s in ours)
     assert all(s.status.status_code != StatusCode.ERROR for s in finished)
 
 

@@ -17,12 +17,13 @@ from opentelemetry.trace import Status, StatusCode, Tracer
 
 from lgscope.tracing import _attributes as A
 from lgscope.tracing._context import current_span
-from lgscope.tracing._lean import _NO_ATTRIBUTES, LEAN, DeferredSpan, child_span
+from lgscope.tracing._lean import _NO_ATTRIBUTES, LEAN, DeferredSpan, SpanFactory, child_span
 from lgscope.tracing._run import CURRENT_RUN, RunState, notify, run_for
 
 __all__ = ["TracedSaver"]
 
 _EMPTY: dict[str, Any] = {}
+_time_ns = time.time_ns
 _MAKING = threading.Lock()
 _GET, _LIST, _PUT, _PUT_WRITES = (
     "checkpoint get",
@@ -108,10 +109,10 @@ def _base_attributes(configurable: dict[str, Any], checkpoint_id: Any = None) ->
 
 
 class _CheckpointOp(DeferredSpan):
-    """A checkpoint operation of a lean run: what it did is kept, and its attributes are made
-    from that when they are first read after it ended, in practice by the exporter's thread.
-    Its fields start as class defaults: one of these is made per checkpoint write, on
-    LangGraph's background threads, and costs a few stores there.
+    """The span of a checkpoint operation of a lean run: what it did is kept, and its
+    attributes are made from that when they are first read after it ended, in practice by the
+    exporter's thread. Made from a `_Recorded` operation when the run's spans are handed over
+    (or at the operation's start when a span processor is to be told of it then).
     """
 
     config: Any = None
@@ -160,6 +161,63 @@ class _CheckpointOp(DeferredSpan):
     def writes_done(self, count: int) -> None:
         self.writes = count
         self.end()
+
+
+class _Recorded:
+    """A checkpoint operation of a lean run, recorded while it runs: its span is made when the
+    run's spans are handed over (see `SpanFactory.defer`)."""
+
+    __slots__ = (
+        "bytes",
+        "checkpoint_id",
+        "config",
+        "ended",
+        "error",
+        "factory",
+        "name",
+        "parent",
+        "started",
+        "writes",
+    )
+    checkpoint_id: Any
+    error: BaseException | None
+    ended: int
+
+    def __init__(self, factory: SpanFactory, name: str, parent: trace.Span, config: Any) -> None:
+        self.factory, self.name, self.parent, self.config = factory, name, parent, config
+        self.bytes, self.writes, self.checkpoint_id, self.error = 0, -1, None, None
+        self.started = _time_ns()
+
+    def fail(self, exc: BaseException) -> None:
+        self.error = exc
+
+    def finish(self) -> None:
+        now = self.ended = _time_ns()
+        self.factory.defer(self, now)
+
+    def put_done(self, checkpoint: Any) -> None:
+        self.checkpoint_id = checkpoint.get("id", "")
+        now = self.ended = _time_ns()
+        self.factory.defer(self, now)
+
+    def writes_done(self, count: int) -> None:
+        self.writes = count
+        now = self.ended = _time_ns()
+        self.factory.defer(self, now)
+
+    def span(self, factory: SpanFactory) -> _CheckpointOp:
+        op = factory.start(self.name, self.parent.get_span_context(), None, _CheckpointOp, tell=False)
+        op._start_time = self.started
+        op.config, op.checkpoint_id, op.bytes, op.writes = (
+            self.config,
+            self.checkpoint_id,
+            self.bytes,
+            self.writes,
+        )
+        if self.error is not None:
+            op.fail(self.error)
+        op._end_time, op._factory = self.ended, None
+        return op
 
 
 class _SpanOp:
@@ -213,7 +271,7 @@ class _NoOp:
         pass
 
 
-_Op = _CheckpointOp | _SpanOp | _NoOp
+_Op = _Recorded | _CheckpointOp | _SpanOp | _NoOp
 _IDLE = _NoOp()
 """The operation of a run with nothing to record or tell: shared; its writes go straight to the
 wrapped saver (with the run's trace ids in the metadata), counting no bytes."""
@@ -275,9 +333,10 @@ class TracedSaver(BaseCheckpointSaver[Any]):
                 return run, _IDLE
             factory = run.spans
             if factory is not None:
-                context = parent.get_span_context()
-                if type(parent) in LEAN or context.is_valid:  # a lean parent's is valid
-                    op = factory.start(name, context, None, _CheckpointOp)
+                if type(parent) in LEAN or parent.get_span_context().is_valid:  # a lean one's is
+                    if not factory.starts:  # no processor is to be told of its start
+                        return run, _Recorded(factory, name, parent, config)
+                    op = factory.start(name, parent.get_span_context(), None, _CheckpointOp)
                     op.config = config
                     return run, op
             elif not run.root.is_recording():
