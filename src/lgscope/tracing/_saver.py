@@ -314,8 +314,9 @@ class TracedSaver(BaseCheckpointSaver[Any]):
         return self.inner.get_next_version(current, channel)
 
     def _op(self, name: str, config: Any) -> tuple[RunState | None, _Op]:
-        """The run a checkpoint operation belongs to and its span: a leaf under the current span
-        (or the run's root, from a thread outside the run's context).
+        """The run a checkpoint operation belongs to and its span (in a lean run, a record of
+        it): a leaf under the current span (or the run's root, from a thread outside the run's
+        context).
 
         The span is not made current: the wrapped saver's own work is not lgscope's to trace,
         and attaching a context would cost on every checkpoint write.
