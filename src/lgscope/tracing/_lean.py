@@ -38,11 +38,20 @@ from opentelemetry.util import types
 
 from lgscope.tracing._context import current_span
 
-__all__ = ["LEAN", "Deferred", "DeferredSpan", "LeanSpan", "RootStarter", "SpanFactory", "child_span"]
+__all__ = [
+    "LEAN",
+    "NO_ATTRIBUTES",
+    "Deferred",
+    "DeferredSpan",
+    "LeanSpan",
+    "RootStarter",
+    "SpanFactory",
+    "child_span",
+]
 
 _log = logging.getLogger(__name__)
 _UNSET = Status(StatusCode.UNSET)
-_NO_ATTRIBUTES: Mapping[str, Any] = MappingProxyType({})  # read-only: set_attribute copies it
+NO_ATTRIBUTES: Mapping[str, Any] = MappingProxyType({})  # read-only: set_attribute copies it
 # a run's deferred spans are handed over in batches: when it ends, and in a long run at least
 # once a second (so that they reach a collector while it runs) or every 1024 spans
 _MAX_PENDING = 1024
@@ -402,7 +411,7 @@ class LeanSpan(trace.Span, sdk_trace.ReadableSpan):
 
     # what most spans never change lives on the class: fewer fields to set, and to visit
     _own: SpanContext | None = None
-    _attributes: Any = _NO_ATTRIBUTES
+    _attributes: Any = NO_ATTRIBUTES
     _kind = trace.SpanKind.INTERNAL
     _events: Any = _NONE
     _links: Any = _NONE
@@ -458,7 +467,7 @@ class LeanSpan(trace.Span, sdk_trace.ReadableSpan):
             return
         attributes: Any = self._attributes
         limits = factory._limits
-        if attributes is _NO_ATTRIBUTES:
+        if attributes is NO_ATTRIBUTES:
             attributes = self._attributes = {}
         if type(attributes) is dict:
             if (

@@ -17,7 +17,7 @@ from opentelemetry.trace import Status, StatusCode, Tracer
 
 from lgscope.tracing import _attributes as A
 from lgscope.tracing._context import current_span
-from lgscope.tracing._lean import _NO_ATTRIBUTES, LEAN, DeferredSpan, SpanFactory, child_span
+from lgscope.tracing._lean import LEAN, NO_ATTRIBUTES, DeferredSpan, SpanFactory, child_span
 from lgscope.tracing._run import CURRENT_RUN, RunState, notify, run_for
 
 __all__ = ["TracedSaver"]
@@ -120,7 +120,7 @@ class _CheckpointOp(DeferredSpan):
     writes = -1
     checkpoint_id: Any = None
     _made: dict[str, Any] | None = None
-    _early: Any = _NO_ATTRIBUTES  # set before it ended (by a processor's on_start): these win
+    _early: Any = NO_ATTRIBUTES  # set before it ended (by a processor's on_start): these win
 
     @property
     def _attributes(self) -> Any:
