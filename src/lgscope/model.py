@@ -8,13 +8,14 @@ JSON-safe data (see `lgscope.store.decode`): dicts, lists, strings, numbers, boo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 __all__ = [
     "BOOKKEEPING_PREFIXES",
+    "ChannelChange",
     "Finding",
     "Interrupt",
     "Severity",
@@ -116,6 +117,54 @@ class TaskError:
     message: str
 
 
+ChangeKind = Literal["set", "append", "same"]
+
+
+class ChannelChange:
+    """How one user-state channel moved from the parent checkpoint, told from stored bytes.
+
+    Nothing is decoded until `value` is read; `digest` compares changes without decoding.
+    """
+
+    __slots__ = ("_digest", "_load", "channel", "items", "kind", "size")
+
+    channel: str
+    kind: ChangeKind
+    """``same``: written again with the bytes it had; ``append``: the parent's list with `items`
+    more at its end; ``set``: any other new value."""
+    items: int
+    """How many items were appended (``append``), else 0."""
+    size: int
+    """Stored bytes of what changed: the appended items, or the new value (0 for ``same``)."""
+
+    def __init__(
+        self,
+        channel: str,
+        kind: ChangeKind,
+        items: int,
+        size: int,
+        digest: Callable[[], bytes] | bytes,
+        load: Callable[[], Any],
+    ) -> None:
+        self.channel, self.kind, self.items, self.size = channel, kind, items, size
+        self._digest, self._load = digest, load
+
+    @property
+    def digest(self) -> bytes:
+        """A digest of the stored bytes of what changed: equal digests, equal changes."""
+        if not isinstance(self._digest, bytes):
+            self._digest = self._digest()
+        return self._digest
+
+    @property
+    def value(self) -> Any:
+        """What changed, decoded: the appended items (a list) or the new value."""
+        return self._load()
+
+    def __repr__(self) -> str:
+        return f"ChannelChange({self.channel!r}, {self.kind!r}, items={self.items}, size={self.size})"
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     """One checkpoint of one namespace, and what produced it."""
@@ -134,7 +183,7 @@ class Step:
     """The node(s) whose writes produced this checkpoint, from the parent checkpoint's writes
     (``("__input__",)`` for input, the ``as_node`` for ``update_state``)."""
     values: Mapping[str, Any]
-    """Decoded user-state channels (bookkeeping channels left out)."""
+    """User-state channels (bookkeeping channels left out), each decoded when first read."""
     changed: tuple[str, ...]
     """User-state channels whose version moved since the parent checkpoint."""
     versions: Mapping[str, Any]
@@ -151,6 +200,8 @@ class Step:
     """Serialized bytes of the checkpoint (with the channel blobs it introduced) and metadata."""
     corrupt: str | None = None
     """Why this checkpoint could not be decoded; its values are then empty."""
+    changes: tuple[ChannelChange, ...] = field(default=(), compare=False, repr=False)
+    """How each channel in `changed` moved, from the stored bytes (nothing decoded)."""
 
     @property
     def pending_interrupts(self) -> tuple[Interrupt, ...]:
@@ -188,7 +239,8 @@ class Thread:
     size: int = 0
     """Serialized bytes of the whole history."""
     corrupt: int = 0
-    """Checkpoints that could not be decoded."""
+    """Checkpoints that could not be decoded: in a summary (`threads`, `load`), the latest of each
+    namespace; in a scan's result, every one the scan read."""
     last_checkpoint_id: str | None = None
     """The latest checkpoint of the root namespace."""
 
@@ -226,11 +278,13 @@ class ThreadHistory:
     """A thread and all its steps, namespace by namespace (oldest first in each)."""
 
     thread: Thread
-    steps: Mapping[str, tuple[Step, ...]]
+    steps: Mapping[str, Sequence[Step]]
+    """Each namespace's steps, oldest first. From a store they are read as they are iterated
+    (`lgscope.store.StoredSteps`): iterate them rather than hold them."""
 
-    def all_steps(self) -> tuple[Step, ...]:
-        """Every step, root namespace first."""
-        return tuple(s for ns in self.thread.namespaces for s in self.steps.get(ns, ()))
+    def all_steps(self) -> Iterator[Step]:
+        """Every step, root namespace first, one at a time."""
+        return (s for ns in self.thread.namespaces for s in self.steps.get(ns, ()))
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,8 +43,10 @@ from lgscope.model import Finding, ThreadHistory
 
 
 def _load(path: Path, thread_id: str) -> ThreadHistory:
+    """A thread read whole, to use after the store is closed (a store's histories stream)."""
     with open_store(path) as st:
-        return st.load(thread_id)
+        history = st.load(thread_id)
+        return ThreadHistory(history.thread, {ns: tuple(steps) for ns, steps in history.steps.items()})
 
 
 def _kinds(findings: list[Finding]) -> list[str]:

@@ -128,9 +128,9 @@ def test_frames_columns_and_rows(sample_store: Path, labels: dict[str, Any], ref
 def test_the_alternating_turn_field_is_not_an_oscillation(sample_store: Path) -> None:
     with open_store(sample_store) as st:
         history = st.load("chat-turns")
-    turns = [s.values["turn"] for s in history.steps[""] if "turn" in s.values]
-    flips = sum(1 for a, b in zip(turns, turns[1:], strict=False) if a != b)
-    assert flips >= 8  # the field does alternate, plenty…
-    assert (
-        detect(history, DetectorConfig(detectors=frozenset({"oscillation"}))) == []
-    )  # …but every turn is new
+        turns = [s.values["turn"] for s in history.steps[""] if "turn" in s.values]
+        flips = sum(1 for a, b in zip(turns, turns[1:], strict=False) if a != b)
+        assert flips >= 8  # the field does alternate, plenty…
+        assert (
+            detect(history, DetectorConfig(detectors=frozenset({"oscillation"}))) == []
+        )  # …but every turn is new

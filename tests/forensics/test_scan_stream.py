@@ -7,13 +7,19 @@ from pathlib import Path
 
 from lgscope import open_store
 from lgscope.forensics import scan
+from lgscope.model import ThreadHistory
 from lgscope.store import Store
 
 
+def _whole(history: ThreadHistory) -> ThreadHistory:
+    return ThreadHistory(history.thread, {ns: tuple(steps) for ns, steps in history.steps.items()})
+
+
 def _both(path: Path, state_writes: bool) -> tuple[list[object], list[object]]:
+    # read whole while the store is open: a history from a store streams its steps
     with open_store(path) as st:
-        bulk = list(st.scan(state_writes=state_writes))
-        one_by_one = list(Store.scan(st, state_writes=state_writes))
+        bulk = [_whole(h) for h in st.scan(state_writes=state_writes)]
+        one_by_one = [_whole(h) for h in Store.scan(st, state_writes=state_writes)]
     return bulk, one_by_one
 
 

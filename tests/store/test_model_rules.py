@@ -164,12 +164,12 @@ def test_subgraph_namespaces_are_separate_sequences(saver: tuple[SqliteSaver, Pa
     app.invoke({"items": []}, {"configurable": {"thread_id": "t"}})
     with open_store(path) as store:
         h = store.load("t")
-    root, sub_ns = h.thread.namespaces
-    assert root == "" and sub_ns.startswith("child:")
-    assert [st.nodes for st in h.steps[sub_ns]] == [("__input__",), ("__start__",), ("inner",)]
-    assert {st.checkpoint_ns for st in h.steps[sub_ns]} == {sub_ns}
-    assert h.thread.checkpoints == len(h.steps[""]) + len(h.steps[sub_ns])
-    assert h.thread.status == "done"
+        root, sub_ns = h.thread.namespaces
+        assert root == "" and sub_ns.startswith("child:")
+        assert [st.nodes for st in h.steps[sub_ns]] == [("__input__",), ("__start__",), ("inner",)]
+        assert {st.checkpoint_ns for st in h.steps[sub_ns]} == {sub_ns}
+        assert h.thread.checkpoints == len(h.steps[""]) + len(h.steps[sub_ns])
+        assert h.thread.status == "done"
 
 
 def test_corrupt_checkpoint_is_reported_and_the_rest_still_loads(saver: tuple[SqliteSaver, Path]) -> None:

@@ -1,8 +1,10 @@
-"""`detect`: every selected detector over one thread."""
+"""`detect`: every selected detector over one thread, in one pass over each namespace."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from lgscope.forensics._config import (
@@ -15,28 +17,82 @@ from lgscope.forensics._config import (
     DetectorConfig,
     StoreNorms,
 )
-from lgscope.forensics._error import detect_errors
-from lgscope.forensics._growth import growth_findings, size_of
-from lgscope.forensics._loop import detect_loops
-from lgscope.forensics._no_progress import detect_no_progress
-from lgscope.forensics._oscillation import detect_oscillation
-from lgscope.forensics._stuck import detect_stuck_interrupts
-from lgscope.model import Finding, ThreadHistory
+from lgscope.forensics._error import error_findings
+from lgscope.forensics._growth import ThreadSize, growth_findings, size_of
+from lgscope.forensics._loop import loop_findings
+from lgscope.forensics._no_progress import no_progress_findings
+from lgscope.forensics._oscillation import oscillation_findings
+from lgscope.forensics._pass import NamespaceFacts
+from lgscope.forensics._stuck import stuck_findings
+from lgscope.model import Finding, Thread, ThreadHistory
 
-__all__ = ["DETECTORS", "SEVERITY_ORDER", "detect"]
+__all__ = ["DETECTORS", "SEVERITY_ORDER", "Analysis", "analyze", "detect"]
 
-Detector = Callable[[ThreadHistory, DetectorConfig, datetime], list[Finding]]
+NamespaceDetector = Callable[[NamespaceFacts, DetectorConfig, datetime], list[Finding]]
 
-DETECTORS: dict[str, Detector] = {
-    LOOP: detect_loops,
-    OSCILLATION: detect_oscillation,
-    NO_PROGRESS: detect_no_progress,
-    STUCK_INTERRUPT: detect_stuck_interrupts,
-    ERROR: detect_errors,
+DETECTORS: dict[str, NamespaceDetector] = {
+    LOOP: loop_findings,
+    OSCILLATION: oscillation_findings,
+    NO_PROGRESS: no_progress_findings,
+    STUCK_INTERRUPT: stuck_findings,
+    ERROR: error_findings,
 }
-"""The per-thread detectors by kind; ``growth`` needs the store's norms and runs in `scan`."""
+"""The detectors over what a pass over one namespace gathered, by kind; ``growth`` compares a
+thread with the whole store and runs in `scan`."""
 
 SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What one pass over a thread found, and what it read."""
+
+    thread: Thread
+    """The thread's summary, its corrupt count taken from the pass."""
+    findings: list[Finding]
+    checkpoints: int
+    corrupt: int
+    size: ThreadSize | None
+    """What growth compares across the store (None for a thread with no good root step)."""
+
+
+def analyze(
+    history: ThreadHistory, config: DetectorConfig | None = None, *, now: datetime | None = None
+) -> Analysis:
+    """Read each namespace of ``history`` once and run the configured detectors over it.
+
+    Memory stays bounded however long the thread: steps are read one at a time (a history
+    from a store streams them) and only small facts about each are kept.
+    """
+    config = config or DetectorConfig()
+    now = now or datetime.now(UTC)
+    thread = history.thread
+    found: list[Finding] = []
+    checkpoints = corrupt = 0
+    size: ThreadSize | None = None
+    asked: set[object] = set()  # an interrupt pending in a subgraph is pending in its parent too
+    for ns in [*thread.namespaces, *(n for n in history.steps if n not in thread.namespaces)]:
+        facts = NamespaceFacts(thread.thread_id, ns)
+        for step in history.steps.get(ns, ()):
+            facts.feed(step)
+        checkpoints += facts.steps
+        corrupt += facts.corrupt
+        for kind, detector in DETECTORS.items():
+            if kind in config.detectors:
+                found.extend(
+                    f for f in detector(facts, config, now) if f.kind != STUCK_INTERRUPT or _first(f, asked)
+                )
+        if ns == "":
+            size = size_of(facts, thread)
+    return Analysis(dataclasses.replace(thread, corrupt=corrupt), found, checkpoints, corrupt, size)
+
+
+def _first(finding: Finding, seen: set[object]) -> bool:
+    key = finding.evidence.get("interrupt_id")
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
 
 
 def detect(
@@ -48,13 +104,8 @@ def detect(
 ) -> list[Finding]:
     """Run the configured detectors over one thread (``growth`` only when ``norms`` are given)."""
     config = config or DetectorConfig()
-    now = now or datetime.now(UTC)
-    found: list[Finding] = []
-    for kind, detector in DETECTORS.items():
-        if kind in config.detectors:
-            found.extend(detector(history, config, now))
-    if GROWTH in config.detectors and norms is not None:
-        size = size_of(history)
-        if size is not None:
-            found.extend(growth_findings([size], norms, config))
+    analysis = analyze(history, config, now=now)
+    found = analysis.findings
+    if GROWTH in config.detectors and norms is not None and analysis.size is not None:
+        found.extend(growth_findings([analysis.size], norms, config))
     return found

@@ -12,75 +12,75 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from lgscope.forensics._config import ERROR, DetectorConfig
-from lgscope.model import Finding, Step, ThreadHistory
+from lgscope.forensics._pass import NamespaceFacts
+from lgscope.model import Finding
 
-__all__ = ["detect_errors"]
+__all__ = ["error_findings"]
 
 
-def _recursion_stop(steps: Sequence[Step], limits: Sequence[int]) -> tuple[Step, int] | None:
-    last = steps[-1]
-    if not last.next or last.pending_interrupts or last.errors:
+def _recursion_stop(facts: NamespaceFacts, limits: Sequence[int]) -> tuple[str, int] | None:
+    last = facts.last_good
+    if last is None or not last.next or last.pending_interrupts or last.errors:
         return None
-    for start in reversed(steps[:-1]):
-        if start.source in ("input", "update") or start.resumes or start.interrupts:
-            ran = last.step - start.step - 1
-            if ran in limits:
-                return start, ran
+    for step, checkpoint_id in reversed(facts.starts):
+        if checkpoint_id == last.checkpoint_id:
+            continue
+        ran = last.step - step - 1
+        if ran in limits:
+            return checkpoint_id, ran
     return None
 
 
-def detect_errors(history: ThreadHistory, config: DetectorConfig, now: datetime) -> list[Finding]:
-    """Failed tasks per namespace, and a recursion-limit stop of the root namespace."""
+def error_findings(facts: NamespaceFacts, config: DetectorConfig, now: datetime) -> list[Finding]:
+    """Failed tasks of a namespace, and a recursion-limit stop of the root namespace."""
     out: list[Finding] = []
-    tid = history.thread.thread_id
-    for ns, steps in history.steps.items():
-        failed = [s for s in steps if s.errors]
-        if failed:
-            last = failed[-1].errors[-1]
-            unresolved = failed[-1] is steps[-1]
-            out.append(
-                Finding(
-                    kind=ERROR,
-                    thread_id=tid,
-                    checkpoint_ns=ns,
-                    first_checkpoint_id=failed[0].checkpoint_id,
-                    last_checkpoint_id=failed[-1].checkpoint_id,
-                    severity="error" if unresolved else "warning",
-                    summary=f"node {last.node or '?'!r} failed: {last.error_type}: {last.message}"
-                    + ("" if unresolved else " (the thread ran on afterwards)")
-                    + (f"; {sum(len(s.errors) for s in failed)} failures in all" if len(failed) > 1 else ""),
-                    evidence={
-                        "errors": [
-                            {
-                                "node": e.node,
-                                "type": e.error_type,
-                                "message": e.message,
-                                "checkpoint_id": e.checkpoint_id,
-                            }
-                            for s in failed
-                            for e in s.errors
-                        ],
-                        "unresolved": unresolved,
-                    },
-                )
-            )
-    root = [s for s in history.steps.get("", ()) if not s.corrupt]
-    stop = _recursion_stop(root, config.recursion_limits) if root else None
-    if stop is not None:
-        start, limit = stop
+    failed = facts.failed
+    if failed:
+        last = failed[-1][1][-1]
+        unresolved = facts.last is not None and failed[-1][0] == facts.last.checkpoint_id
         out.append(
             Finding(
                 kind=ERROR,
-                thread_id=tid,
+                thread_id=facts.thread_id,
+                checkpoint_ns=facts.ns,
+                first_checkpoint_id=failed[0][0],
+                last_checkpoint_id=failed[-1][0],
+                severity="error" if unresolved else "warning",
+                summary=f"node {last.node or '?'!r} failed: {last.error_type}: {last.message}"
+                + ("" if unresolved else " (the thread ran on afterwards)")
+                + (f"; {sum(len(e) for _c, e in failed)} failures in all" if len(failed) > 1 else ""),
+                evidence={
+                    "errors": [
+                        {
+                            "node": e.node,
+                            "type": e.error_type,
+                            "message": e.message,
+                            "checkpoint_id": e.checkpoint_id,
+                        }
+                        for _cid, errors in failed
+                        for e in errors
+                    ],
+                    "unresolved": unresolved,
+                },
+            )
+        )
+    stop = _recursion_stop(facts, config.recursion_limits) if facts.ns == "" else None
+    if stop is not None and facts.last_good is not None:
+        start, limit = stop
+        pending = facts.last_good.next
+        out.append(
+            Finding(
+                kind=ERROR,
+                thread_id=facts.thread_id,
                 checkpoint_ns="",
-                first_checkpoint_id=start.checkpoint_id,
-                last_checkpoint_id=root[-1].checkpoint_id,
+                first_checkpoint_id=start,
+                last_checkpoint_id=facts.last_good.checkpoint_id,
                 severity="error",
-                summary=f"hit the recursion limit ({limit}, inferred) with {', '.join(root[-1].next)} still to run",
+                summary=f"hit the recursion limit ({limit}, inferred) with {', '.join(pending)} still to run",
                 evidence={
                     "recursion_limit": limit,
                     "steps": limit,
-                    "next": list(root[-1].next),
+                    "next": list(pending),
                     "inferred": True,
                     "reason": (
                         "LangGraph raises GraphRecursionError from its loop, not from a task, so no "

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lgscope.forensics._config import GROWTH, DetectorConfig, StoreNorms
-from lgscope.forensics._signature import messages_of
-from lgscope.model import Finding, ThreadHistory
+from lgscope.forensics._pass import NamespaceFacts
+from lgscope.model import Finding, Thread
 
 __all__ = ["ThreadSize", "growth_findings", "norms_of", "size_of"]
 
@@ -24,16 +24,16 @@ class ThreadSize:
     last_checkpoint_id: str
 
 
-def size_of(history: ThreadHistory) -> ThreadSize | None:
-    root = [s for s in history.steps.get("", ()) if not s.corrupt]
-    if not root:
+def size_of(root: NamespaceFacts, thread: Thread) -> ThreadSize | None:
+    """What growth needs of a thread, from the pass over its root namespace."""
+    if root.last_good is None or not root.list_lengths:
         return None
     return ThreadSize(
-        history.thread.thread_id,
-        len(messages_of(root[-1].values)),
-        history.thread.size,
-        root[0].checkpoint_id,
-        root[-1].checkpoint_id,
+        thread.thread_id,
+        len(root.final_messages()),
+        thread.size,
+        root.list_lengths[0][0],
+        root.last_good.checkpoint_id,
     )
 
 

@@ -10,19 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from lgscope.forensics._config import LOOP, DetectorConfig
-from lgscope.forensics._signature import (
-    assistant_texts,
-    counter_fields,
-    delta,
-    fingerprint,
-    key,
-    messages_of,
-    root_loop_steps,
-    short,
-)
-from lgscope.model import Finding, Step, ThreadHistory
+from lgscope.forensics._pass import NamespaceFacts, Token
+from lgscope.forensics._signature import assistant_texts, fingerprint, is_message, short
+from lgscope.model import Finding
 
-__all__ = ["detect_loops", "longest_repeat"]
+__all__ = ["longest_repeat", "loop_findings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,32 +57,36 @@ def _similar(a: str, b: str, threshold: float) -> bool:
     return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= threshold
 
 
-def _node_cycle(
-    history: ThreadHistory, ns: str, steps: Sequence[Step], config: DetectorConfig
-) -> Finding | None:
-    seq = root_loop_steps(steps)
+def _change_text(facts: NamespaceFacts, token: Token, counters: frozenset[str]) -> str:
+    ints = {k: v for k, v in token.ints if k not in counters}
+    text = facts.texts.get(token.change, "") if not token.empty else ""
+    if ints:
+        text = short(fingerprint(ints), 60) + (f" {text}" if text else "")
+    return text or "{}"
+
+
+def _node_cycle(facts: NamespaceFacts, config: DetectorConfig) -> Finding | None:
+    seq = facts.tokens
     # Equal (nodes, change) tokens have equal nodes: without a repeating node sequence there is
     # no loop, and the state changes need not be looked at.
-    nodes_rep = longest_repeat([s.nodes for s in seq], config.loop_max_period)
+    nodes_rep = longest_repeat([t.nodes for t in seq], config.loop_max_period)
     if nodes_rep is None or nodes_rep.repeats < config.loop_min_repeats:
         return None
-    by_id = {s.checkpoint_id: s for s in steps}
-    counters = counter_fields(seq)
-    deltas = [delta(s, by_id.get(s.parent_id or ""), counters) for s in seq]
-    tokens = [(s.nodes, key(d)) for s, d in zip(seq, deltas, strict=True)]
+    counters = facts.counters()
+    ints = [tuple((k, v) for k, v in t.ints if k not in counters) for t in seq]
+    tokens = [(t.nodes, t.change, i) for t, i in zip(seq, ints, strict=True)]
     rep = longest_repeat(tokens, config.loop_max_period)
     if rep is None or rep.repeats < config.loop_min_repeats:
         return None
     block = range(rep.start, rep.start + rep.period)
-    if not any(deltas[i] for i in block):
+    if all(seq[i].empty and not ints[i] for i in block):
         return None  # repeating steps that change nothing: no_progress reports those
     cycle = ["+".join(seq[i].nodes) for i in block]
     last = rep.start + rep.period * rep.repeats - 1
-    changes = [short(fingerprint(deltas[i]), 160) for i in block]
     return Finding(
         kind=LOOP,
-        thread_id=history.thread.thread_id,
-        checkpoint_ns=ns,
+        thread_id=facts.thread_id,
+        checkpoint_ns=facts.ns,
         first_checkpoint_id=seq[rep.start].checkpoint_id,
         last_checkpoint_id=seq[last].checkpoint_id,
         severity="error",
@@ -100,18 +96,16 @@ def _node_cycle(
             "period": rep.period,
             "repeats": rep.repeats,
             "steps": rep.period * rep.repeats,
-            "values": changes,
+            "values": [_change_text(facts, seq[i], counters) for i in block],
         },
     )
 
 
-def _repeated_messages(
-    history: ThreadHistory, ns: str, steps: Sequence[Step], config: DetectorConfig
-) -> Finding | None:
-    live = [s for s in steps if not s.corrupt]
-    if not live:
+def _repeated_messages(facts: NamespaceFacts, config: DetectorConfig) -> Finding | None:
+    if facts.last_good is None:
         return None
-    texts = assistant_texts(live[-1].values)
+    final = facts.last_good.values
+    texts = assistant_texts(final)
     best_start, best_len, run_start = 0, 1, 0
     for k in range(1, len(texts)):
         if not _similar(texts[k - 1][1], texts[k][1], config.loop_similarity):
@@ -121,33 +115,28 @@ def _repeated_messages(
     if best_len < config.loop_min_similar_messages:
         return None
     first_pos, last_pos = texts[best_start][0], texts[best_start + best_len - 1][0]
-    counts = [len(messages_of(st.values)) for st in live]
+    channels = [ch for ch in final if isinstance(v := final[ch], list) and v and is_message(v[-1])]
     # the checkpoints where the first and the last repeated message appeared
-    first = next(st for st, n in zip(live, counts, strict=True) if n > first_pos)
-    last = next(st for st, n in zip(live, counts, strict=True) if n > last_pos)
+    counts = [(cid, sum(lengths.get(ch, 0) for ch in channels)) for cid, lengths in facts.list_lengths]
+    first = next(cid for cid, n in counts if n > first_pos)
+    last = next(cid for cid, n in counts if n > last_pos)
     excerpt = short(texts[best_start][1])
     return Finding(
         kind=LOOP,
-        thread_id=history.thread.thread_id,
-        checkpoint_ns=ns,
-        first_checkpoint_id=first.checkpoint_id,
-        last_checkpoint_id=last.checkpoint_id,
+        thread_id=facts.thread_id,
+        checkpoint_ns=facts.ns,
+        first_checkpoint_id=first,
+        last_checkpoint_id=last,
         severity="error",
         summary=f"the assistant said nearly the same thing {best_len} times in a row: {excerpt!r}",
         evidence={"similar_messages": best_len, "excerpt": excerpt, "similarity": config.loop_similarity},
     )
 
 
-def detect_loops(history: ThreadHistory, config: DetectorConfig, now: datetime) -> list[Finding]:
+def loop_findings(facts: NamespaceFacts, config: DetectorConfig, now: datetime) -> list[Finding]:
     """One loop finding per namespace at most: the node cycle, with repeated messages as evidence."""
-    out: list[Finding] = []
-    for ns, steps in history.steps.items():
-        cycle = _node_cycle(history, ns, steps, config)
-        messages = _repeated_messages(history, ns, steps, config)
-        if cycle is not None and messages is not None:
-            out.append(dataclasses.replace(cycle, evidence={**cycle.evidence, **messages.evidence}))
-        elif cycle is not None:
-            out.append(cycle)
-        elif messages is not None:
-            out.append(messages)
-    return out
+    cycle = _node_cycle(facts, config)
+    messages = _repeated_messages(facts, config)
+    if cycle is not None and messages is not None:
+        return [dataclasses.replace(cycle, evidence={**cycle.evidence, **messages.evidence})]
+    return [f for f in (cycle, messages) if f is not None]

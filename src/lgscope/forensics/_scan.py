@@ -22,8 +22,8 @@ from typing import BinaryIO
 
 from lgscope._exceptions import LgscopeError
 from lgscope.forensics._config import GROWTH, DetectorConfig
-from lgscope.forensics._detect import SEVERITY_ORDER, detect
-from lgscope.forensics._growth import ThreadSize, growth_findings, norms_of, size_of
+from lgscope.forensics._detect import SEVERITY_ORDER, analyze
+from lgscope.forensics._growth import ThreadSize, growth_findings, norms_of
 from lgscope.model import Finding, Thread, ThreadHistory
 from lgscope.store import Store
 
@@ -155,16 +155,16 @@ def _scan_part(
     total, done = len(ids), 0
 
     def take(history: ThreadHistory) -> None:
+        analysis = analyze(history, config, now=now)
         stats.threads += 1
-        stats.checkpoints += history.thread.checkpoints
-        stats.corrupt_checkpoints += history.thread.corrupt
-        part.threads.append(history.thread)
-        part.findings.extend(detect(history, config, now=now))
+        stats.checkpoints += analysis.checkpoints
+        stats.corrupt_checkpoints += analysis.corrupt
+        part.threads.append(analysis.thread)
+        part.findings.extend(analysis.findings)
         if visit is not None:
             visit(history)
-        size = size_of(history)
-        if size is not None:
-            part.sizes.append(size)
+        if analysis.size is not None:
+            part.sizes.append(analysis.size)
 
     rest: Sequence[str] = ids
     if bulk is not None:

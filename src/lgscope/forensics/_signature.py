@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import ormsgpack
 
-from lgscope.model import Step
-
 __all__ = [
     "assistant_texts",
-    "counter_fields",
-    "delta",
     "fingerprint",
     "key",
     "is_message",
     "messages_of",
-    "root_loop_steps",
     "short",
 ]
 
@@ -78,44 +73,6 @@ def key(value: Any) -> str | bytes:
         return fingerprint(value)
 
 
-def counter_fields(steps: Sequence[Step]) -> frozenset[str]:
-    """Integer fields that only ever go up: progress counters, which differ on every repeat."""
-    seen: dict[str, list[int]] = {}
-    for s in steps:
-        for k, v in s.values.items():
-            if type(v) is int:
-                seen.setdefault(k, []).append(v)
-    return frozenset(
-        k for k, vs in seen.items() if len(vs) > 1 and all(b >= a for a, b in zip(vs, vs[1:], strict=False))
-    )
-
-
-def delta(step: Step, parent: Step | None, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """What ``step`` changed: new list items for append-style lists, else the new value.
-
-    A channel written with the value it already had is left out: rewriting the same status on
-    every poll is standing still (no_progress), not a repeated change (loop).
-    """
-    out: dict[str, Any] = {}
-    for ch in step.changed:
-        if ch in skip:
-            continue
-        new = step.values.get(ch)
-        old = parent.values.get(ch) if parent is not None else None
-        if parent is not None and ch in parent.values and new == old:
-            continue
-        if (
-            isinstance(new, list)
-            and isinstance(old, list)
-            and len(new) >= len(old)
-            and new[: len(old)] == old
-        ):
-            out[ch] = new[len(old) :]
-        else:
-            out[ch] = new
-    return out
-
-
 def messages_of(values: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The messages of a state: every list channel made of messages, in order."""
     out: list[Mapping[str, Any]] = []
@@ -145,8 +102,3 @@ def short(value: Any, limit: int = 120) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def root_loop_steps(steps: Sequence[Step]) -> list[Step]:
-    """Steps a node produced (input, update and fork checkpoints left out)."""
-    return [s for s in steps if s.source == "loop" and not s.corrupt]

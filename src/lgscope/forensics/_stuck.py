@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from lgscope.forensics._config import STUCK_INTERRUPT, DetectorConfig
+from lgscope.forensics._pass import NamespaceFacts
 from lgscope.forensics._signature import short
-from lgscope.model import Finding, ThreadHistory
+from lgscope.model import Finding
 
-__all__ = ["detect_stuck_interrupts", "format_age"]
+__all__ = ["format_age", "stuck_findings"]
 
 
 def format_age(seconds: float) -> str:
@@ -23,11 +24,11 @@ def format_age(seconds: float) -> str:
     return f"{s}s"
 
 
-def detect_stuck_interrupts(history: ThreadHistory, config: DetectorConfig, now: datetime) -> list[Finding]:
-    """One finding per pending interrupt older than ``stuck_after``."""
+def stuck_findings(facts: NamespaceFacts, config: DetectorConfig, now: datetime) -> list[Finding]:
+    """One finding per pending interrupt of a namespace older than ``stuck_after``."""
     out: list[Finding] = []
     limit = config.stuck_after.total_seconds()
-    for intr in history.thread.pending_interrupts:
+    for intr in facts.last.pending_interrupts if facts.last is not None else ():
         age = intr.age(now).total_seconds()
         if age < limit:
             continue

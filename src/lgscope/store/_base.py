@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
+from typing import overload
 
 from lgscope._exceptions import CheckpointNotFound, ThreadNotFound
 from lgscope.model import Step, Thread, ThreadHistory
 from lgscope.store._raw import (
     RawCheckpoint,
-    build_history,
     build_steps,
     build_thread,
+    iter_steps,
     ts_from_checkpoint_id,
 )
+from lgscope.store._values import ValueCache
 
-__all__ = ["Store", "ThreadIndexEntry"]
+__all__ = ["Store", "StoredSteps", "ThreadIndexEntry"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,18 @@ class Store(ABC):
         """The latest checkpoint of each namespace (backends override to read less)."""
         return {ns: raws[-1:] for ns, raws in self._raw_thread(thread_id).items() if raws}
 
+    def _iter_raw(self, thread_id: str, ns: str, *, control_only: bool) -> Iterator[RawCheckpoint]:
+        """One namespace's checkpoints with their writes, oldest first (backends override to
+        stream; ``control_only``: only control writes need their values)."""
+        yield from self._raw_thread(thread_id).get(ns, ())
+
+    def _raw_one(self, thread_id: str, ns: str, checkpoint_id: str) -> RawCheckpoint | None:
+        """One checkpoint with its writes (backends override to read just it)."""
+        for raw in self._iter_raw(thread_id, ns, control_only=False):
+            if raw.checkpoint_id == checkpoint_id:
+                return raw
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
@@ -92,36 +107,73 @@ class Store(ABC):
             return self._summarize(entry)
         raise self._not_found(thread_id)
 
-    def load(self, thread_id: str) -> ThreadHistory:
-        """A whole thread, every namespace; `ThreadNotFound` if unknown."""
-        raws = self._raw_thread(thread_id)
-        if not raws:
-            raise self._not_found(thread_id)
-        return build_history(thread_id, raws)
+    def load(self, thread_id: str, *, control_only: bool = False) -> ThreadHistory:
+        """A whole thread, every namespace; `ThreadNotFound` if unknown.
+
+        Its steps are read from the store each time they are iterated, one at a time, so
+        holding a history costs nothing however long the thread is. ``control_only``: each
+        step's writes are only its interrupt, resume and error writes (what detectors need).
+        """
+        entry = self._entry(thread_id)
+        thread = self._summarize(entry)
+        return ThreadHistory(
+            thread=thread,
+            steps={
+                ns: StoredSteps(self, thread_id, ns, count, control_only=control_only)
+                for ns, count in self._ns_counts(entry).items()
+            },
+        )
 
     def history(self, thread_id: str, ns: str = "") -> tuple[Step, ...]:
-        """One namespace of a thread, oldest first."""
-        raws = self._raw_thread(thread_id)
-        if not raws:
-            raise self._not_found(thread_id)
-        if ns not in raws:
-            known = ", ".join(repr(n) for n in sorted(raws)) or "none"
+        """One namespace of a thread, oldest first, all at once (stream long ones with `steps`)."""
+        return tuple(self.steps(thread_id, ns))
+
+    def steps(self, thread_id: str, ns: str = "", *, control_only: bool = False) -> StoredSteps:
+        """One namespace's steps, oldest first, read from the store as they are iterated: memory
+        stays flat however long the thread. Each step's values are decoded when read."""
+        entry = self._entry(thread_id)
+        counts = self._ns_counts(entry)
+        if ns not in counts:
+            known = ", ".join(repr(n) for n in entry.namespaces) or "none"
             raise ThreadNotFound(f"Thread {thread_id!r} has no namespace {ns!r}; its namespaces are {known}.")
-        return tuple(build_steps(raws[ns]))
+        return StoredSteps(self, thread_id, ns, counts[ns], control_only=control_only)
+
+    def _stream(self, thread_id: str, ns: str, control_only: bool) -> Iterator[Step]:
+        return iter_steps(
+            self._iter_raw(thread_id, ns, control_only=control_only),
+            control_writes_only=control_only,
+            cache=ValueCache(),
+            lookup=lambda cid: self._raw_one(thread_id, ns, cid),
+        )
+
+    def _entry(self, thread_id: str) -> ThreadIndexEntry:
+        for entry in self._index_for(thread_id):
+            return entry
+        raise self._not_found(thread_id)
+
+    def _ns_counts(self, entry: ThreadIndexEntry) -> dict[str, int]:
+        """Checkpoints per namespace of a thread (backends override to count without reading)."""
+        return {
+            ns: sum(1 for _ in self._iter_raw(entry.thread_id, ns, control_only=True))
+            for ns in entry.namespaces
+        }
 
     def step(self, thread_id: str, checkpoint_id: str, ns: str | None = None) -> Step:
         """One checkpoint (searched in every namespace unless ``ns`` is given)."""
-        history = self.load(thread_id)
-        for namespace, steps in history.steps.items():
-            if ns is not None and namespace != ns:
-                continue
-            for s in steps:
-                if s.checkpoint_id == checkpoint_id:
-                    return s
+        namespaces = self._entry(thread_id).namespaces if ns is None else (ns,)
+        for namespace in namespaces:
+            raw = self._raw_one(thread_id, namespace, checkpoint_id)
+            if raw is not None:
+                return self._full_step(raw)
         raise CheckpointNotFound(
             f"Thread {thread_id!r} has no checkpoint {checkpoint_id!r}; "
             f"list them with: lgscope show STORE --thread {thread_id}."
         )
+
+    def _full_step(self, raw: RawCheckpoint) -> Step:
+        parent = self._raw_one(raw.thread_id, raw.checkpoint_ns, raw.parent_id) if raw.parent_id else None
+        chain = [parent, raw] if parent is not None else [raw]
+        return list(iter_steps(chain))[-1]
 
     pages_cheaply: bool = False
     """Whether `timeline` with ``offset``/``limit`` reads only that page (else: the whole
@@ -134,17 +186,17 @@ class Store(ABC):
         (backends that can skip decoding state do); nodes, interrupts, resumes and errors are
         there. ``offset``/``limit`` select a page of it (oldest first). Load a step in full
         with `step_at`."""
-        steps = self.history(thread_id, ns)
+        steps = self.steps(thread_id, ns, control_only=True)
         return steps[offset:] if limit is None else steps[offset : offset + limit]
 
     def timeline_size(self, thread_id: str, ns: str = "") -> int:
         """How many checkpoints one namespace of a thread has."""
-        return len(self.timeline(thread_id, ns))
+        return len(self.steps(thread_id, ns))
 
     def timeline_index(self, thread_id: str, checkpoint_id: str, ns: str = "") -> int | None:
         """A checkpoint's position in its namespace's timeline, or None if it is not there."""
-        for index, step in enumerate(self.timeline(thread_id, ns)):
-            if step.checkpoint_id == checkpoint_id:
+        for index, raw in enumerate(self._iter_raw(thread_id, ns, control_only=True)):
+            if raw.checkpoint_id == checkpoint_id:
                 return index
         return None
 
@@ -166,9 +218,10 @@ class Store(ABC):
         """
         ids: Sequence[str] = list(thread_ids) if thread_ids is not None else self.thread_ids(since=since)
         for tid in ids:
-            raws = self._raw_thread(tid)
-            if raws:
-                yield build_history(tid, raws, control_writes_only=not state_writes)
+            try:
+                yield self.load(tid, control_only=not state_writes)
+            except ThreadNotFound:
+                continue  # deleted since the ids were listed
 
     def scan_chunk(self, thread_ids: Sequence[str], *, state_writes: bool = True) -> Iterator[ThreadHistory]:
         """Like `scan` over a run of consecutive ids of `thread_ids()` (backends read it in bulk)."""
@@ -199,7 +252,7 @@ class Store(ABC):
             checkpoints=entry.checkpoints,
             size=entry.size,
             created_at=ts_from_checkpoint_id(entry.first_checkpoint_id),
-            corrupt=sum(1 for raws in latest.values() for r in raws if r.corrupt),
+            corrupt=sum(1 for s in last_by_ns.values() if s.corrupt),
         )
 
     def _not_found(self, thread_id: str) -> ThreadNotFound:
@@ -221,3 +274,52 @@ class Store(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url}>"
+
+
+class StoredSteps(Sequence[Step]):
+    """One namespace's steps as a sequence that reads the store each time it is iterated.
+
+    Iterating streams (memory flat in the thread's length); ``len`` is known without reading;
+    indexing reads up to the step asked for (the last one directly).
+    """
+
+    __slots__ = ("_control_only", "_count", "_ns", "_store", "_thread_id")
+
+    def __init__(
+        self, store: Store, thread_id: str, ns: str, count: int, *, control_only: bool = False
+    ) -> None:
+        self._store, self._thread_id, self._ns = store, thread_id, ns
+        self._count, self._control_only = count, control_only
+
+    def __iter__(self) -> Iterator[Step]:
+        return self._store._stream(self._thread_id, self._ns, self._control_only)
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> Step: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Step, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Step | tuple[Step, ...]:
+        if isinstance(index, slice):
+            start, stop, stride = index.indices(self._count)
+            return tuple(itertools.islice(iter(self), start, stop, stride))
+        position = index + self._count if index < 0 else index
+        if not 0 <= position < self._count:
+            raise IndexError(index)
+        for step in itertools.islice(iter(self), position, None):
+            return step
+        raise IndexError(index)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, StoredSteps | tuple | list):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<StoredSteps {self._thread_id!r} ns={self._ns!r}: {self._count} steps>"

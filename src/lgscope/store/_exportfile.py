@@ -5,12 +5,9 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from lgscope._exceptions import DecodeError
 from lgscope.store._base import Store, ThreadIndexEntry
 from lgscope.store._raw import RawCheckpoint, RawWrite
-from lgscope.store.decode import Decoder
 from lgscope.store.export import read_export
 
 __all__ = ["ExportStore"]
@@ -32,18 +29,11 @@ class ExportStore(Store):
         self._raws = self._build()
 
     def _build(self) -> dict[str, list[RawCheckpoint]]:
-        decoder = Decoder()
         by_ns: dict[str, list[RawCheckpoint]] = {}
         for rec in self.export.records:
             blobs = {ch: (str(e["type"]), _bytes(e.get("data"))) for ch, e in rec["channels"].items()}
-            values: dict[str, Any] = {}
             corrupt = None
-            for ch, (type_, data) in blobs.items():
-                try:
-                    values[ch] = decoder.decode_typed(type_, data)
-                except DecodeError as exc:
-                    corrupt = corrupt or f"channel {ch!r}: {exc}"
-            checkpoint = {**rec["checkpoint"], "channel_values": values}
+            checkpoint = {k: v for k, v in rec["checkpoint"].items() if k != "channel_values"}
             writes = [
                 RawWrite(
                     w["task_id"],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping
 
-__all__ = ["channel_slices", "pack_map", "skip"]
+__all__ = ["array_header", "array_info", "channel_slices", "pack_map", "skip", "split_checkpoint"]
 
 _FIXED = {
     0xC0: 1,
@@ -65,8 +65,18 @@ def _container(data: bytes, pos: int) -> tuple[int, int, int]:
     return -1, 0, 0
 
 
+_EOF = "unexpected end of file"
+
+
 def skip(data: bytes, pos: int) -> int:
-    """The position just past the msgpack object starting at ``pos``."""
+    """The position just past the msgpack object starting at ``pos``; ValueError if there is none."""
+    try:
+        return _skip(data, pos)
+    except (IndexError, struct.error):
+        raise ValueError(_EOF) from None
+
+
+def _skip(data: bytes, pos: int) -> int:
     pending = 1
     while pending:
         pending -= 1
@@ -87,7 +97,7 @@ def skip(data: bytes, pos: int) -> int:
             pos += header
             pending += items * factor
         if pos > len(data):
-            raise ValueError("truncated msgpack")
+            raise ValueError(_EOF)
     return pos
 
 
@@ -106,27 +116,63 @@ def _str_at(data: bytes, pos: int) -> tuple[str, int]:
 
 def channel_slices(checkpoint_blob: bytes) -> dict[str, bytes]:
     """Each ``channel_values`` entry's raw msgpack bytes, by channel name."""
-    items, header, factor = _container(checkpoint_blob, 0)
+    return split_checkpoint(checkpoint_blob)[1]
+
+
+def split_checkpoint(blob: bytes) -> tuple[bytes, dict[str, bytes]]:
+    """A checkpoint map cut in two without decoding a value: the map of every entry but
+    ``channel_values`` (small: versions, ids, timestamps), and each channel value's bytes.
+
+    Raises ValueError when ``blob`` is not a msgpack map."""
+    try:
+        return _split(blob)
+    except (IndexError, struct.error):
+        raise ValueError(_EOF) from None
+
+
+def _split(blob: bytes) -> tuple[bytes, dict[str, bytes]]:
+    items, header, factor = _container(blob, 0)
     if factor != 2:
         raise ValueError("a checkpoint blob is a msgpack map")
     pos = header
+    kept: list[bytes] = []
+    channels: dict[str, bytes] = {}
     for _ in range(items):
-        key, pos = _str_at(checkpoint_blob, pos)
+        start = pos
+        key, pos = _str_at(blob, pos)
         if key != "channel_values":
-            pos = skip(checkpoint_blob, pos)
+            pos = skip(blob, pos)
+            kept.append(blob[start:pos])
             continue
-        count, inner, factor = _container(checkpoint_blob, pos)
+        count, inner, factor = _container(blob, pos)
         if factor != 2:
             raise ValueError("channel_values is not a map")
         pos += inner
-        out: dict[str, bytes] = {}
         for _ in range(count):
-            name, pos = _str_at(checkpoint_blob, pos)
-            end = skip(checkpoint_blob, pos)
-            out[name] = checkpoint_blob[pos:end]
+            name, pos = _str_at(blob, pos)
+            end = skip(blob, pos)
+            channels[name] = blob[pos:end]
             pos = end
-        return out
-    return {}
+    if pos > len(blob):
+        raise ValueError(_EOF)
+    return _map_header(len(kept)) + b"".join(kept), channels
+
+
+def array_info(data: bytes) -> tuple[int, int] | None:
+    """``(items, header size)`` of the msgpack array ``data`` holds, or None if it holds another type."""
+    if not data:
+        return None
+    items, header, factor = _container(data, 0)
+    return (items, header) if factor == 1 else None
+
+
+def array_header(n: int) -> bytes:
+    """The msgpack header of an array of ``n`` items."""
+    if n <= 15:
+        return bytes([0x90 | n])
+    if n <= 0xFFFF:
+        return b"\xdc" + struct.pack(">H", n)
+    return b"\xdd" + struct.pack(">I", n)
 
 
 def _map_header(n: int) -> bytes:

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import struct
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import ormsgpack
 
-from lgscope._exceptions import DecodeError, NotACheckpointStore, StoreUnavailable
+from lgscope._exceptions import NotACheckpointStore, StoreUnavailable, ThreadNotFound
 from lgscope.model import ThreadHistory
 from lgscope.store._base import Store, ThreadIndexEntry
+from lgscope.store._msgpack import skip
 from lgscope.store._raw import CONTROL_SQL, RawCheckpoint, RawWrite, build_history
-from lgscope.store.decode import Decoder
 
 __all__ = ["PostgresStore", "safe_url"]
 
 _TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
+_BULK_BYTES = 16 * 1024 * 1024
+"""Stored bytes past which a thread is streamed on its own instead of read in bulk."""
+_PAGE = 32
+"""Checkpoints read per round trip when a thread is streamed."""
 
 
 def safe_url(url: str) -> str:
@@ -145,11 +150,40 @@ class PostgresStore(Store):
         return functools.partial(PostgresStore, self._dsn, connect_timeout=self._connect_timeout)
 
     def _bulk(self, chunk: list[str] | None, state_writes: bool) -> Iterator[ThreadHistory]:
+        # Small threads in bulk; one past `_BULK_BYTES` is streamed on its own (`load`) and the
+        # bulk read resumes after it, so memory stays bounded.
+        after: str | None = None
+        while True:
+            large: str | None = None
+            for item in self._bulk_from(chunk, after, state_writes):
+                if isinstance(item, str):
+                    large = item
+                    break
+                yield item
+            if large is None:
+                return
+            try:
+                yield self.load(large, control_only=not state_writes)
+            except ThreadNotFound:
+                pass  # deleted since
+            after = large
+
+    def _bulk_from(
+        self, chunk: list[str] | None, after: str | None, state_writes: bool
+    ) -> Iterator[ThreadHistory | str]:
         # The whole store (or a chunk of threads) through three server-side cursors in one
         # snapshot, merged thread by thread, instead of three round trips per thread. Threads
         # are ordered bytewise (COLLATE "C", as Python orders them); within a thread, rows come
         # in the order the per-thread queries read them.
-        where, args = ("WHERE thread_id = ANY(%s) ", (chunk,)) if chunk is not None else ("", ())
+        conditions, params = [], list[Any]()
+        if chunk is not None:
+            conditions.append("thread_id = ANY(%s)")
+            params.append(chunk)
+        if after is not None:
+            conditions.append('thread_id > %s COLLATE "C"')
+            params.append(after)
+        where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
+        args = tuple(params)
         size = "pg_column_size(checkpoint) + pg_column_size(metadata)"
         # unless asked for, only control writes' values cross the wire (see SqliteStore)
         value = "blob" if state_writes else f"CASE WHEN channel IN {CONTROL_SQL} THEN blob END"
@@ -183,11 +217,16 @@ class PostgresStore(Store):
                 write = next(write_rows, None)
                 for thread_id, group in itertools.groupby(checkpoints, key=lambda r: r[0]):
                     rows = [r[1:] for r in group]
+                    held = sum(int(r[-1] or 0) for r in rows)
                     own_blobs: dict[tuple[str, str, str], tuple[str, bytes | None]] = {}
                     while blob is not None and blob[0] < thread_id:
                         blob = next(blob_rows, None)  # blobs of a thread with no checkpoint left
                     while blob is not None and blob[0] == thread_id:
                         own_blobs[(blob[1], blob[2], blob[3])] = (blob[4], blob[5])
+                        held += len(blob[5] or b"")
+                        if held > _BULK_BYTES:
+                            yield thread_id
+                            return
                         blob = next(blob_rows, None)
                     own_writes: list[Sequence[Any]] = []
                     while write is not None and write[0] < thread_id:
@@ -201,6 +240,95 @@ class PostgresStore(Store):
 
     def _raw_latest(self, thread_id: str) -> dict[str, list[RawCheckpoint]]:
         return self._load(thread_id, latest=True)
+
+    def _iter_raw(self, thread_id: str, ns: str, *, control_only: bool) -> Iterator[RawCheckpoint]:
+        # Pages of checkpoints by key, each with the blobs it introduces and its writes: a blob
+        # crosses the wire once per page that needs it, and a page's values are all that is held.
+        size = "pg_column_size(checkpoint) + pg_column_size(metadata)"
+        value = f"CASE WHEN channel IN {CONTROL_SQL} THEN blob END" if control_only else "blob"
+        held: dict[tuple[str, str, str], tuple[str, bytes | None]] = {}
+        parents: dict[tuple[str, str], Mapping[str, Any]] = {}
+        after = ""
+        while True:
+            with self._tx() as cur:
+                cur.execute(
+                    f"SELECT checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata, {size} "
+                    "FROM checkpoints WHERE thread_id = %s AND checkpoint_ns = %s AND checkpoint_id > %s "
+                    "ORDER BY checkpoint_id LIMIT %s",
+                    (thread_id, ns, after, _PAGE),
+                )
+                rows = cur.fetchall()
+                if not rows:
+                    return
+                wanted = {
+                    (ch, str(ver))
+                    for row in rows
+                    for ch, ver in ((row[3] or {}).get("channel_versions") or {}).items()
+                    if (ns, ch, str(ver)) not in held
+                }
+                fetched: dict[tuple[str, str, str], tuple[str, bytes | None]] = {}
+                if wanted:
+                    channels, versions = zip(*sorted(wanted), strict=True)
+                    cur.execute(
+                        "SELECT b.channel, b.version, b.type, b.blob FROM checkpoint_blobs b "
+                        "JOIN unnest(%s::text[], %s::text[]) AS w(channel, version) "
+                        "ON b.channel = w.channel AND b.version = w.version "
+                        "WHERE b.thread_id = %s AND b.checkpoint_ns = %s",
+                        (list(channels), list(versions), thread_id, ns),
+                    )
+                    fetched = {(ns, ch, ver): (typ, blob) for ch, ver, typ, blob in cur.fetchall()}
+                cur.execute(
+                    f"SELECT checkpoint_ns, checkpoint_id, task_id, {self._task_path}, idx, channel, type, {value} "
+                    "FROM checkpoint_writes WHERE thread_id = %s AND checkpoint_ns = %s AND checkpoint_id = ANY(%s) "
+                    f"ORDER BY checkpoint_id, {self._task_path}, task_id, idx",
+                    (thread_id, ns, [r[1] for r in rows]),
+                )
+                writes = cur.fetchall()
+            raws = _assemble(thread_id, rows, {**held, **fetched}, writes, parents).get(ns, [])
+            # keep only what the last checkpoint of the page holds: the next page's parent
+            last = (rows[-1][3] or {}).get("channel_versions") or {}
+            keep = {(ns, ch, str(ver)) for ch, ver in last.items()}
+            held = {k: v for k, v in {**held, **fetched}.items() if k in keep}
+            parents = {(ns, rows[-1][1]): last}
+            yield from raws
+            after = rows[-1][1]
+
+    def _raw_one(self, thread_id: str, ns: str, checkpoint_id: str) -> RawCheckpoint | None:
+        size = "pg_column_size(checkpoint) + pg_column_size(metadata)"
+        with self._tx() as cur:
+            cur.execute(
+                f"SELECT checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata, {size} "
+                "FROM checkpoints WHERE thread_id = %s AND checkpoint_ns = %s AND checkpoint_id = %s",
+                (thread_id, ns, checkpoint_id),
+            )
+            rows = cur.fetchall()
+            if not rows:
+                return None
+            versions = (rows[0][3] or {}).get("channel_versions") or {}
+            cur.execute(
+                "SELECT b.channel, b.version, b.type, b.blob FROM checkpoint_blobs b "
+                "JOIN unnest(%s::text[], %s::text[]) AS w(channel, version) "
+                "ON b.channel = w.channel AND b.version = w.version WHERE b.thread_id = %s AND b.checkpoint_ns = %s",
+                (list(versions), [str(v) for v in versions.values()], thread_id, ns),
+            )
+            blobs = {(ns, ch, ver): (typ, blob) for ch, ver, typ, blob in cur.fetchall()}
+            cur.execute(
+                f"SELECT checkpoint_ns, checkpoint_id, task_id, {self._task_path}, idx, channel, type, blob "
+                "FROM checkpoint_writes WHERE thread_id = %s AND checkpoint_ns = %s AND checkpoint_id = %s "
+                f"ORDER BY {self._task_path}, task_id, idx",
+                (thread_id, ns, checkpoint_id),
+            )
+            writes = cur.fetchall()
+        raws = _assemble(thread_id, rows, blobs, writes).get(ns, [])
+        return raws[0] if raws else None
+
+    def _ns_counts(self, entry: ThreadIndexEntry) -> dict[str, int]:
+        with self._tx() as cur:
+            cur.execute(
+                "SELECT checkpoint_ns, count(*) FROM checkpoints WHERE thread_id = %s GROUP BY checkpoint_ns",
+                (entry.thread_id,),
+            )
+            return {ns: int(n) for ns, n in cur.fetchall()}
 
     def _load(self, thread_id: str, *, latest: bool) -> dict[str, list[RawCheckpoint]]:
         size = "pg_column_size(checkpoint) + pg_column_size(metadata)"
@@ -254,53 +382,63 @@ def _group_index(rows: Sequence[Sequence[Any]]) -> Iterator[ThreadIndexEntry]:
         yield ThreadIndexEntry(tid, namespaces, a["count"], a["size"], a["last"], a["first"])
 
 
+def _truncated(channel: str, data: bytes) -> str | None:
+    """Why a blob is not one whole msgpack value (its structure walked, nothing decoded), or None."""
+    try:
+        if skip(data, 0) == len(data):
+            return None
+        why = "bytes past its end"
+    except (ValueError, IndexError, struct.error) as exc:
+        why = str(exc) or type(exc).__name__
+    return (
+        f"channel {channel!r}: A msgpack blob of {len(data)} bytes is corrupt or truncated ({why}); "
+        "the rest of the history is still readable."
+    )
+
+
 def _assemble(
     thread_id: str,
     rows: Sequence[Sequence[Any]],
-    blobs: dict[tuple[str, str, str], tuple[str, bytes | None]],
-    writes: Sequence[Sequence[Any]],
+    blobs: Mapping[tuple[str, str, str], tuple[str, bytes | None]],
+    writes: Iterable[Sequence[Any]],
+    parents: dict[tuple[str, str], Mapping[str, Any]] | None = None,
 ) -> dict[str, list[RawCheckpoint]]:
-    decoder = Decoder()
-    decoded: dict[tuple[str, str, str], Any] = {}
+    """Rows of ``checkpoints`` with their blobs and writes, as raw checkpoints (nothing decoded
+    but the frame: a value stays bytes until something reads it)."""
     by_ns: dict[str, list[RawCheckpoint]] = {}
     by_key: dict[tuple[str, str], RawCheckpoint] = {}
-    parents: dict[tuple[str, str], dict[str, Any]] = {}
+    parents = {} if parents is None else parents
     for ns, cid, pid, checkpoint, metadata, size in rows:
-        checkpoint = dict(checkpoint or {})
-        versions: dict[str, Any] = checkpoint.get("channel_versions") or {}
-        values: dict[str, Any] = dict(checkpoint.get("channel_values") or {})
-        corrupt = None
+        frame = dict(checkpoint or {})
+        inline: dict[str, Any] = frame.pop("channel_values", None) or {}
+        versions: dict[str, Any] = frame.get("channel_versions") or {}
         parent_versions = parents.get((ns, pid or ""), {})
         introduced = 0
+        # Postgres keeps primitive values inline in the checkpoint's JSON, the rest as blobs.
         typed: dict[str, tuple[str, bytes | None]] = {
-            ch: ("null", None) if v is None else ("msgpack", ormsgpack.packb(v)) for ch, v in values.items()
+            ch: ("null", None) if v is None else ("msgpack", ormsgpack.packb(v)) for ch, v in inline.items()
         }
+        corrupt = None
         for ch, ver in versions.items():
-            key = (ns, ch, str(ver))
-            stored = blobs.get(key)
+            stored = blobs.get((ns, ch, str(ver)))
             if stored is None or stored[0] == "empty":
                 continue
-            typed[ch] = (stored[0], bytes(stored[1]) if stored[1] is not None else None)
+            data = bytes(stored[1]) if stored[1] is not None else None
+            typed[ch] = (stored[0], data)
             if parent_versions.get(ch) != ver:
-                introduced += len(stored[1] or b"")
-            if key not in decoded:
-                try:
-                    decoded[key] = decoder.decode_typed(stored[0], stored[1])
-                except DecodeError as exc:
-                    decoded[key] = None
-                    corrupt = corrupt or f"channel {ch!r}: {exc}"
-            values[ch] = decoded[key]
-        checkpoint["channel_values"] = values
+                introduced += len(data or b"")
+                if corrupt is None and stored[0] == "msgpack" and data is not None:
+                    corrupt = _truncated(ch, data)
         parents[(ns, cid)] = versions
         raw = RawCheckpoint(
             thread_id,
             ns,
             cid,
             pid,
-            checkpoint,
+            frame,
             dict(metadata or {}),
             [],
-            int(size) + introduced,
+            int(size or 0) + introduced,
             corrupt,
             blobs=typed,
         )

@@ -10,7 +10,8 @@ from __future__ import annotations
 import ast
 import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from lgscope.model import (
     INTERRUPT,
     RESUME,
     TASKS,
+    ChannelChange,
     Interrupt,
     Step,
     TaskError,
@@ -31,6 +33,8 @@ from lgscope.model import (
     is_bookkeeping,
     node_from_task_path,
 )
+from lgscope.store._msgpack import array_header, array_info
+from lgscope.store._values import LazyValues, ValueCache, digest_of, digest_of_value
 from lgscope.store.decode import TYPE_KEY, decode_typed
 
 __all__ = [
@@ -39,6 +43,7 @@ __all__ = [
     "RawWrite",
     "build_history",
     "build_steps",
+    "iter_steps",
     "build_thread",
     "ts_from_checkpoint_id",
 ]
@@ -66,22 +71,27 @@ class RawWrite:
 
 @dataclass(slots=True)
 class RawCheckpoint:
-    """One checkpoint as read from a backend, its blobs already decoded to inert data."""
+    """One checkpoint as read from a backend: its frame decoded, its channel values not."""
 
     thread_id: str
     checkpoint_ns: str
     checkpoint_id: str
     parent_id: str | None
     checkpoint: dict[str, Any] | None
-    """``v, ts, id, channel_values, channel_versions, versions_seen``; None when corrupt."""
+    """``v, ts, id, channel_versions, versions_seen, updated_channels`` (no ``channel_values``);
+    None when corrupt."""
     metadata: dict[str, Any]
     writes: list[RawWrite] = field(default_factory=list)
     size: int = 0
     corrupt: str | None = None
-    blob: bytes | None = None
-    """The whole serialized checkpoint, where the store keeps it as one msgpack map (SQLite)."""
     blobs: dict[str, tuple[str, bytes | None]] | None = None
-    """Each channel value's ``(type, bytes)``, where the store keeps them apart (Postgres, exports)."""
+    """Each channel value's stored ``(type, bytes)``."""
+    values: dict[str, Any] | None = None
+    """Each channel's decoded value, from backends that only see decoded values (a saver's API)."""
+
+    def channels(self) -> Iterable[str]:
+        """The channels that hold a value."""
+        return self.blobs if self.blobs is not None else (self.values or {})
 
 
 def ts_from_checkpoint_id(checkpoint_id: str) -> datetime | None:
@@ -137,17 +147,19 @@ def _newer(a: Any, b: Any) -> bool:
         return str(a) > str(b)
 
 
-def _next_nodes(ck: Mapping[str, Any] | None) -> tuple[str, ...]:
+def _next_nodes(
+    ck: Mapping[str, Any] | None, available: Iterable[str], sends: Sequence[str]
+) -> tuple[str, ...]:
     """Nodes a checkpoint triggers: ``branch:to:X`` channels newer than what X has seen."""
     if not ck:
         return ()
     versions: Mapping[str, Any] = ck.get("channel_versions") or {}
     seen: Mapping[str, Mapping[str, Any]] = ck.get("versions_seen") or {}
-    available: Mapping[str, Any] = ck.get("channel_values") or {}
+    held = available if isinstance(available, Mapping | set | frozenset) else set(available)
     out: list[str] = []
     for chan, version in versions.items():
         # Consuming a trigger bumps its version too; only a channel holding a value triggers.
-        if chan not in available:
+        if chan not in held:
             continue
         if chan.startswith("branch:to:"):
             node = chan[len("branch:to:") :]
@@ -157,14 +169,16 @@ def _next_nodes(ck: Mapping[str, Any] | None) -> tuple[str, ...]:
             continue
         if _newer(version, (seen.get(node) or {}).get(chan)):
             out.append(node)
-    for send in _sends(ck):
-        out.append(send)
+    out.extend(sends)
     return tuple(sorted(out))
 
 
-def _sends(ck: Mapping[str, Any] | None) -> list[str]:
-    values = (ck or {}).get("channel_values") or {}
-    tasks = values.get(TASKS)
+def _sends(raw: RawCheckpoint, cache: ValueCache) -> list[str]:
+    if raw.blobs is not None:
+        stored = raw.blobs.get(TASKS)
+        tasks = cache.decode_or_mark(*stored) if stored is not None else None
+    else:
+        tasks = (raw.values or {}).get(TASKS)
     if not isinstance(tasks, list):
         return []
     return [_send_node(t) or "?" for t in tasks]
@@ -180,25 +194,41 @@ def _send_node(send: Any) -> str | None:
     return None
 
 
-def _push_node(task_path: str, parent: RawCheckpoint | None, parent_writes: Sequence[Any]) -> str | None:
-    """A push task's node: the Send its path indexes, in the parent's pending Sends."""
+def _push_node(task_path: str, sends: Sequence[str]) -> str | None:
+    """A push task's node: the Send its path indexes, in the checkpoint's pending Sends."""
     if not task_path.startswith("~__pregel_push, "):
         return None
     try:
         idx = int(task_path.split(",")[1])
     except (IndexError, ValueError):
         return None
-    sends = _sends(parent.checkpoint if parent else None)
     if 0 <= idx < len(sends):
         return sends[idx]
     return None
 
 
-def _producer_nodes(
-    raw: RawCheckpoint,
-    parent: RawCheckpoint | None,
-    parent_writes: list[tuple[RawWrite, Any, str | None]],
-) -> tuple[str, ...]:
+@dataclass(slots=True)
+class _Frame:
+    """What a checkpoint's children need from it, kept after its values are let go."""
+
+    versions: Mapping[str, Any]
+    next: tuple[str, ...]
+    sends: list[str]
+    writes: list[tuple[RawWrite, Any, str | None]]
+
+
+def _frame(raw: RawCheckpoint, cache: ValueCache, control_only: bool) -> _Frame:
+    ck = raw.checkpoint or {}
+    sends = _sends(raw, cache) if TASKS in raw.channels() else []
+    return _Frame(
+        ck.get("channel_versions") or {},
+        _next_nodes(ck, raw.channels(), sends),
+        sends,
+        _decoded_writes(raw, control_only) if raw.writes else [],
+    )
+
+
+def _producer_nodes(raw: RawCheckpoint, parent: _Frame | None) -> tuple[str, ...]:
     source = raw.metadata.get("source")
     if source == "input" or parent is None:
         return ("__input__",)
@@ -208,18 +238,87 @@ def _producer_nodes(
         return ("__fork__",)
     names: set[str] = set()
     have_paths = False
-    for w, _value, _err in parent_writes:
-        if w.channel in (INTERRUPT, RESUME, ERROR) or not w.task_path:
+    for w, _value, _err in parent.writes:
+        if w.channel in _CONTROL or not w.task_path:
             continue
         have_paths = True
-        node = _node_of_path(w.task_path) or _push_node(w.task_path, parent, parent_writes)
+        node = _node_of_path(w.task_path) or _push_node(w.task_path, parent.sends)
         if node:
             names.add(node)
     if not have_paths:
         # Stores that keep no task paths (a saver's public API): the parent's triggers are
         # exactly the tasks whose writes made this checkpoint.
-        names.update(_next_nodes(parent.checkpoint))
+        names.update(parent.next)
     return tuple(sorted(names))
+
+
+def _blob_change(
+    channel: str,
+    new: tuple[str, bytes | None] | None,
+    old: tuple[str, bytes | None] | None,
+    cache: ValueCache,
+) -> ChannelChange:
+    if new is None:
+        return ChannelChange(channel, "set", 0, 0, _NONE_DIGEST, _none)
+    ntype, ndata = new
+    data = ndata or b""
+
+    def load() -> Any:
+        return cache.decode_or_mark(ntype, ndata)
+
+    if old is not None and old[0] == ntype and old[1] == ndata:
+        return ChannelChange(channel, "same", 0, 0, lambda: digest_of(data), load)
+    if ntype == "msgpack" and old is not None and old[0] == "msgpack" and ndata and old[1]:
+        now, before = array_info(ndata), array_info(old[1])
+        if now is not None and before is not None and now[0] > before[0]:
+            body = memoryview(old[1])[before[1] :]
+            # The parent's items are a prefix of ours: what changed is the items after them,
+            # found by one memcmp of the stored bytes (nothing decoded).
+            if ndata.startswith(body, now[1]):
+                suffix = ndata[now[1] + len(body) :]
+                items = now[0] - before[0]
+                encoded = array_header(items) + suffix
+                return ChannelChange(
+                    channel,
+                    "append",
+                    items,
+                    len(suffix),
+                    lambda: digest_of(suffix),
+                    lambda: cache.decode_or_mark("msgpack", encoded),
+                )
+    return ChannelChange(channel, "set", 0, len(data), lambda: digest_of(data), load)
+
+
+def _value_change(channel: str, new: Any, old: Any, had_old: bool) -> ChannelChange:
+    if had_old and new == old:
+        return ChannelChange(channel, "same", 0, 0, lambda: digest_of_value(new), lambda: new)
+    if isinstance(new, list) and isinstance(old, list) and len(new) > len(old) and new[: len(old)] == old:
+        added = new[len(old) :]
+        return ChannelChange(channel, "append", len(added), 0, lambda: digest_of_value(added), lambda: added)
+    return ChannelChange(channel, "set", 0, 0, lambda: digest_of_value(new), lambda: new)
+
+
+_NONE_DIGEST = b"\x00" * 16
+
+
+def _none() -> None:
+    return None
+
+
+def _changes(
+    raw: RawCheckpoint, parent: RawCheckpoint | None, changed: Sequence[str], cache: ValueCache
+) -> tuple[ChannelChange, ...]:
+    out = []
+    if raw.blobs is not None:
+        old_blobs = parent.blobs if parent is not None and parent.blobs is not None else {}
+        for ch in changed:
+            out.append(_blob_change(ch, raw.blobs.get(ch), old_blobs.get(ch), cache))
+    else:
+        values = raw.values or {}
+        old_values = (parent.values or {}) if parent is not None else {}
+        for ch in changed:
+            out.append(_value_change(ch, values.get(ch), old_values.get(ch), ch in old_values))
+    return tuple(out)
 
 
 def _interrupts(
@@ -292,100 +391,139 @@ def _parse_error_repr(text: str) -> tuple[str, str]:
     return type_name, str(parsed[0]) if len(parsed) == 1 else ", ".join(map(str, parsed))
 
 
-def build_steps(raws: Sequence[RawCheckpoint], *, control_writes_only: bool = False) -> list[Step]:
-    """Turn one namespace's checkpoints (oldest first) into `Step`s.
+_WINDOW = 64
+"""Checkpoints whose frames a stream keeps for children that do not follow their parent."""
 
-    With ``control_writes_only`` (scans, timelines), a step's ``writes`` are only its interrupt,
-    resume and error writes: the state other writes wrote is in the next checkpoint anyway.
+
+def iter_steps(
+    raws: Iterable[RawCheckpoint],
+    *,
+    control_writes_only: bool = False,
+    cache: ValueCache | None = None,
+    lookup: Callable[[str], RawCheckpoint | None] | None = None,
+) -> Iterator[Step]:
+    """Turn one namespace's checkpoints (oldest first) into `Step`s, one at a time.
+
+    Memory does not grow with the stream: values stay stored bytes until read (decoded once
+    per distinct bytes by ``cache``), and only the last few checkpoints' frames are kept to
+    tell what produced the next. A checkpoint whose parent is further back (a fork) gets it
+    from ``lookup`` when given. With ``control_writes_only`` (scans, timelines), a step's
+    ``writes`` are only its interrupt, resume and error writes.
     """
-    by_id = {r.checkpoint_id: r for r in raws}
-    writes_of: dict[str, list[tuple[RawWrite, Any, str | None]]] = {}
-
-    def writes(r: RawCheckpoint) -> list[tuple[RawWrite, Any, str | None]]:
-        got = writes_of.get(r.checkpoint_id)
-        if got is None:
-            got = writes_of[r.checkpoint_id] = _decoded_writes(r, control_writes_only)
-        return got
-
-    steps: list[Step] = []
-    empty: dict[str, Any] = {}
+    cache = cache or ValueCache()
+    frames: OrderedDict[str, _Frame] = OrderedDict()
+    prev: RawCheckpoint | None = None
     for raw in raws:
-        parent = by_id.get(raw.parent_id) if raw.parent_id else None
-        ts = _parse_ts(raw)
-        ck = raw.checkpoint or empty
-        # shared with the decoded checkpoint, not copied: steps are read-only
-        versions: Mapping[str, Any] = ck.get("channel_versions") or empty
-        parent_versions: Mapping[str, Any] = (
-            (parent.checkpoint or empty).get("channel_versions") or empty if parent else empty
-        )
-        values = {k: v for k, v in (ck.get("channel_values") or empty).items() if not _BOOKKEEPING[k]}
-        changed = tuple(
-            sorted(ch for ch, v in versions.items() if parent_versions.get(ch) != v and not _BOOKKEEPING[ch])
-        )
-        own = writes(raw)
-        next_nodes = _next_nodes(ck)
-        node_of_task: dict[str, str] = {}
-        step_writes: tuple[Write, ...] = ()
-        corrupt = raw.corrupt
-        if own:
-            node_of_task = {
-                w.task_id: n for w, _v, _e in own if (n := _node_of_path(w.task_path)) is not None
-            }
+        frame = _frame(raw, cache, control_writes_only)
+        parent: _Frame | None = None
+        parent_raw: RawCheckpoint | None = None
+        if raw.parent_id:
+            parent = frames.get(raw.parent_id)
+            if prev is not None and prev.checkpoint_id == raw.parent_id:
+                parent_raw = prev
+            elif lookup is not None:
+                parent_raw = lookup(raw.parent_id)
+                if parent_raw is not None and parent is None:
+                    parent = _frame(parent_raw, cache, control_writes_only)
+        yield _step(raw, frame, parent, parent_raw, cache, control_writes_only)
+        frames[raw.checkpoint_id] = frame
+        if len(frames) > _WINDOW:
+            frames.popitem(last=False)
+        prev = raw
+
+
+def build_steps(raws: Iterable[RawCheckpoint], *, control_writes_only: bool = False) -> list[Step]:
+    """Every step of one namespace at once (`iter_steps` for long ones); parents are looked up
+    among ``raws``."""
+    raws = list(raws)
+    by_id = {r.checkpoint_id: r for r in raws}
+    return list(iter_steps(raws, control_writes_only=control_writes_only, lookup=by_id.get))
+
+
+def _step(
+    raw: RawCheckpoint,
+    frame: _Frame,
+    parent: _Frame | None,
+    parent_raw: RawCheckpoint | None,
+    cache: ValueCache,
+    control_writes_only: bool,
+) -> Step:
+    ts = _parse_ts(raw)
+    ck = raw.checkpoint or _EMPTY
+    # shared with the decoded checkpoint, not copied: steps are read-only
+    versions: Mapping[str, Any] = ck.get("channel_versions") or _EMPTY
+    parent_versions: Mapping[str, Any] = parent.versions if parent is not None else _EMPTY
+    values: Mapping[str, Any]
+    if raw.blobs is not None:
+        values = LazyValues(raw.blobs, cache)
+    else:
+        values = {k: v for k, v in (raw.values or _EMPTY).items() if not _BOOKKEEPING[k]}
+    changed = tuple(
+        sorted(ch for ch, v in versions.items() if parent_versions.get(ch) != v and not _BOOKKEEPING[ch])
+    )
+    own = frame.writes
+    next_nodes = frame.next
+    node_of_task: dict[str, str] = {}
+    step_writes: tuple[Write, ...] = ()
+    corrupt = raw.corrupt
+    if own:
+        node_of_task = {w.task_id: n for w, _v, _e in own if (n := _node_of_path(w.task_path)) is not None}
+        for w, _v, _e in own:
+            if w.task_id not in node_of_task and (n := _push_node(w.task_path, frame.sends)):
+                node_of_task[w.task_id] = n
+        if len(set(next_nodes)) == 1:
+            # Writes against a checkpoint come from the tasks it triggers; with one
+            # candidate that is the writer, even where the store keeps no task paths.
+            only = next_nodes[0]
             for w, _v, _e in own:
-                if w.task_id not in node_of_task and (n := _push_node(w.task_path, raw, own)):
-                    node_of_task[w.task_id] = n
-            if len(next_nodes) == 1 or len(set(next_nodes)) == 1:
-                # Writes against a checkpoint come from the tasks it triggers; with one
-                # candidate that is the writer, even where the store keeps no task paths.
-                only = next_nodes[0]
-                for w, _v, _e in own:
-                    if w.task_id not in node_of_task:
-                        node_of_task[w.task_id] = only
-            step_writes = tuple(
-                Write(
-                    task_id=w.task_id,
-                    task_path=w.task_path,
-                    idx=w.idx,
-                    channel=w.channel,
-                    value=value,
-                    type=w.type or "",
-                    size=len(w.value or b""),
-                    node=node_of_task.get(w.task_id),
-                )
-                for w, value, _err in own
-                if not control_writes_only or w.channel in _CONTROL
+                if w.task_id not in node_of_task:
+                    node_of_task[w.task_id] = only
+        step_writes = tuple(
+            Write(
+                task_id=w.task_id,
+                task_path=w.task_path,
+                idx=w.idx,
+                channel=w.channel,
+                value=value,
+                type=w.type or "",
+                size=len(w.value or b""),
+                node=node_of_task.get(w.task_id),
             )
-            if corrupt is None:
-                corrupt = next((err for _w, _v, err in own if err), None)
-        step = raw.metadata.get("step", -1)
-        steps.append(
-            Step(
-                thread_id=raw.thread_id,
-                checkpoint_ns=raw.checkpoint_ns,
-                checkpoint_id=raw.checkpoint_id,
-                parent_id=raw.parent_id,
-                step=step if _is_int(step) else -1,
-                source=str(raw.metadata.get("source", "")),
-                ts=ts,
-                nodes=_producer_nodes(raw, parent, writes(parent) if parent else []),
-                values=values,
-                changed=changed,
-                versions=versions,
-                next=next_nodes,
-                writes=step_writes,
-                interrupts=_interrupts(raw, ts, own, node_of_task) if own else (),
-                resumes=tuple(w for w in step_writes if w.channel == RESUME),
-                errors=tuple(
-                    _task_error(raw, w, value, node_of_task.get(w.task_id))
-                    for w, value, _err in own
-                    if w.channel == ERROR
-                ),
-                metadata=raw.metadata,
-                size=raw.size,
-                corrupt=corrupt,
-            )
+            for w, value, _err in own
+            if not control_writes_only or w.channel in _CONTROL
         )
-    return steps
+        if corrupt is None:
+            corrupt = next((err for _w, _v, err in own if err), None)
+    step = raw.metadata.get("step", -1)
+    return Step(
+        thread_id=raw.thread_id,
+        checkpoint_ns=raw.checkpoint_ns,
+        checkpoint_id=raw.checkpoint_id,
+        parent_id=raw.parent_id,
+        step=step if _is_int(step) else -1,
+        source=str(raw.metadata.get("source", "")),
+        ts=ts,
+        nodes=_producer_nodes(raw, parent) if raw.parent_id else ("__input__",),
+        values=values,
+        changed=changed,
+        versions=versions,
+        next=next_nodes,
+        writes=step_writes,
+        interrupts=_interrupts(raw, ts, own, node_of_task) if own else (),
+        resumes=tuple(w for w in step_writes if w.channel == RESUME),
+        errors=tuple(
+            _task_error(raw, w, value, node_of_task.get(w.task_id))
+            for w, value, _err in own
+            if w.channel == ERROR
+        ),
+        metadata=raw.metadata,
+        size=raw.size,
+        corrupt=corrupt,
+        changes=_changes(raw, parent_raw, changed, cache) if raw.checkpoint is not None else (),
+    )
+
+
+_EMPTY: Mapping[str, Any] = {}
 
 
 class _Memo(dict[str, bool]):
@@ -466,7 +604,8 @@ def build_history(
         checkpoints=len(all_steps),
         size=sum(s.size for s in all_steps),
         created_at=_created_at(all_steps),
-        corrupt=sum(1 for s in all_steps if s.corrupt),
+        # as a summary counts them (the latest of each namespace): a scan counts every one it reads
+        corrupt=sum(1 for s in last_by_ns.values() if s.corrupt),
     )
     return ThreadHistory(thread=thread, steps=steps)
 

@@ -91,6 +91,7 @@ class SaverStore(Store):
                 for i, (task_id, channel, value) in enumerate(tup.pending_writes or ())
             ]
             checkpoint = dict(tup.checkpoint)
+            values = dict(checkpoint.pop("channel_values", None) or {})
             by_ns.setdefault(conf.get("checkpoint_ns", ""), []).append(
                 RawCheckpoint(
                     thread_id,
@@ -100,6 +101,7 @@ class SaverStore(Store):
                     checkpoint,
                     dict(tup.metadata or {}),
                     writes,
+                    values=values,
                 )
             )
         for raws in by_ns.values():

@@ -6,6 +6,7 @@ import functools
 import itertools
 import json
 import sqlite3
+import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -14,13 +15,23 @@ from urllib.parse import quote
 
 import orjson
 
-from lgscope._exceptions import DecodeError, NotACheckpointStore, StoreNotFound
+from lgscope._exceptions import (
+    CheckpointNotFound,
+    DecodeError,
+    NotACheckpointStore,
+    StoreNotFound,
+    ThreadNotFound,
+)
 from lgscope.model import Step, ThreadHistory
 from lgscope.store._base import Store, ThreadIndexEntry
+from lgscope.store._msgpack import split_checkpoint
 from lgscope.store._raw import CONTROL_SQL, RawCheckpoint, RawWrite, build_history, build_steps
 from lgscope.store.decode import Decoder
 
 __all__ = ["SqliteStore"]
+
+_BULK_BYTES = 16 * 1024 * 1024
+"""Stored bytes past which a thread is streamed on its own instead of read in bulk."""
 
 _CHECKPOINT_COLUMNS = {
     "thread_id",
@@ -152,6 +163,52 @@ class SqliteStore(Store):
             }
             yield _entry(thread_id, acc)
 
+    def _iter_raw(self, thread_id: str, ns: str, *, control_only: bool) -> Iterator[RawCheckpoint]:
+        # Two cursors in primary-key order, merged: one checkpoint row in memory at a time.
+        checkpoints = self._conn.execute(
+            "SELECT checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata FROM checkpoints "
+            "WHERE thread_id = ? AND checkpoint_ns = ? ORDER BY checkpoint_id",
+            (thread_id, ns),
+        )
+        value = f"CASE WHEN channel IN {CONTROL_SQL} THEN value END" if control_only else "value"
+        writes = self._conn.cursor().execute(
+            f"SELECT checkpoint_id, task_id, {self._task_path}, idx, channel, type, {value} FROM writes "
+            "WHERE thread_id = ? AND checkpoint_ns = ? ORDER BY checkpoint_id, task_id, idx",
+            (thread_id, ns),
+        )
+        decoder = Decoder()
+        pending = next(writes, None)
+        for cid, pid, type_, blob, meta in checkpoints:
+            raw = raw_from_row(thread_id, ns, cid, pid, type_, blob, meta, decoder)
+            while pending is not None and pending[0] < cid:
+                pending = next(writes, None)  # writes of a checkpoint that is gone
+            own = []
+            while pending is not None and pending[0] == cid:
+                own.append(pending)
+                pending = next(writes, None)
+            own.sort(key=lambda w: (w[2] or "", w[1], w[3]))  # the order the other reads use
+            raw.writes = [
+                RawWrite(t, path or "", idx, ch, typ, val) for _c, t, path, idx, ch, typ, val in own
+            ]
+            yield raw
+
+    def _raw_one(self, thread_id: str, ns: str, checkpoint_id: str) -> RawCheckpoint | None:
+        rows = self._conn.execute(
+            "SELECT checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata FROM checkpoints "
+            "WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?",
+            (thread_id, ns, checkpoint_id),
+        ).fetchall()
+        by_ns = self._assemble(thread_id, rows, only_latest=None, ids=[checkpoint_id])
+        raws = by_ns.get(ns)
+        return raws[0] if raws else None
+
+    def _ns_counts(self, entry: ThreadIndexEntry) -> dict[str, int]:
+        rows = self._conn.execute(
+            "SELECT checkpoint_ns, count(*) FROM checkpoints WHERE thread_id = ? GROUP BY checkpoint_ns",
+            (entry.thread_id,),
+        )
+        return {ns: int(n) for ns, n in rows}
+
     def _raw_thread(self, thread_id: str) -> dict[str, list[RawCheckpoint]]:
         rows = self._conn.execute(
             "SELECT checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata "
@@ -186,20 +243,10 @@ class SqliteStore(Store):
         by_key: dict[tuple[str, str], RawCheckpoint] = {}
         decoder = Decoder()
         for row_ns, cid, pid, type_, blob, meta, size in rows:
-            try:
-                metadata = _decode_metadata(meta)
-            except DecodeError:
-                metadata = {}
-            checkpoint = None
-            if blob is not None:
-                try:
-                    decoded = decoder.decode_typed(type_, blob)
-                    checkpoint = decoded if isinstance(decoded, dict) else None
-                except DecodeError:
-                    pass  # marked corrupt when the step is read in full
-            raw = RawCheckpoint(
-                thread_id, row_ns, cid, pid, checkpoint, metadata, [], (size or 0) + len(meta or b"")
-            )
+            raw = raw_from_row(thread_id, row_ns, cid, pid, type_, blob, meta, decoder)
+            if blob is None:  # the frame was not read: the step shows nodes, not state
+                raw.corrupt = None
+            raw.size = (size or 0) + len(meta or b"")
             raws.append(raw)
             by_key[(row_ns, cid)] = raw
         self._attach_writes(
@@ -243,7 +290,11 @@ class SqliteStore(Store):
         for s in steps:
             if s.checkpoint_id == checkpoint_id:
                 return s
-        return self.step(thread_id, checkpoint_id, ns)  # raises the right error
+        self._entry(thread_id)  # an unknown thread says so
+        raise CheckpointNotFound(
+            f"Thread {thread_id!r} has no checkpoint {checkpoint_id!r} in namespace {ns!r}; "
+            f"list them with: lgscope show STORE --thread {thread_id}."
+        )
 
     def scan(
         self,
@@ -268,9 +319,37 @@ class SqliteStore(Store):
         return functools.partial(SqliteStore, self.path)
 
     def _bulk(self, chunk: Sequence[str] | None, state_writes: bool) -> Iterator[ThreadHistory]:
-        where, args = "", tuple[str, ...]()
+        # Threads are read in bulk while they are small; one past `_BULK_BYTES` is streamed on
+        # its own (`load`) and the bulk read resumes after it, so memory stays bounded.
+        after: str | None = None
+        while True:
+            large: str | None = None
+            for item in self._bulk_from(chunk, after, state_writes):
+                if isinstance(item, str):
+                    large = item
+                    break
+                yield item
+            if large is None:
+                return
+            try:
+                yield self.load(large, control_only=not state_writes)
+            except ThreadNotFound:
+                pass  # deleted since
+            after = large
+
+    def _bulk_from(
+        self, chunk: Sequence[str] | None, after: str | None, state_writes: bool
+    ) -> Iterator[ThreadHistory | str]:
+        """The threads of ``chunk`` (or all) past ``after`` as histories; a thread too large to
+        read in bulk comes back as its id, and ends the pass."""
+        conditions, args = [], list[str]()
         if chunk is not None:
-            where, args = "WHERE thread_id BETWEEN ? AND ? ", (chunk[0], chunk[-1])
+            conditions.append("thread_id BETWEEN ? AND ?")
+            args += [chunk[0], chunk[-1]]
+        if after is not None:
+            conditions.append("thread_id > ?")
+            args.append(after)
+        where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
         wanted = None if chunk is None else frozenset(chunk)
         checkpoints = self._conn.execute(
             "SELECT thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata "
@@ -289,7 +368,15 @@ class SqliteStore(Store):
         for thread_id, rows in itertools.groupby(checkpoints, key=lambda r: r[0]):
             if wanted is not None and thread_id not in wanted:
                 continue  # written since the chunk's ids were listed
-            by_ns = self._assemble(thread_id, (r[1:] for r in rows), only_latest=False, attach=False)
+            held: list[Any] = []
+            size = 0
+            for row in rows:
+                held.append(row[1:])
+                size += len(row[5] or b"")
+                if size > _BULK_BYTES:
+                    yield thread_id
+                    return
+            by_ns = self._assemble(thread_id, held, only_latest=False, attach=False)
             own: list[Any] = []
             while pending is not None and pending[0] < thread_id:
                 pending = next(writes, None)  # writes of a checkpoint that is gone
@@ -328,32 +415,7 @@ class SqliteStore(Store):
         by_key: dict[tuple[str, str], RawCheckpoint] = {}
         decoder = Decoder()
         for ns, cid, pid, type_, blob, meta in rows:
-            size = len(blob or b"") + len(meta or b"")
-            corrupt = None
-            checkpoint: dict[str, Any] | None = None
-            metadata: dict[str, Any] = {}
-            try:
-                metadata = _decode_metadata(meta)
-                decoded = decoder.decode_typed(type_, blob)
-                if not isinstance(decoded, dict) or "channel_versions" not in decoded:
-                    raise DecodeError(
-                        f"The checkpoint blob decodes to {type(decoded).__name__}, not a checkpoint."
-                    )
-                checkpoint = decoded
-            except DecodeError as exc:
-                corrupt = str(exc)
-            raw = RawCheckpoint(
-                thread_id,
-                ns,
-                cid,
-                pid,
-                checkpoint,
-                metadata,
-                [],
-                size,
-                corrupt,
-                blob=bytes(blob) if blob else None,
-            )
+            raw = raw_from_row(thread_id, ns, cid, pid, type_, blob, meta, decoder)
             by_ns.setdefault(ns, []).append(raw)
             by_key[(ns, cid)] = raw
         if not by_key or not attach:
@@ -391,6 +453,48 @@ class SqliteStore(Store):
             target = by_key.get((ns, cid))
             if target is not None:
                 target.writes.append(RawWrite(task_id, task_path or "", idx, channel, type_, value))
+
+
+def raw_from_row(
+    thread_id: str,
+    ns: str,
+    checkpoint_id: str,
+    parent_id: str | None,
+    type_: str | None,
+    blob: bytes | None,
+    meta: Any,
+    decoder: Decoder,
+) -> RawCheckpoint:
+    """One checkpoints row: its metadata and frame decoded, its channel values cut out as bytes."""
+    raw = RawCheckpoint(
+        thread_id, ns, checkpoint_id, parent_id, None, {}, [], len(blob or b"") + len(meta or b"")
+    )
+    try:
+        raw.metadata = _decode_metadata(meta)
+        if blob is None:
+            raise DecodeError("The checkpoint row holds no checkpoint.")
+        data = bytes(blob)
+        if type_ == "msgpack":
+            try:
+                frame, channels = split_checkpoint(data)
+            except (ValueError, IndexError, struct.error, UnicodeDecodeError) as exc:
+                raise DecodeError(
+                    f"A msgpack blob of {len(data)} bytes is corrupt or truncated ({exc}); "
+                    "the rest of the history is still readable."
+                ) from exc
+            decoded = decoder.decode_typed("msgpack", frame)
+            raw.blobs = {ch: ("msgpack", b) for ch, b in channels.items()}
+        else:  # another serializer: decoded whole, as a saver would hand it out
+            decoded = decoder.decode_typed(type_, data)
+            if isinstance(decoded, dict):
+                raw.values = dict(decoded.pop("channel_values", None) or {})
+        if not isinstance(decoded, dict) or "channel_versions" not in decoded:
+            raise DecodeError(f"The checkpoint blob decodes to {type(decoded).__name__}, not a checkpoint.")
+        raw.checkpoint = decoded
+    except DecodeError as exc:
+        raw.corrupt = str(exc)
+        raw.blobs = raw.values = None
+    return raw
 
 
 def _entry(thread_id: str, acc: dict[str, Any]) -> ThreadIndexEntry:

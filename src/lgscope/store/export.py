@@ -26,11 +26,11 @@ from typing import Any
 
 import ormsgpack
 
-from lgscope._exceptions import ExportFileError, ImportConflict, UsageError
+from lgscope._exceptions import DecodeError, ExportFileError, ImportConflict, UsageError
 from lgscope.store._base import Store
-from lgscope.store._msgpack import channel_slices, pack_map
+from lgscope.store._msgpack import pack_map
 from lgscope.store._raw import RawCheckpoint, build_steps
-from lgscope.store.decode import Decoder
+from lgscope.store.decode import Decoder, decode_typed
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "Redaction", "export_thread", "import_thread", "read_export"]
 
@@ -81,11 +81,15 @@ def _json_safe(value: Any) -> Any:
 def _channel_blobs(raw: RawCheckpoint, source: Store) -> dict[str, tuple[str, bytes | None]]:
     if raw.blobs is not None:
         return dict(raw.blobs)
-    if raw.blob is not None:
-        return {ch: ("msgpack", b) for ch, b in channel_slices(raw.blob).items()}
     # A store that hands out decoded values only: re-encode the inert data as plain msgpack.
-    values = (raw.checkpoint or {}).get("channel_values") or {}
-    return {ch: ("msgpack", ormsgpack.packb(v)) for ch, v in values.items()}
+    return {ch: ("msgpack", ormsgpack.packb(v)) for ch, v in (raw.values or {}).items()}
+
+
+def _decoded(type_: str, data: bytes | None) -> Any:
+    try:
+        return decode_typed(type_, data)
+    except DecodeError:
+        return None
 
 
 def _records(store: Store, thread_id: str, ns: str | None, redaction: Redaction) -> Iterator[dict[str, Any]]:
@@ -104,10 +108,11 @@ def _records(store: Store, thread_id: str, ns: str | None, redaction: Redaction)
                     f"Checkpoint {raw.checkpoint_id} of thread {thread_id!r} is corrupt ({raw.corrupt}); "
                     "an export must be faithful, so export stops here and writes nothing."
                 )
-            skeleton = {k: v for k, v in raw.checkpoint.items() if k != "channel_values"}
+            skeleton = raw.checkpoint
             channels = {}
+            step = steps[raw.checkpoint_id]
             for ch, (type_, data) in _channel_blobs(raw, store).items():
-                value = raw.checkpoint.get("channel_values", {}).get(ch)
+                value = step.values[ch] if ch in step.values else _decoded(type_, data)
                 if redaction and (hidden := redaction.apply(value)) != value:
                     type_, data = "msgpack", ormsgpack.packb(hidden)
                 channels[ch] = {"type": type_, "data": _b64(data)}
@@ -131,7 +136,6 @@ def _records(store: Store, thread_id: str, ns: str | None, redaction: Redaction)
                         "value": _json_safe(value),
                     }
                 )
-            step = steps[raw.checkpoint_id]
             values = redaction.apply(dict(step.values)) if redaction else dict(step.values)
             yield {
                 "type": "checkpoint",
