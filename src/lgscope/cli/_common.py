@@ -6,7 +6,7 @@ import functools
 import json
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar
 
@@ -66,6 +66,25 @@ def console(stderr: bool = False) -> Console:
 def echo_json(value: Any) -> None:
     """Print JSON the same way everywhere (two-space indent, UTF-8, stable key order)."""
     click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def echo_json_stream(head: Mapping[str, Any], key: str, items: Iterable[Any]) -> None:
+    """Print ``{**head, key: [*items]}`` exactly as `echo_json` would, one item at a time (a long
+    thread's steps are never held together)."""
+
+    def dump(value: Any, indent: int) -> str:
+        text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+        return text.replace("\n", "\n" + " " * indent)
+
+    click.echo("{")
+    for k, v in head.items():
+        click.echo(f"  {dump(k, 0)}: {dump(v, 2)},")
+    click.echo(f"  {dump(key, 0)}: [", nl=False)
+    first = True
+    for item in items:
+        click.echo(("\n    " if first else ",\n    ") + dump(item, 4), nl=False)
+        first = False
+    click.echo("]\n}" if first else "\n  ]\n}")
 
 
 def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:

@@ -10,7 +10,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from lgscope.cli._common import DURATION, STORE, console, echo_json, handle_errors
+from lgscope.cli._common import DURATION, STORE, console, echo_json, echo_json_stream, handle_errors
 from lgscope.forensics.diff import diff_steps, format_change, summarize
 from lgscope.model import Step, Thread
 from lgscope.store import open_store
@@ -184,20 +184,21 @@ def show_cmd(store: str, thread_id: str, checkpoint_id: str | None, ns: str, fmt
             _print_step(step)
             return
         thread = st.thread(thread_id)
-        steps = st.history(thread_id, ns)
-    if fmt == "json":
-        echo_json({"thread": thread.to_dict(), "steps": [step_to_dict(s, full=False) for s in steps]})
-        return
-    out = console()
-    others = [n for n in thread.namespaces if n != ns]
-    out.print(
-        f"thread {thread.thread_id}: {thread.status}, {thread.checkpoints} checkpoints"
-        + (f"; next: {', '.join(thread.next)}" if thread.next else "")
-        + (f"; namespace {ns!r}" if ns else "")
-    )
-    if others:
-        out.print("other namespaces: " + ", ".join(repr(n) for n in others))
-    out.print(_timeline(steps))
+        # streamed: no state is decoded, and a step is let go once it is printed
+        steps = st.steps(thread_id, ns, control_only=True)
+        if fmt == "json":
+            echo_json_stream({"thread": thread.to_dict()}, "steps", (step_to_dict(s, full=False) for s in steps))
+            return
+        out = console()
+        others = [n for n in thread.namespaces if n != ns]
+        out.print(
+            f"thread {thread.thread_id}: {thread.status}, {thread.checkpoints} checkpoints"
+            + (f"; next: {', '.join(thread.next)}" if thread.next else "")
+            + (f"; namespace {ns!r}" if ns else "")
+        )
+        if others:
+            out.print("other namespaces: " + ", ".join(repr(n) for n in others))
+        out.print(_timeline(steps))
 
 
 def _print_step(step: Step) -> None:

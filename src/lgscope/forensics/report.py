@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections import Counter
+from collections import Counter, deque
 from typing import Any
 
 from lgscope.forensics._detect import SEVERITY_ORDER
@@ -31,31 +31,38 @@ def _worst(result: ScanResult, limit: int) -> list[str]:
 
 
 def _thread_detail(store: Store, thread_id: str, result: ScanResult, transitions: int) -> dict[str, Any]:
-    history = store.load(thread_id)
+    history = store.load(thread_id, control_only=True)
     root = history.steps.get("", ())
-    nodes = [n for s in root if s.source != "input" for n in s.nodes]
     findings = [f for f in result.findings if f.thread_id == thread_id]
     first_ids = {f.first_checkpoint_id for f in findings if not f.checkpoint_ns}
+    # One pass: the node sequence's tail, and the transitions from the first finding's checkpoint
+    # (or the last few); only a step and its parent are held.
+    nodes: deque[str] = deque(maxlen=_NODES_SHOWN + 1)
     lines: list[str] = []
-    by_id = {s.checkpoint_id: s for s in root}
-    start = next(
-        (i for i, s in enumerate(root) if s.checkpoint_id in first_ids), max(len(root) - transitions, 0)
-    )
-    for s in root[start : start + transitions]:
-        parent = by_id.get(s.parent_id or "")
-        if parent is None or s.corrupt or parent.corrupt:
-            continue
-        changes = [format_change(c) for c in diff_steps(parent, s)][:3]
-        lines.append(f"step {s.step} {'+'.join(s.nodes)}: " + ("; ".join(changes) or "no change"))
+    start: int | None = None if first_ids else max(len(root) - transitions, 0)
+    parent = None
+    for i, s in enumerate(root):
+        if s.source != "input":
+            nodes.extend(s.nodes)
+        if start is None and s.checkpoint_id in first_ids:
+            start = i
+        if start is not None and start <= i < start + transitions:
+            if parent is not None and parent.checkpoint_id == s.parent_id and not s.corrupt and not parent.corrupt:
+                changes = [format_change(c) for c in diff_steps(parent, s)][:3]
+                lines.append(f"step {s.step} {'+'.join(s.nodes)}: " + ("; ".join(changes) or "no change"))
+        parent = s
     return {
         "thread_id": thread_id,
         "status": history.thread.status,
         "checkpoints": history.thread.checkpoints,
         "findings": [f.to_dict() for f in findings],
-        "node_sequence": nodes[-40:],
-        "node_sequence_truncated": len(nodes) > 40,
+        "node_sequence": list(nodes)[-_NODES_SHOWN:],
+        "node_sequence_truncated": len(nodes) > _NODES_SHOWN,
         "transitions": lines,
     }
+
+
+_NODES_SHOWN = 40
 
 
 def build_report(store: Store, result: ScanResult, *, worst: int = 5, transitions: int = 8) -> dict[str, Any]:
