@@ -16,7 +16,7 @@ from langgraph.types import Command
 
 from lgscope import ExportFileError, ImportConflict, open_store
 from lgscope.examples import bank
-from lgscope.store.export import Redaction, export_thread, import_thread, read_export
+from lgscope.store.export import FORMAT_VERSION, Redaction, export_thread, import_thread, read_export
 
 THREADS = [
     "research-fanout",
@@ -66,7 +66,7 @@ def test_sqlite_to_postgres_and_back_keeps_every_value(
         back = _export(tmp_path / "back.sqlite", tid, tmp_path / "c.jsonl")
         for recs in (via_pg, back):
             assert [r["checkpoint_id"] for r in recs] == [r["checkpoint_id"] for r in first], tid
-            assert [r["values"] for r in recs] == [r["values"] for r in first], tid
+            assert [r["changes"] for r in recs] == [r["changes"] for r in first], tid
             assert [r["checkpoint"] for r in recs] == [r["checkpoint"] for r in first], tid
             assert [[(w["channel"], w["value"]) for w in r["writes"]] for r in recs] == [
                 [(w["channel"], w["value"]) for w in r["writes"]] for r in first
@@ -152,7 +152,7 @@ def test_a_failed_import_into_a_new_file_leaves_no_file(sample_store: Path, tmp_
     ("damage", "message"),
     [
         (
-            lambda t: t.replace('"version": 1', '"version": 9', 1),
+            lambda t: t.replace(f'"version": {FORMAT_VERSION}', '"version": 9', 1),
             "is an export of format version 9, newer than",
         ),
         (lambda t: "\n".join(t.splitlines()[:-2]) + "\n", "is truncated: it has no end record"),
@@ -177,8 +177,9 @@ def test_redaction_hides_values_in_both_views(sample_store: Path, tmp_path: Path
     assert "1001" not in text and "[REDACTED]" in text
     for rec in records:
         for entry in rec["channels"].values():
-            if entry["data"]:
-                assert b"1001" not in base64.b64decode(entry["data"])
+            stored = entry.get("data") or entry.get("append")  # a whole value, or a list's new items
+            if stored:
+                assert b"1001" not in base64.b64decode(stored)
     assert json.loads(text.splitlines()[0])["redacted"] is True
 
 
@@ -187,3 +188,35 @@ def test_an_export_is_a_read_only_store(sample_store: Path, tmp_path: Path) -> N
     with open_store(tmp_path / "m.jsonl") as exported, open_store(sample_store) as source:
         assert exported.kind == "export"
         assert exported.load("medicine-stuck") == source.load("medicine-stuck")
+
+
+V1 = Path(__file__).resolve().parents[2] / "fixtures" / "exports"
+
+
+def test_a_format_1_export_still_imports_reads_and_resumes(sample_store: Path, tmp_path: Path) -> None:
+    # written by lgscope before format 2 (every channel whole in every record)
+    target = tmp_path / "t.sqlite"
+    for name in ("transfer-9000-pending", "research-fanout"):
+        path = V1 / f"{name}.v1.lgscope.jsonl"
+        assert json.loads(path.read_text().splitlines()[0])["version"] == 1
+        assert import_thread(path, str(target)) == (name, len(path.read_text().splitlines()) - 2)
+        with open_store(path) as old, open_store(target) as imported, open_store(sample_store) as source:
+            assert tuple(old.steps(name)) == tuple(source.steps(name)) == tuple(imported.steps(name))
+    conn = sqlite3.connect(target, check_same_thread=False)
+    out = bank.build(SqliteSaver(conn)).invoke(
+        Command(resume={"approved": True}), {"configurable": {"thread_id": "transfer-9000-pending"}}
+    )
+    conn.close()
+    assert out["status"] == "executed"
+
+
+def test_a_format_2_record_carries_only_what_changed(sample_store: Path, tmp_path: Path) -> None:
+    records = _export(sample_store, "support-loop-gave-up", tmp_path / "s.jsonl")
+    appended = [r["channels"]["messages"] for r in records if "append" in r["channels"].get("messages", {})]
+    assert appended and all(e["items"] >= 1 for e in appended)  # new messages, never the list again
+    whole = [r for r in records if "data" in r["channels"].get("messages", {})]
+    assert len(whole) <= 1  # the first time the list appears
+    assert all("messages" in r["same"] or "messages" in r["channels"] for r in records[2:])
+    size = (tmp_path / "s.jsonl").stat().st_size
+    with open_store(sample_store) as st:
+        assert size < st.thread("support-loop-gave-up").size * 2  # base64 and decoded changes included

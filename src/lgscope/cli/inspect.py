@@ -187,7 +187,9 @@ def show_cmd(store: str, thread_id: str, checkpoint_id: str | None, ns: str, fmt
         # streamed: no state is decoded, and a step is let go once it is printed
         steps = st.steps(thread_id, ns, control_only=True)
         if fmt == "json":
-            echo_json_stream({"thread": thread.to_dict()}, "steps", (step_to_dict(s, full=False) for s in steps))
+            echo_json_stream(
+                {"thread": thread.to_dict()}, "steps", (step_to_dict(s, full=False) for s in steps)
+            )
             return
         out = console()
         others = [n for n in thread.namespaces if n != ns]

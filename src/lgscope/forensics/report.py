@@ -47,7 +47,12 @@ def _thread_detail(store: Store, thread_id: str, result: ScanResult, transitions
         if start is None and s.checkpoint_id in first_ids:
             start = i
         if start is not None and start <= i < start + transitions:
-            if parent is not None and parent.checkpoint_id == s.parent_id and not s.corrupt and not parent.corrupt:
+            if (
+                parent is not None
+                and parent.checkpoint_id == s.parent_id
+                and not s.corrupt
+                and not parent.corrupt
+            ):
                 changes = [format_change(c) for c in diff_steps(parent, s)][:3]
                 lines.append(f"step {s.step} {'+'.join(s.nodes)}: " + ("; ".join(changes) or "no change"))
         parent = s

@@ -17,7 +17,7 @@ import os
 import re
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -27,15 +27,19 @@ from typing import Any
 import ormsgpack
 
 from lgscope._exceptions import DecodeError, ExportFileError, ImportConflict, UsageError
+from lgscope.model import is_bookkeeping
 from lgscope.store._base import Store
-from lgscope.store._msgpack import pack_map
-from lgscope.store._raw import RawCheckpoint, build_steps
-from lgscope.store.decode import Decoder, decode_typed
+from lgscope.store._msgpack import array_header, array_info, pack_map
+from lgscope.store._raw import RawCheckpoint
+from lgscope.store._values import ValueCache
+from lgscope.store.decode import Decoder
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "Redaction", "export_thread", "import_thread", "read_export"]
 
 FORMAT = "lgscope-export"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: a record carries only the channels that changed since the record before (appended items
+of a list), ``same`` and ``changes``; 1: every channel whole, and ``values``. Both are read."""
 REDACTED = "[REDACTED]"
 _PRIMITIVE = (str, int, float, bool, type(None))
 
@@ -78,75 +82,126 @@ def _json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str, ensure_ascii=False))
 
 
-def _channel_blobs(raw: RawCheckpoint, source: Store) -> dict[str, tuple[str, bytes | None]]:
+def _channel_blobs(raw: RawCheckpoint) -> dict[str, tuple[str, bytes | None]]:
     if raw.blobs is not None:
-        return dict(raw.blobs)
+        return raw.blobs
     # A store that hands out decoded values only: re-encode the inert data as plain msgpack.
     return {ch: ("msgpack", ormsgpack.packb(v)) for ch, v in (raw.values or {}).items()}
 
 
-def _decoded(type_: str, data: bytes | None) -> Any:
+def _decoded(cache: ValueCache, type_: str, data: bytes | None) -> Any:
     try:
-        return decode_typed(type_, data)
+        return cache.decode(type_, data)
     except DecodeError:
         return None
 
 
-def _records(store: Store, thread_id: str, ns: str | None, redaction: Redaction) -> Iterator[dict[str, Any]]:
-    raws = store.raw_thread(thread_id)
-    namespaces = [n for n in sorted(raws, key=lambda n: (n != "", n)) if ns is None or n == ns]
-    if ns is not None and ns not in raws:
-        raise UsageError(
-            f"Thread {thread_id!r} has no namespace {ns!r}; its namespaces are "
-            f"{', '.join(repr(n) for n in sorted(raws))}."
+def _appended(
+    old: tuple[str, bytes | None] | None, new: tuple[str, bytes | None]
+) -> tuple[int, bytes] | None:
+    """``(items, their bytes)`` when ``new`` is the list ``old`` holds with items appended."""
+    if old is None or old[0] != "msgpack" or new[0] != "msgpack" or not old[1] or not new[1]:
+        return None
+    before, after = array_info(old[1]), array_info(new[1])
+    if before is None or after is None or after[0] <= before[0]:
+        return None
+    body = memoryview(old[1])[before[1] :]
+    if not new[1].startswith(body, after[1]):
+        return None
+    return after[0] - before[0], new[1][after[1] + len(body) :]
+
+
+class _ChannelWriter:
+    """Each channel of a namespace's records, as a delta from the record before (v2 format)."""
+
+    def __init__(self, redaction: Redaction, cache: ValueCache) -> None:
+        self._redaction, self._cache = redaction, cache
+        self._before: dict[str, tuple[str, bytes | None]] = {}
+
+    def record(
+        self, raw: RawCheckpoint, user: Iterable[str]
+    ) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
+        """(changed channels' entries, channels as they were, changed user channels decoded)."""
+        blobs = _channel_blobs(raw)
+        entries: dict[str, Any] = {}
+        same: list[str] = []
+        changes: dict[str, Any] = {}
+        shown = set(user)
+        for ch, (type_, data) in blobs.items():
+            old = self._before.get(ch)
+            if old == (type_, data):
+                same.append(ch)
+                continue
+            grown = _appended(old, (type_, data))
+            if grown is not None:
+                items, suffix = grown
+                added = self._cache.decode_or_mark("msgpack", array_header(items) + suffix)
+                if self._redaction and (hidden := self._redaction.apply(added)) != added:
+                    added = hidden
+                    suffix = b"".join(ormsgpack.packb(v) for v in hidden)
+                entries[ch] = {"type": "msgpack", "append": _b64(suffix), "items": items}
+                if ch in shown:
+                    changes[ch] = {"append": _json_safe(added)}
+                continue
+            value = _decoded(self._cache, type_, data)
+            if self._redaction and (hidden := self._redaction.apply(value)) != value:
+                value, type_, data = hidden, "msgpack", ormsgpack.packb(hidden)
+            entries[ch] = {"type": type_, "data": _b64(data)}
+            if ch in shown:
+                changes[ch] = {"set": _json_safe(value)}
+        self._before = dict(blobs)
+        return entries, sorted(same), changes
+
+
+def _writes(raw: RawCheckpoint, redaction: Redaction, cache: ValueCache) -> list[dict[str, Any]]:
+    out = []
+    for w in raw.writes:
+        value = cache.decode_or_mark(w.type or "", w.value) if not w.is_decoded else w.decoded
+        wtype, data = w.type or "", w.value
+        if w.is_decoded:
+            wtype, data = "msgpack", ormsgpack.packb(value)
+        if redaction and (hidden := redaction.apply(value)) != value:
+            value, wtype, data = hidden, "msgpack", ormsgpack.packb(hidden)
+        out.append(
+            {
+                "task_id": w.task_id,
+                "task_path": w.task_path,
+                "idx": w.idx,
+                "channel": w.channel,
+                "type": wtype,
+                "data": _b64(data),
+                "value": _json_safe(value),
+            }
         )
+    return out
+
+
+def _records(
+    store: Store, thread_id: str, namespaces: Sequence[str], redaction: Redaction
+) -> Iterator[dict[str, Any]]:
+    cache = ValueCache()
     for namespace in namespaces:
-        steps = {s.checkpoint_id: s for s in build_steps(raws[namespace])}
-        for raw in raws[namespace]:
+        channels = _ChannelWriter(redaction, cache)
+        for raw in store._iter_raw(thread_id, namespace, control_only=False):
             if raw.checkpoint is None:
                 raise ExportFileError(
                     f"Checkpoint {raw.checkpoint_id} of thread {thread_id!r} is corrupt ({raw.corrupt}); "
                     "an export must be faithful, so export stops here and writes nothing."
                 )
-            skeleton = raw.checkpoint
-            channels = {}
-            step = steps[raw.checkpoint_id]
-            for ch, (type_, data) in _channel_blobs(raw, store).items():
-                value = step.values[ch] if ch in step.values else _decoded(type_, data)
-                if redaction and (hidden := redaction.apply(value)) != value:
-                    type_, data = "msgpack", ormsgpack.packb(hidden)
-                channels[ch] = {"type": type_, "data": _b64(data)}
-            writes = []
-            decoder = Decoder()
-            for w in raw.writes:
-                value = decoder.decode_typed(w.type, w.value) if not w.is_decoded else w.decoded
-                wtype, data = w.type or "", w.value
-                if w.is_decoded:
-                    wtype, data = "msgpack", ormsgpack.packb(value)
-                if redaction and (hidden := redaction.apply(value)) != value:
-                    value, wtype, data = hidden, "msgpack", ormsgpack.packb(hidden)
-                writes.append(
-                    {
-                        "task_id": w.task_id,
-                        "task_path": w.task_path,
-                        "idx": w.idx,
-                        "channel": w.channel,
-                        "type": wtype,
-                        "data": _b64(data),
-                        "value": _json_safe(value),
-                    }
-                )
-            values = redaction.apply(dict(step.values)) if redaction else dict(step.values)
+            entries, same, changes = channels.record(
+                raw, (ch for ch in raw.channels() if not is_bookkeeping(ch))
+            )
             yield {
                 "type": "checkpoint",
                 "checkpoint_ns": namespace,
                 "checkpoint_id": raw.checkpoint_id,
                 "parent_checkpoint_id": raw.parent_id,
                 "metadata": _json_safe(raw.metadata),
-                "checkpoint": _json_safe(skeleton),
-                "channels": channels,
-                "values": _json_safe(values),
-                "writes": writes,
+                "checkpoint": _json_safe(raw.checkpoint),
+                "channels": entries,
+                "same": same,
+                "changes": changes,
+                "writes": _writes(raw, redaction, cache),
                 "size": raw.size,
             }
 
@@ -161,42 +216,190 @@ def export_thread(
 ) -> int:
     """Write ``thread_id`` (every namespace, or just ``ns``) to ``out``; returns the record count.
 
-    The file appears only when complete: it is written beside ``out`` and renamed into place.
+    Streams: one checkpoint is held at a time, and each record carries only what changed since
+    the one before (a message list's new items, not the list again). The file appears only
+    when complete: it is written beside ``out``, synced, and renamed into place.
     """
     redaction = redaction or Redaction()
     target = Path(out)
-    records = list(_records(store, thread_id, ns, redaction))
-    digest = hashlib.sha256()
-    lines = [json.dumps(r, ensure_ascii=False, sort_keys=True) for r in records]
-    for line in lines:
-        digest.update(line.encode("utf-8"))
+    entry = next(iter(store._index_for(thread_id)), None)
+    if entry is None:
+        raise store._not_found(thread_id)
+    if ns is not None and ns not in entry.namespaces:
+        raise UsageError(
+            f"Thread {thread_id!r} has no namespace {ns!r}; its namespaces are "
+            f"{', '.join(repr(n) for n in entry.namespaces)}."
+        )
+    namespaces = [n for n in entry.namespaces if ns is None or n == ns]
+    counts = store._ns_counts(entry)
     header = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
         "thread_id": thread_id,
-        "namespaces": sorted({r["checkpoint_ns"] for r in records}, key=lambda n: (n != "", n)),
+        "namespaces": namespaces,
         "source": {"kind": store.kind, "url": store.url},
         "exported_at": datetime.now(UTC).isoformat(),
         "versions": _versions(),
-        "records": len(records),
+        "records": sum(counts.get(n, 0) for n in namespaces),
         "redacted": bool(redaction),
     }
-    trailer = {"type": "end", "records": len(records), "sha256": digest.hexdigest()}
+    digest = hashlib.sha256()
+    count = 0
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             # the header starts with the format name so `open_store` can sniff it
-            fh.write(
-                '{"format": "lgscope-export", ' + json.dumps(header, ensure_ascii=False)[1:].lstrip() + "\n"
-            )
-            for line in lines:
+            fh.write(json.dumps(header, ensure_ascii=False) + "\n")
+            for record in _records(store, thread_id, namespaces, redaction):
+                line = json.dumps(record, ensure_ascii=False, sort_keys=True)
+                digest.update(line.encode("utf-8"))
                 fh.write(line + "\n")
-            fh.write(json.dumps(trailer) + "\n")
+                count += 1
+            fh.write(json.dumps({"type": "end", "records": count, "sha256": digest.hexdigest()}) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return len(records)
+    return count
+
+
+class ExportReader:
+    """An export file read one record at a time; the trailer is checked when the records end.
+
+    Iterating yields each checkpoint record with its channels whole again (``blobs``: channel
+    → ``(type, bytes)``), rebuilt from the deltas of format 2 (format 1 carries them whole).
+    A damaged or truncated file raises `ExportFileError` — at the end, after its last record:
+    a consumer that acts on records must hold its effects until the iteration ends.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        with self._open() as fh:
+            first = fh.readline()
+        try:
+            header = json.loads(first) if first.strip() else None
+        except ValueError as exc:
+            raise ExportFileError(
+                f"{self.path} is not a valid lgscope export: a line is not JSON ({exc})."
+            ) from None
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            raise ExportFileError(f"{self.path} is not an lgscope export file (no lgscope-export header).")
+        file_version = header.get("version")
+        if not isinstance(file_version, int) or file_version > FORMAT_VERSION:
+            raise ExportFileError(
+                f"{self.path} is an export of format version {file_version}, newer than this lgscope reads "
+                f"({FORMAT_VERSION}); upgrade lgscope to read it."
+            )
+        self.header: dict[str, Any] = header
+
+    def _open(self) -> Any:
+        try:
+            return self.path.open("r", encoding="utf-8")
+        except OSError as exc:
+            raise ExportFileError(f"Cannot read the export file {self.path} ({exc}).") from None
+
+    def records(self) -> Iterator[tuple[dict[str, Any], dict[str, tuple[str, bytes | None]]]]:
+        """Each checkpoint record, and its channels rebuilt whole."""
+        digest = hashlib.sha256()
+        count = 0
+        trailer: Any = None
+        state: dict[str, dict[str, tuple[str, bytes | None]]] = {}
+        with self._open() as fh:
+            fh.readline()
+            try:
+                for line in fh:
+                    if not line.strip():
+                        continue
+                    try:
+                        parsed = json.loads(line)
+                    except ValueError as exc:
+                        raise ExportFileError(
+                            f"{self.path} is not a valid lgscope export: a line is not JSON ({exc})."
+                        ) from None
+                    if trailer is not None:
+                        raise ExportFileError(f"{self.path} is damaged: it goes on after its end record.")
+                    if isinstance(parsed, dict) and parsed.get("type") == "end":
+                        trailer = parsed
+                        continue
+                    digest.update(line.rstrip("\n").encode("utf-8"))
+                    count += 1
+                    yield parsed, self._rebuild(parsed, state, count)
+            except UnicodeDecodeError as exc:
+                raise ExportFileError(f"Cannot read the export file {self.path} ({exc}).") from None
+        if trailer is None:
+            raise ExportFileError(f"{self.path} is truncated: it has no end record; export the thread again.")
+        if trailer.get("records") != count or trailer.get("sha256") != digest.hexdigest():
+            raise ExportFileError(
+                f"{self.path} is damaged: its end record promises {trailer.get('records')} records and a checksum "
+                "that the file does not match; export the thread again."
+            )
+
+    def verify(self) -> int:
+        """Check the whole file against its end record, without interpreting a record; returns
+        the number of records."""
+        digest = hashlib.sha256()
+        count = 0
+        last: str | None = None
+        with self._open() as fh:
+            fh.readline()
+            try:
+                for line in fh:
+                    if not line.strip():
+                        continue
+                    if last is not None:
+                        digest.update(last.encode("utf-8"))
+                        count += 1
+                    last = line.rstrip("\n")
+            except UnicodeDecodeError as exc:
+                raise ExportFileError(f"Cannot read the export file {self.path} ({exc}).") from None
+        try:
+            trailer = json.loads(last) if last is not None else None
+        except ValueError as exc:
+            raise ExportFileError(
+                f"{self.path} is not a valid lgscope export: a line is not JSON ({exc})."
+            ) from None
+        if not isinstance(trailer, dict) or trailer.get("type") != "end":
+            raise ExportFileError(f"{self.path} is truncated: it has no end record; export the thread again.")
+        if trailer.get("records") != count or trailer.get("sha256") != digest.hexdigest():
+            raise ExportFileError(
+                f"{self.path} is damaged: its end record promises {trailer.get('records')} records and a checksum "
+                "that the file does not match; export the thread again."
+            )
+        return count
+
+    @staticmethod
+    def _rebuild(
+        rec: Any, state: dict[str, dict[str, tuple[str, bytes | None]]], number: int
+    ) -> dict[str, tuple[str, bytes | None]]:
+        try:
+            before = state.get(rec["checkpoint_ns"], {})
+            blobs = {ch: before[ch] for ch in rec.get("same", ())}
+            for ch, entry in rec["channels"].items():
+                if "append" in entry:
+                    old_type, old = before[ch]
+                    old_info = array_info(old or b"")
+                    if old_type != "msgpack" or old is None or old_info is None:
+                        raise ValueError(f"channel {ch!r} appends to a value that is not a list")
+                    suffix = base64.b64decode(entry["append"])
+                    items = int(entry["items"])
+                    blobs[ch] = ("msgpack", array_header(old_info[0] + items) + old[old_info[1] :] + suffix)
+                else:
+                    blobs[ch] = _blob(entry)
+            state[rec["checkpoint_ns"]] = blobs
+            return blobs
+        except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as exc:
+            raise ExportFileError(
+                f"Record {number} of the export is malformed ({type(exc).__name__}: {exc}); nothing was imported."
+            ) from None
+
+
+def read_export(path: str | os.PathLike[str]) -> ExportFile:
+    """Parse and verify a (small) export whole; `ExportReader` streams."""
+    reader = ExportReader(path)
+    reader.verify()
+    return ExportFile(reader.header, [rec for rec, _blobs in reader.records()])
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,42 +408,6 @@ class ExportFile:
 
     header: dict[str, Any]
     records: list[dict[str, Any]]
-
-
-def read_export(path: str | os.PathLike[str]) -> ExportFile:
-    """Parse and verify an export file; `ExportFileError` says what is wrong with it."""
-    p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ExportFileError(f"Cannot read the export file {p} ({exc}).") from None
-    try:
-        parsed = [json.loads(line) for line in lines if line.strip()]
-    except ValueError as exc:
-        raise ExportFileError(f"{p} is not a valid lgscope export: a line is not JSON ({exc}).") from None
-    if not parsed or not isinstance(parsed[0], dict) or parsed[0].get("format") != FORMAT:
-        raise ExportFileError(f"{p} is not an lgscope export file (no lgscope-export header).")
-    header = parsed[0]
-    file_version = header.get("version")
-    if not isinstance(file_version, int) or file_version > FORMAT_VERSION:
-        raise ExportFileError(
-            f"{p} is an export of format version {file_version}, newer than this lgscope reads "
-            f"({FORMAT_VERSION}); upgrade lgscope to read it."
-        )
-    trailer = parsed[-1] if len(parsed) > 1 else {}
-    if trailer.get("type") != "end":
-        raise ExportFileError(f"{p} is truncated: it has no end record; export the thread again.")
-    records = parsed[1:-1]
-    digest = hashlib.sha256()
-    for line in lines[1:-1]:
-        if line.strip():
-            digest.update(line.encode("utf-8"))
-    if trailer.get("records") != len(records) or trailer.get("sha256") != digest.hexdigest():
-        raise ExportFileError(
-            f"{p} is damaged: its end record promises {trailer.get('records')} records and a checksum that "
-            "the file does not match; export the thread again."
-        )
-    return ExportFile(header, records)
 
 
 def _blob(entry: Mapping[str, Any]) -> tuple[str, bytes | None]:
@@ -292,9 +459,18 @@ class _PassThrough:
         return Decoder().decode_typed(data[0], data[1])
 
 
-def _channel_value(entry: Mapping[str, Any], decoded: Any) -> Any:
-    # Primitives go in as themselves so a Postgres target keeps them inline, as it would natively.
-    return decoded if isinstance(decoded, _PRIMITIVE) else _Raw(*_blob(entry))
+def _channel_value(blob: tuple[str, bytes | None], decoder: Decoder) -> Any:
+    # Primitives go in as themselves so a Postgres target keeps them inline, as it would natively
+    # (they are a few bytes: nothing larger is decoded).
+    type_, data = blob
+    if data is None or len(data) <= _SMALL:
+        decoded = decoder.decode_typed(type_, data)
+        if isinstance(decoded, _PRIMITIVE):
+            return decoded
+    return _Raw(type_, data)
+
+
+_SMALL = 64
 
 
 class _NoCommit:
@@ -310,7 +486,7 @@ class _NoCommit:
         return getattr(self._conn, name)
 
 
-def _write(saver: Any, export: ExportFile, thread_id: str, overwrite: bool) -> None:
+def _write(saver: Any, export: ExportReader, thread_id: str, overwrite: bool) -> int:
     exists = saver.get_tuple({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}) is not None
     if not exists:
         exists = next(iter(saver.list({"configurable": {"thread_id": thread_id}}, limit=1)), None) is not None
@@ -323,18 +499,22 @@ def _write(saver: Any, export: ExportFile, thread_id: str, overwrite: bool) -> N
         saver.delete_thread(thread_id)
     decoder = Decoder()
     versions_of: dict[tuple[str, str], dict[str, Any]] = {}
-    for number, rec in enumerate(export.records, start=1):
+    count = 0
+    for number, (rec, blobs) in enumerate(export.records(), start=1):
         try:
-            _write_record(saver, rec, thread_id, decoder, versions_of)
-        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+            _write_record(saver, rec, blobs, thread_id, decoder, versions_of)
+        except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as exc:
             raise ExportFileError(
                 f"Record {number} of the export is malformed ({type(exc).__name__}: {exc}); nothing was imported."
             ) from None
+        count = number
+    return count
 
 
 def _write_record(
     saver: Any,
     rec: dict[str, Any],
+    blobs: Mapping[str, tuple[str, bytes | None]],
     thread_id: str,
     decoder: Decoder,
     versions_of: dict[tuple[str, str], dict[str, Any]],
@@ -343,14 +523,15 @@ def _write_record(
         raise ValueError(f"unexpected record type {rec.get('type')!r}")
     ns, cid = rec["checkpoint_ns"], rec["checkpoint_id"]
     checkpoint = dict(rec["checkpoint"])
-    checkpoint["channel_values"] = {
-        ch: _channel_value(entry, decoder.decode_typed(*_blob(entry)))
-        for ch, entry in rec["channels"].items()
-    }
+    checkpoint["channel_values"] = {ch: _channel_value(blob, decoder) for ch, blob in blobs.items()}
     versions = checkpoint.get("channel_versions") or {}
     parent_versions = versions_of.get((ns, rec["parent_checkpoint_id"] or ""), {})
     new_versions = {ch: v for ch, v in versions.items() if parent_versions.get(ch) != v}
+    # only the last few checkpoints' versions: a record's parent is one of them (or a fork's,
+    # whose versions then all count as new)
     versions_of[(ns, cid)] = versions
+    if len(versions_of) > 256:
+        del versions_of[next(iter(versions_of))]
     config = {
         "configurable": {
             "thread_id": thread_id,
@@ -400,16 +581,17 @@ def import_thread(
     Goes through the official saver; refuses an existing thread unless ``overwrite``.
     Returns the thread id written and the number of checkpoints.
     """
-    export = read_export(path)
+    export = ExportReader(path)
+    export.verify()  # a damaged file is refused before anything is written
     tid = thread_id or str(export.header["thread_id"])
     if target.startswith(("postgresql://", "postgres://")):
-        _import_postgres(export, target, tid, overwrite)
+        count = _import_postgres(export, target, tid, overwrite)
     else:
-        _import_sqlite(export, Path(target.removeprefix("sqlite:///")), tid, overwrite)
-    return tid, len(export.records)
+        count = _import_sqlite(export, Path(target.removeprefix("sqlite:///")), tid, overwrite)
+    return tid, count
 
 
-def _import_sqlite(export: ExportFile, path: Path, thread_id: str, overwrite: bool) -> None:
+def _import_sqlite(export: ExportReader, path: Path, thread_id: str, overwrite: bool) -> int:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     if path.is_dir():
@@ -422,7 +604,7 @@ def _import_sqlite(export: ExportFile, path: Path, thread_id: str, overwrite: bo
         saver.serde = _PassThrough()
         saver.is_setup = True
         try:
-            _write(saver, export, thread_id, overwrite)
+            count = _write(saver, export, thread_id, overwrite)
             conn.commit()
         except BaseException:
             conn.rollback()
@@ -435,9 +617,10 @@ def _import_sqlite(export: ExportFile, path: Path, thread_id: str, overwrite: bo
         raise
     finally:
         conn.close()
+    return count
 
 
-def _import_postgres(export: ExportFile, url: str, thread_id: str, overwrite: bool) -> None:
+def _import_postgres(export: ExportReader, url: str, thread_id: str, overwrite: bool) -> int:
     import psycopg
     from langgraph.checkpoint.postgres import PostgresSaver
 
@@ -456,11 +639,12 @@ def _import_postgres(export: ExportFile, url: str, thread_id: str, overwrite: bo
         saver = PostgresSaver(conn)  # type: ignore[arg-type]
         saver.serde = _PassThrough()
         try:
-            _write(saver, export, thread_id, overwrite)
+            count = _write(saver, export, thread_id, overwrite)
             conn.commit()
         except BaseException:
             conn.rollback()
             raise
+    return count
 
 
 def parse_redaction(keys: Iterable[str], pattern: str | None) -> Redaction:
