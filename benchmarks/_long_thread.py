@@ -36,7 +36,11 @@ class State(TypedDict, total=False):
 def _replies(rng: random.Random, rounds: int) -> list[AIMessage]:
     out = []
     for _ in range(rounds):
-        call = {"name": "search", "args": {"query": "refund policy"}, "id": f"call_{rng.getrandbits(72):018x}"}
+        call = {
+            "name": "search",
+            "args": {"query": "refund policy"},
+            "id": f"call_{rng.getrandbits(72):018x}",
+        }
         usage = {"input_tokens": rng.randint(400, 6000), "output_tokens": 40, "total_tokens": 0}
         out.append(
             AIMessage(
@@ -66,7 +70,9 @@ def graph(saver: Any, rounds: int, seed: int = 7) -> Any:
     g.add_node("agent", agent)
     g.add_node("tools", tools)
     g.add_edge(START, "agent")
-    g.add_conditional_edges("agent", lambda s: "tools" if s["messages"][-1].tool_calls else END, ["tools", END])
+    g.add_conditional_edges(
+        "agent", lambda s: "tools" if s["messages"][-1].tool_calls else END, ["tools", END]
+    )
     g.add_edge("tools", "agent")
     return g.compile(checkpointer=saver)
 

@@ -14,6 +14,8 @@ from lgscope.tui.threads_screen import ThreadsScreen
 __all__ = ["INTERACTIVE_CHECKPOINTS", "LgscopeApp"]
 
 INTERACTIVE_CHECKPOINTS = 2000
+INTERACTIVE_BYTES = 64 * 1024 * 1024
+"""A thread past either bound opens lazily: a page of its timeline at a time, findings on demand."""
 """Up to this many checkpoints, findings are computed before the first paint; above, after."""
 
 
@@ -66,7 +68,7 @@ class LgscopeApp(App[None]):
 
     def open_thread(self, thread_id: str) -> None:
         thread = self.store.thread(thread_id)
-        if thread.checkpoints <= INTERACTIVE_CHECKPOINTS:
+        if thread.checkpoints <= INTERACTIVE_CHECKPOINTS and thread.size <= INTERACTIVE_BYTES:
             self.push_screen(
                 ThreadScreen(thread, detect(self.store.load(thread_id), now=self.now), self.store)
             )
