@@ -13,7 +13,7 @@ from rich.table import Table
 from lgscope.cli._common import DURATION, STORE, console, echo_json, echo_json_stream, handle_errors
 from lgscope.forensics.diff import diff_steps, format_change, summarize
 from lgscope.model import Step, Thread
-from lgscope.store import open_store
+from lgscope.store import open_store, rebuilt_channels
 
 __all__ = ["COMMANDS"]
 
@@ -109,6 +109,8 @@ def step_to_dict(step: Step, *, full: bool) -> dict[str, Any]:
     }
     if full:
         out["values"] = dict(step.values)
+        if how := rebuilt_channels(step):
+            out["rebuilt"] = how
         out["metadata"] = dict(step.metadata)
         out["writes"] = [
             {
@@ -216,6 +218,8 @@ def _print_step(step: Step) -> None:
         out.print(f"corrupt: {step.corrupt}")
     out.print("values:")
     click.echo(json.dumps(dict(step.values), indent=2, ensure_ascii=False, default=str))
+    for channel, how in rebuilt_channels(step).items():
+        out.print(f"{channel}: {how}")
     for label, items in (
         (
             "pending writes",

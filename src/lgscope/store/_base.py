@@ -173,7 +173,9 @@ class Store(ABC):
     def _full_step(self, raw: RawCheckpoint) -> Step:
         parent = self._raw_one(raw.thread_id, raw.checkpoint_ns, raw.parent_id) if raw.parent_id else None
         chain = [parent, raw] if parent is not None else [raw]
-        return list(iter_steps(chain))[-1]
+        return list(
+            iter_steps(chain, lookup=lambda cid: self._raw_one(raw.thread_id, raw.checkpoint_ns, cid))
+        )[-1]
 
     pages_cheaply: bool = False
     """Whether `timeline` with ``offset``/``limit`` reads only that page (else: the whole

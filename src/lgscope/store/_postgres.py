@@ -236,7 +236,12 @@ class PostgresStore(Store):
                         write = next(write_rows, None)
                     by_ns = _assemble(thread_id, rows, own_blobs, own_writes)
                     if by_ns:
-                        yield build_history(thread_id, by_ns, control_writes_only=not state_writes)
+                        yield build_history(
+                            thread_id,
+                            by_ns,
+                            control_writes_only=not state_writes,
+                            reread=functools.partial(self._raw_one, thread_id),
+                        )
 
     def _raw_latest(self, thread_id: str) -> dict[str, list[RawCheckpoint]]:
         return self._load(thread_id, latest=True)

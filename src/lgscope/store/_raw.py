@@ -33,6 +33,7 @@ from lgscope.model import (
     is_bookkeeping,
     node_from_task_path,
 )
+from lgscope.store._delta import DeltaChannels
 from lgscope.store._msgpack import array_header, array_info
 from lgscope.store._values import LazyValues, ValueCache, digest_of, digest_of_value
 from lgscope.store.decode import TYPE_KEY, decode_typed
@@ -401,6 +402,7 @@ def iter_steps(
     control_writes_only: bool = False,
     cache: ValueCache | None = None,
     lookup: Callable[[str], RawCheckpoint | None] | None = None,
+    reread: Callable[[str], RawCheckpoint | None] | None = None,
 ) -> Iterator[Step]:
     """Turn one namespace's checkpoints (oldest first) into `Step`s, one at a time.
 
@@ -408,11 +410,13 @@ def iter_steps(
     per distinct bytes by ``cache``), and only the last few checkpoints' frames are kept to
     tell what produced the next. A checkpoint whose parent is further back (a fork) gets it
     from ``lookup`` when given. With ``control_writes_only`` (scans, timelines), a step's
-    ``writes`` are only its interrupt, resume and error writes.
+    ``writes`` are only its interrupt, resume and error writes; a ``DeltaChannel``'s value is
+    rebuilt from its writes, read again in full through ``reread`` (default ``lookup``).
     """
     cache = cache or ValueCache()
     frames: OrderedDict[str, _Frame] = OrderedDict()
     prev: RawCheckpoint | None = None
+    delta = DeltaChannels(cache, reread or lookup)
     for raw in raws:
         frame = _frame(raw, cache, control_writes_only)
         parent: _Frame | None = None
@@ -425,19 +429,24 @@ def iter_steps(
                 parent_raw = lookup(raw.parent_id)
                 if parent_raw is not None and parent is None:
                     parent = _frame(parent_raw, cache, control_writes_only)
-        yield _step(raw, frame, parent, parent_raw, cache, control_writes_only)
+        yield _step(raw, frame, parent, parent_raw, cache, control_writes_only, delta)
         frames[raw.checkpoint_id] = frame
         if len(frames) > _WINDOW:
             frames.popitem(last=False)
         prev = raw
 
 
-def build_steps(raws: Iterable[RawCheckpoint], *, control_writes_only: bool = False) -> list[Step]:
+def build_steps(
+    raws: Iterable[RawCheckpoint],
+    *,
+    control_writes_only: bool = False,
+    reread: Callable[[str], RawCheckpoint | None] | None = None,
+) -> list[Step]:
     """Every step of one namespace at once (`iter_steps` for long ones); parents are looked up
     among ``raws``."""
     raws = list(raws)
     by_id = {r.checkpoint_id: r for r in raws}
-    return list(iter_steps(raws, control_writes_only=control_writes_only, lookup=by_id.get))
+    return list(iter_steps(raws, control_writes_only=control_writes_only, lookup=by_id.get, reread=reread))
 
 
 def _step(
@@ -447,20 +456,35 @@ def _step(
     parent_raw: RawCheckpoint | None,
     cache: ValueCache,
     control_writes_only: bool,
+    delta: DeltaChannels | None = None,
 ) -> Step:
     ts = _parse_ts(raw)
     ck = raw.checkpoint or _EMPTY
     # shared with the decoded checkpoint, not copied: steps are read-only
     versions: Mapping[str, Any] = ck.get("channel_versions") or _EMPTY
     parent_versions: Mapping[str, Any] = parent.versions if parent is not None else _EMPTY
-    values: Mapping[str, Any]
-    if raw.blobs is not None:
-        values = LazyValues(raw.blobs, cache)
-    else:
-        values = {k: v for k, v in (raw.values or _EMPTY).items() if not _BOOKKEEPING[k]}
     changed = tuple(
         sorted(ch for ch, v in versions.items() if parent_versions.get(ch) != v and not _BOOKKEEPING[ch])
     )
+    rebuilt, how, delta_changes = (
+        delta.visit(
+            raw,
+            parent_versions,
+            changed,
+            parent.writes if parent is not None and parent_raw is not None else None,
+        )
+        if delta is not None and raw.checkpoint
+        else ({}, {}, {})
+    )
+    values: Mapping[str, Any]
+    if raw.blobs is not None:
+        values = LazyValues(raw.blobs, cache, rebuilt, how)
+    else:
+        values = {k: v for k, v in (raw.values or _EMPTY).items() if not _BOOKKEEPING[k]}
+        values.update(rebuilt)
+    changes = _changes(raw, parent_raw, changed, cache) if raw.checkpoint is not None else ()
+    if delta_changes:
+        changes = tuple(delta_changes.get(c.channel, c) for c in changes)
     own = frame.writes
     next_nodes = frame.next
     node_of_task: dict[str, str] = {}
@@ -519,7 +543,7 @@ def _step(
         metadata=raw.metadata,
         size=raw.size,
         corrupt=corrupt,
-        changes=_changes(raw, parent_raw, changed, cache) if raw.checkpoint is not None else (),
+        changes=changes,
     )
 
 
@@ -588,11 +612,22 @@ def build_thread(
 
 
 def build_history(
-    thread_id: str, raws_by_ns: Mapping[str, Sequence[RawCheckpoint]], *, control_writes_only: bool = False
+    thread_id: str,
+    raws_by_ns: Mapping[str, Sequence[RawCheckpoint]],
+    *,
+    control_writes_only: bool = False,
+    reread: Callable[[str, str], RawCheckpoint | None] | None = None,
 ) -> ThreadHistory:
-    """Assemble a whole thread, every namespace a separate sequence."""
+    """Assemble a whole thread, every namespace a separate sequence (``reread(ns, id)`` reads a
+    checkpoint again in full, for a ``DeltaChannel``'s writes)."""
     steps = {
-        ns: tuple(build_steps(raws, control_writes_only=control_writes_only))
+        ns: tuple(
+            build_steps(
+                raws,
+                control_writes_only=control_writes_only,
+                reread=functools.partial(reread, ns) if reread is not None else None,
+            )
+        )
         for ns, raws in raws_by_ns.items()
         if raws
     }

@@ -278,23 +278,14 @@ class SqliteStore(Store):
         return None if row is None else int(row[0])
 
     def step_at(self, thread_id: str, checkpoint_id: str, ns: str = "") -> Step:
-        rows = self._conn.execute(
-            "SELECT checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata FROM checkpoints "
-            "WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id IN "
-            "(?, (SELECT parent_checkpoint_id FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ? "
-            "AND checkpoint_id = ?)) ORDER BY checkpoint_id",
-            (thread_id, ns, checkpoint_id, thread_id, ns, checkpoint_id),
-        ).fetchall()
-        by_ns = self._assemble(thread_id, rows, only_latest=None, ids=[r[1] for r in rows])
-        steps = build_steps(by_ns.get(ns, []))
-        for s in steps:
-            if s.checkpoint_id == checkpoint_id:
-                return s
-        self._entry(thread_id)  # an unknown thread says so
-        raise CheckpointNotFound(
-            f"Thread {thread_id!r} has no checkpoint {checkpoint_id!r} in namespace {ns!r}; "
-            f"list them with: lgscope show STORE --thread {thread_id}."
-        )
+        raw = self._raw_one(thread_id, ns, checkpoint_id)
+        if raw is None:
+            self._entry(thread_id)  # an unknown thread says so
+            raise CheckpointNotFound(
+                f"Thread {thread_id!r} has no checkpoint {checkpoint_id!r} in namespace {ns!r}; "
+                f"list them with: lgscope show STORE --thread {thread_id}."
+            )
+        return self._full_step(raw)
 
     def scan(
         self,
@@ -388,7 +379,12 @@ class SqliteStore(Store):
             by_key = {(raw.checkpoint_ns, raw.checkpoint_id): raw for raws in by_ns.values() for raw in raws}
             self._attach_writes(None, own, by_key)
             if by_ns:
-                yield build_history(thread_id, by_ns, control_writes_only=not state_writes)
+                yield build_history(
+                    thread_id,
+                    by_ns,
+                    control_writes_only=not state_writes,
+                    reread=functools.partial(self._raw_one, thread_id),
+                )
 
     def _raw_latest(self, thread_id: str) -> dict[str, list[RawCheckpoint]]:
         rows = self._conn.execute(

@@ -87,16 +87,31 @@ _MISSING = object()
 
 
 class LazyValues(Mapping[str, Any]):
-    """One checkpoint's user-state channels, each decoded when first read."""
+    """One checkpoint's user-state channels, each decoded when first read.
 
-    __slots__ = ("_blobs", "_cache", "_keys")
+    ``rebuilt`` holds channels whose value is not stored in the checkpoint but rebuilt from
+    earlier writes (LangGraph's ``DeltaChannel``), and says how in ``rebuilt_how``.
+    """
 
-    def __init__(self, blobs: Mapping[str, Blob], cache: ValueCache) -> None:
+    __slots__ = ("_blobs", "_cache", "_keys", "rebuilt", "rebuilt_how")
+
+    def __init__(
+        self,
+        blobs: Mapping[str, Blob],
+        cache: ValueCache,
+        rebuilt: Mapping[str, Any] | None = None,
+        rebuilt_how: Mapping[str, str] | None = None,
+    ) -> None:
         self._blobs = blobs
         self._cache = cache
-        self._keys = tuple(ch for ch in blobs if not is_bookkeeping(ch))
+        self.rebuilt: Mapping[str, Any] = rebuilt or {}
+        self.rebuilt_how: Mapping[str, str] = rebuilt_how or {}
+        keys = [ch for ch in blobs if not is_bookkeeping(ch)]
+        self._keys = tuple(keys + [ch for ch in self.rebuilt if ch not in blobs])
 
     def __getitem__(self, channel: str) -> Any:
+        if channel in self.rebuilt:
+            return self.rebuilt[channel]
         if channel not in self._keys:
             raise KeyError(channel)
         type_, data = self._blobs[channel]
@@ -112,8 +127,8 @@ class LazyValues(Mapping[str, Any]):
         return len(self._keys)
 
     def blob(self, channel: str) -> Blob | None:
-        """The stored ``(type, bytes)`` of a channel, undecoded."""
-        return self._blobs.get(channel) if channel in self._keys else None
+        """The stored ``(type, bytes)`` of a channel, undecoded (None for a rebuilt one)."""
+        return self._blobs.get(channel) if channel in self._keys and channel not in self.rebuilt else None
 
     def __repr__(self) -> str:
         return f"LazyValues({list(self._keys)!r})"
@@ -121,7 +136,7 @@ class LazyValues(Mapping[str, Any]):
 
 def list_length(values: Mapping[str, Any], channel: str) -> int | None:
     """How many items a list channel holds, read from the stored header where there is one."""
-    if isinstance(values, LazyValues):
+    if isinstance(values, LazyValues) and channel not in values.rebuilt:
         blob = values.blob(channel)
         if blob is None:
             return None
