@@ -104,12 +104,30 @@ class DeltaChannels:
         self._lookup = lookup
         self._values: dict[str, Any] = {}
         self._at: str | None = None
+        self._seen = 0  # checkpoints visited: a stream's first few are checked for snapshots
+        self._delta = False  # whether this stream has shown a delta channel
 
     def channels(self, raw: RawCheckpoint) -> list[str]:
         """The delta channels of a checkpoint."""
-        ck = raw.checkpoint or {}
         counters = raw.metadata.get("counters_since_delta_snapshot")
         counted = counters if isinstance(counters, Mapping) else {}
+        self._seen += 1
+        # A delta channel shows its counters in the metadata of every checkpoint but a
+        # snapshot's; a stream that showed none in its first checkpoints has no delta channel.
+        if counted:
+            self._delta = True
+        elif not self._delta and self._seen > 2:
+            return []
+        if not counted and not (
+            any(b[0] == "msgpack" and is_snapshot(b[1]) for b in raw.blobs.values())
+            if raw.blobs is not None
+            else any(
+                isinstance(v, dict) and v.get(TYPE_KEY) == "langgraph.DeltaSnapshot"
+                for v in (raw.values or {}).values()
+            )
+        ):
+            return []  # not a delta-channel thread: the common case, told without a loop over versions
+        ck = raw.checkpoint or {}
         held = raw.channels()
         out = []
         for ch in ck.get("channel_versions") or {}:

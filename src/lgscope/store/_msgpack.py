@@ -10,6 +10,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping
 
+import msgpack
+
 __all__ = ["array_header", "array_info", "channel_slices", "pack_map", "skip", "split_checkpoint"]
 
 _FIXED = {
@@ -123,38 +125,29 @@ def split_checkpoint(blob: bytes) -> tuple[bytes, dict[str, bytes]]:
     """A checkpoint map cut in two without decoding a value: the map of every entry but
     ``channel_values`` (small: versions, ids, timestamps), and each channel value's bytes.
 
-    Raises ValueError when ``blob`` is not a msgpack map."""
+    Raises ValueError when ``blob`` is not a msgpack map. The msgpack library's C unpacker
+    only walks the values here (``skip``): nothing in them is built."""
+    unpacker = msgpack.Unpacker(None, raw=False, strict_map_key=False, max_buffer_size=max(len(blob), 1))
     try:
-        return _split(blob)
-    except (IndexError, struct.error):
+        unpacker.feed(blob)
+        kept: list[bytes] = []
+        channels: dict[str, bytes] = {}
+        for _ in range(unpacker.read_map_header()):
+            start = unpacker.tell()
+            key = unpacker.unpack()
+            if key != "channel_values":
+                unpacker.skip()
+                kept.append(blob[start : unpacker.tell()])
+                continue
+            for _ in range(unpacker.read_map_header()):
+                name = unpacker.unpack()
+                at = unpacker.tell()
+                unpacker.skip()
+                channels[name if isinstance(name, str) else repr(name)] = blob[at : unpacker.tell()]
+    except msgpack.OutOfData:
         raise ValueError(_EOF) from None
-
-
-def _split(blob: bytes) -> tuple[bytes, dict[str, bytes]]:
-    items, header, factor = _container(blob, 0)
-    if factor != 2:
-        raise ValueError("a checkpoint blob is a msgpack map")
-    pos = header
-    kept: list[bytes] = []
-    channels: dict[str, bytes] = {}
-    for _ in range(items):
-        start = pos
-        key, pos = _str_at(blob, pos)
-        if key != "channel_values":
-            pos = skip(blob, pos)
-            kept.append(blob[start:pos])
-            continue
-        count, inner, factor = _container(blob, pos)
-        if factor != 2:
-            raise ValueError("channel_values is not a map")
-        pos += inner
-        for _ in range(count):
-            name, pos = _str_at(blob, pos)
-            end = skip(blob, pos)
-            channels[name] = blob[pos:end]
-            pos = end
-    if pos > len(blob):
-        raise ValueError(_EOF)
+    except (msgpack.UnpackException, TypeError, UnicodeDecodeError) as exc:
+        raise ValueError(str(exc) or type(exc).__name__) from None
     return _map_header(len(kept)) + b"".join(kept), channels
 
 
