@@ -110,3 +110,18 @@ def test_the_cli_scans_with_jobs(sample_store: Path) -> None:
     assert first == second and len(first["findings"]) >= 8
     bad = CliRunner().invoke(main, [*args, "--jobs", "-3"])
     assert bad.exit_code == 2 and "-3 is not in the range x>=0" in bad.output
+
+
+def test_a_worker_whose_libraries_print_still_returns_its_run(sample_store: Path) -> None:
+    import functools
+
+    from noisy_store import open_noisy  # type: ignore[import-not-found]
+
+    now = datetime.now(REFERENCE_NOW.tzinfo)
+    worker = _Worker(functools.partial(open_noisy, sample_store), DetectorConfig(), now)
+    try:
+        part = worker.run(["support-1", "support-2"])
+    finally:
+        worker.close()
+    assert part is not None and [t.thread_id for t in part.threads] == ["support-1", "support-2"]
+    assert part.stats.reread == 0

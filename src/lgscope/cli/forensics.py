@@ -102,6 +102,8 @@ def summary_line(result: ScanResult) -> str:
         line += f"; {s.corrupt_checkpoints} corrupt checkpoints skipped"
     if s.errors:
         line += f"; {len(s.errors)} threads could not be read"
+    if s.reread:
+        line += f"; {s.reread} runs a worker process did not return were read again here"
     return line
 
 

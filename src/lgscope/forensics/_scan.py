@@ -50,6 +50,8 @@ class ScanStats:
     seconds: float = 0.0
     jobs: int = 1
     """Processes that read the store."""
+    reread: int = 0
+    """Runs of threads a worker process failed to return, read again in the scanning process."""
 
     def add(self, other: ScanStats) -> None:
         """Count in what another part of the same scan read."""
@@ -57,6 +59,7 @@ class ScanStats:
         self.checkpoints += other.checkpoints
         self.corrupt_checkpoints += other.corrupt_checkpoints
         self.errors.extend(other.errors)
+        self.reread += other.reread
 
 
 @dataclass(slots=True)
@@ -239,8 +242,9 @@ def _parallel(
     try:
         for _ in range(len(chunks)):
             n, part = results.get()
-            if part is None:  # the worker died: this run is read here instead
+            if part is None:  # the worker died: this run is read here instead, and the stats say so
                 part = _scan_run(store, chunks[n], config, now)
+                part.stats.reread += 1
             parts[n] = part
             done += len(chunks[n])
             if progress is not None:
@@ -268,12 +272,23 @@ class _Worker:
 
     def __init__(self, reopen: Callable[[], Store], config: DetectorConfig, now: datetime) -> None:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "lgscope.forensics._worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-        )
+        # Results come back on a pipe of their own: whatever a library prints in the worker
+        # goes to its stdout (discarded), never into the stream of results.
+        read, write = os.pipe()
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "lgscope.forensics._worker", str(write)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                pass_fds=(write,),
+                env=env,
+            )
+        except BaseException:
+            os.close(read)
+            raise
+        finally:
+            os.close(write)
+        self._results = os.fdopen(read, "rb")
         self._send((reopen, config, now))
 
     def _send(self, obj: object) -> None:
@@ -285,8 +300,7 @@ class _Worker:
         """The run's part, or None if the worker is gone."""
         try:
             self._send(ids)
-            assert self._proc.stdout is not None
-            part = pickle.load(self._proc.stdout)
+            part = pickle.load(self._results)
         except (OSError, EOFError, pickle.UnpicklingError):
             return None
         return part if isinstance(part, _Part) else None
@@ -298,6 +312,8 @@ class _Worker:
             self._proc.wait(timeout=5)
         except (OSError, subprocess.TimeoutExpired):
             self._proc.kill()
+        finally:
+            self._results.close()
 
 
 def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:

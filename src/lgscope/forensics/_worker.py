@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from lgscope.forensics._scan import serve
 
 if __name__ == "__main__":
-    serve(sys.stdin.buffer, sys.stdout.buffer)
+    # argv[1]: the pipe the parent reads results from (stdout is left to whatever prints)
+    with os.fdopen(int(sys.argv[1]), "wb") as results:
+        serve(sys.stdin.buffer, results)
