@@ -128,7 +128,9 @@ class PostgresStore(Store):
         yield from _group_index(rows)
 
     def _raw_thread(self, thread_id: str) -> dict[str, list[RawCheckpoint]]:
-        return self._load(thread_id, latest=False)
+        entry = next(iter(self._index_for(thread_id)), None)
+        namespaces = entry.namespaces if entry is not None else ()
+        return {ns: list(self._iter_raw(thread_id, ns, control_only=False)) for ns in namespaces}
 
     def scan(
         self,
@@ -190,12 +192,15 @@ class PostgresStore(Store):
         with self._conn.transaction():
             self._conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             with (
-                self._conn.cursor(name="lgscope_scan_checkpoints") as checkpoints,
-                self._conn.cursor(name="lgscope_scan_blobs") as blobs,
-                self._conn.cursor(name="lgscope_scan_writes") as writes,
+                self._conn.cursor(name="lgscope_scan_checkpoints", binary=True) as checkpoints,
+                self._conn.cursor(name="lgscope_scan_blobs", binary=True) as blobs,
+                self._conn.cursor(name="lgscope_scan_writes", binary=True) as writes,
             ):
-                for cur in (checkpoints, blobs, writes):
+                for cur in (checkpoints, writes):
                     cur.itersize = 2000
+                # blobs can be large (a long thread's message list, in each version): fetched a
+                # few at a time, so a thread past the bulk budget is noticed before it is held
+                blobs.itersize = 32
                 checkpoints.execute(
                     f"SELECT thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata, "
                     f'{size} FROM checkpoints {where}ORDER BY thread_id COLLATE "C", checkpoint_ns, checkpoint_id',
@@ -244,7 +249,19 @@ class PostgresStore(Store):
                         )
 
     def _raw_latest(self, thread_id: str) -> dict[str, list[RawCheckpoint]]:
-        return self._load(thread_id, latest=True)
+        # each namespace's latest checkpoint with only the blob versions it holds
+        with self._tx() as cur:
+            cur.execute(
+                "SELECT checkpoint_ns, max(checkpoint_id) FROM checkpoints WHERE thread_id = %s GROUP BY checkpoint_ns",
+                (thread_id,),
+            )
+            latest = cur.fetchall()
+        out: dict[str, list[RawCheckpoint]] = {}
+        for ns, cid in latest:
+            raw = self._raw_one(thread_id, ns, cid)
+            if raw is not None:
+                out[ns] = [raw]
+        return out
 
     def _iter_raw(self, thread_id: str, ns: str, *, control_only: bool) -> Iterator[RawCheckpoint]:
         # Pages of checkpoints by key, each with the blobs it introduces and its writes: a blob
@@ -334,42 +351,6 @@ class PostgresStore(Store):
                 (entry.thread_id,),
             )
             return {ns: int(n) for ns, n in cur.fetchall()}
-
-    def _load(self, thread_id: str, *, latest: bool) -> dict[str, list[RawCheckpoint]]:
-        size = "pg_column_size(checkpoint) + pg_column_size(metadata)"
-        with self._tx() as cur:
-            if latest:
-                cur.execute(
-                    f"SELECT DISTINCT ON (checkpoint_ns) checkpoint_ns, checkpoint_id, parent_checkpoint_id, "
-                    f"checkpoint, metadata, {size} FROM checkpoints WHERE thread_id = %s "
-                    "ORDER BY checkpoint_ns, checkpoint_id DESC",
-                    (thread_id,),
-                )
-            else:
-                cur.execute(
-                    f"SELECT checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata, {size} "
-                    "FROM checkpoints WHERE thread_id = %s ORDER BY checkpoint_ns, checkpoint_id",
-                    (thread_id,),
-                )
-            rows = cur.fetchall()
-            if not rows:
-                return {}
-            ids = [r[1] for r in rows]
-            cur.execute(
-                "SELECT checkpoint_ns, channel, version, type, blob FROM checkpoint_blobs WHERE thread_id = %s"
-                + (" AND checkpoint_ns = ANY(%s)" if latest else ""),
-                (thread_id, list({r[0] for r in rows})) if latest else (thread_id,),
-            )
-            blobs = {(ns, ch, ver): (typ, blob) for ns, ch, ver, typ, blob in cur.fetchall()}
-            cur.execute(
-                f"SELECT checkpoint_ns, checkpoint_id, task_id, {self._task_path}, idx, channel, type, blob "
-                "FROM checkpoint_writes WHERE thread_id = %s"
-                + (" AND checkpoint_id = ANY(%s)" if latest else "")
-                + f" ORDER BY checkpoint_ns, checkpoint_id, {self._task_path}, task_id, idx",
-                (thread_id, ids) if latest else (thread_id,),
-            )
-            writes = cur.fetchall()
-        return _assemble(thread_id, rows, blobs, writes)
 
 
 def _group_index(rows: Sequence[Sequence[Any]]) -> Iterator[ThreadIndexEntry]:
