@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping
 
-__all__ = ["channel_slices", "pack_map", "skip"]
+__all__ = ["channel_slices", "max_depth", "pack_map", "skip"]
 
 _FIXED = {
     0xC0: 1,
@@ -89,6 +89,66 @@ def skip(data: bytes, pos: int) -> int:
         if pos > len(data):
             raise ValueError("truncated msgpack")
     return pos
+
+
+_EXT_HEADERS = {0xD4: 1, 0xD5: 2, 0xD6: 4, 0xD7: 8, 0xD8: 16}
+
+
+def max_depth(data: bytes, limit: int) -> int:
+    """How deeply the msgpack object in ``data`` nests (a scalar is 0, ``[1]`` is 1).
+
+    An extension counts as one level and is not looked into (its own bytes are measured when
+    it is decoded). Stops and returns ``limit + 1`` as soon as the depth passes ``limit``;
+    iterative, so hostile nesting cannot exhaust the stack. Truncated data ends the count.
+    """
+    pos, size, depth, deepest = 0, len(data), 0, 0
+    pending: list[int] = []  # items still to read in each open container
+    try:
+        while pos < size:
+            b = data[pos]
+            items = -1
+            if b <= 0x7F or b >= 0xE0:
+                pos += 1
+            elif 0xA0 <= b <= 0xBF:
+                pos += 1 + (b & 0x1F)
+            elif b in _EXT_HEADERS:
+                pos += 2 + _EXT_HEADERS[b]
+                deepest = max(deepest, depth + 1)
+            elif b in (0xC7, 0xC8, 0xC9):
+                width = _LEN[b][0]
+                pos += 2 + width + _uint(data, pos + 1, width)
+                deepest = max(deepest, depth + 1)
+            elif b in _FIXED:
+                pos += _FIXED[b]
+            elif b in _LEN:
+                width = _LEN[b][0]
+                pos += 1 + width + _uint(data, pos + 1, width)
+            else:
+                items, header, factor = _container(data, pos)
+                if items < 0:
+                    return deepest
+                pos += header
+                items *= factor
+            if items > 0:
+                depth += 1
+                if depth > deepest:
+                    deepest = depth
+                    if deepest > limit:
+                        return limit + 1
+                pending.append(items)
+                continue
+            # one value done: close every container it completes
+            while pending:
+                pending[-1] -= 1
+                if pending[-1]:
+                    break
+                pending.pop()
+                depth -= 1
+            if not pending:
+                break
+    except (IndexError, KeyError):
+        pass
+    return deepest
 
 
 def _str_at(data: bytes, pos: int) -> tuple[str, int]:

@@ -15,7 +15,7 @@ from lgscope._exceptions import DecodeError, NotACheckpointStore, StoreUnavailab
 from lgscope.model import ThreadHistory
 from lgscope.store._base import Store, ThreadIndexEntry
 from lgscope.store._raw import CONTROL_SQL, RawCheckpoint, RawWrite, build_history
-from lgscope.store.decode import Decoder
+from lgscope.store.decode import Decoder, loads_json_inert
 
 __all__ = ["PostgresStore", "safe_url"]
 
@@ -56,6 +56,10 @@ class PostgresStore(Store):
                 "running and the URL, user and database are right."
             ) from None
         self._conn.read_only = True
+        # JSONB nested thousands deep would exhaust the standard library's recursive parser
+        from psycopg.types.json import set_json_loads
+
+        set_json_loads(loads_json_inert, self._conn)
         with self._tx() as cur:
             cur.execute("SELECT " + ", ".join("to_regclass(%s)" for _ in _TABLES), _TABLES)
             found = cur.fetchone() or ()

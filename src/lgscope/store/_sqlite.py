@@ -18,7 +18,7 @@ from lgscope._exceptions import DecodeError, NotACheckpointStore, StoreNotFound
 from lgscope.model import Step, ThreadHistory
 from lgscope.store._base import Store, ThreadIndexEntry
 from lgscope.store._raw import CONTROL_SQL, RawCheckpoint, RawWrite, build_history, build_steps
-from lgscope.store.decode import Decoder
+from lgscope.store.decode import MAX_DEPTH, Decoder, json_depth
 
 __all__ = ["SqliteStore"]
 
@@ -46,14 +46,24 @@ _WRITES_COLUMNS = {
 def _decode_metadata(raw: Any) -> dict[str, Any]:
     if raw is None:
         return {}
+    if not isinstance(raw, str | bytes):
+        raise DecodeError(f"The checkpoint metadata is a stored {type(raw).__name__}, not JSON text.")
+    if json_depth(raw) > MAX_DEPTH:
+        raise DecodeError(
+            f"The checkpoint metadata nests deeper than {MAX_DEPTH} levels (hostile or corrupt)."
+        )
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
         try:  # what orjson refuses and json takes: NaN, Infinity, integers past 64 bits
             value = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise DecodeError(f"The checkpoint metadata is not valid JSON ({exc}).") from exc
     return value if isinstance(value, dict) else {"value": value}
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
 
 
 class SqliteStore(Store):
@@ -74,6 +84,8 @@ class SqliteStore(Store):
         uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
         try:
             self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            # text that is not UTF-8 (a hostile thread id) reads with U+FFFD instead of failing the query
+            self._conn.text_factory = _text
             self._conn.execute("PRAGMA query_only = ON")
             tables = {
                 name: {row[1] for row in self._conn.execute(f"PRAGMA table_info({name})")}

@@ -1,0 +1,123 @@
+"""Issue 25, items 1-2: hostile nesting is refused as a corrupt value; no command crashes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from tests.hostile import (
+    THREAD,
+    assert_all_read,
+    deep_array,
+    nested_ext_bomb,
+    plant_channel_value,
+    plant_write,
+    run_readers,
+)
+
+from lgscope import open_store
+from lgscope.store.decode import MAX_DEPTH, DecodeError, Decoder, decode_msgpack, loads_json
+
+TOO_DEEP = f"nests deeper than {MAX_DEPTH} levels"
+
+
+def test_the_nested_extension_bomb_is_refused_without_recursing() -> None:
+    bomb = nested_ext_bomb()
+    assert 16_000 < len(bomb) < 17_000
+    for decode in (decode_msgpack, lambda b: Decoder().decode_typed("msgpack", b)):
+        with pytest.raises(DecodeError, match=TOO_DEEP):
+            decode(bomb)
+
+
+@pytest.mark.parametrize("levels", [MAX_DEPTH + 1, 500, 1_021, 8_000])
+def test_deep_arrays_are_refused_and_shallow_ones_read(levels: int) -> None:
+    with pytest.raises(DecodeError, match=TOO_DEEP):
+        decode_msgpack(deep_array(levels))
+    value = decode_msgpack(deep_array(100))
+    for _ in range(100):
+        value = value[0]
+    assert value == 1
+
+
+def test_a_value_met_again_deeper_down_still_counts_its_depth() -> None:
+    # an extension 100 levels deep reads at the top, and is refused again under 110 arrays, even
+    # when the decoder's memo already holds it (the memo keeps each value's depth)
+    ext = b"\xc9" + (104).to_bytes(4, "big") + b"\x00" + b"\x93\xa1m\xa1n" + deep_array(98)
+    decoder = Decoder()
+    assert decoder.decode_typed("msgpack", ext)["__type__"] == "m.n"
+    with pytest.raises(DecodeError, match=TOO_DEEP):
+        decoder.decode_typed("msgpack", b"\x91" * 110 + ext)
+
+
+def test_json_nested_past_the_limit_is_refused_not_a_recursion_error() -> None:
+    with pytest.raises(DecodeError, match=TOO_DEEP):
+        loads_json("[" * 100_000 + "]" * 100_000)
+    assert loads_json('{"a": "[[[[[[", "b": [[1]]}') == {"a": "[[[[[[", "b": [[1]]}
+
+
+def test_every_command_survives_the_bomb_in_a_state_value_and_a_write(
+    sample_copy: Path, tmp_path: Path
+) -> None:
+    plant_channel_value(sample_copy, nested_ext_bomb())
+    plant_write(sample_copy, nested_ext_bomb())
+    results = run_readers(sample_copy, tmp_path)
+    assert_all_read(results)
+    show = next(r for r in results if r["args"][-2:] == ["--format", "json"] and r["args"][0] == "show")
+    step = json.loads(show["output"])
+    assert TOO_DEEP in step["corrupt"]
+    # the rest of the thread still shows
+    with open_store(sample_copy) as store:
+        steps = store.history(THREAD)
+    assert [s.corrupt is None for s in steps] == [True, True, True, True, False]
+    assert steps[-1].nodes == ("agent",) and len(steps[-2].values["messages"]) == 3
+
+
+def test_every_command_survives_deep_arrays(sample_copy: Path, tmp_path: Path) -> None:
+    plant_channel_value(sample_copy, deep_array(500), channel="deep500")
+    plant_write(sample_copy, deep_array(8_000), channel="deep8000")
+    assert_all_read(run_readers(sample_copy, tmp_path))
+
+
+def test_metadata_nested_1100_deep_marks_the_step_corrupt(sample_copy: Path, tmp_path: Path) -> None:
+    with sqlite3.connect(sample_copy) as conn:
+        conn.execute(
+            "UPDATE checkpoints SET metadata = ? WHERE thread_id = ? AND checkpoint_id = (SELECT "
+            "max(checkpoint_id) FROM checkpoints WHERE thread_id = ?)",
+            ('{"source": "loop", "x": ' + "[" * 1100 + "]" * 1100 + "}", THREAD, THREAD),
+        )
+    with open_store(sample_copy) as store:
+        steps = store.history(THREAD)
+    assert steps[-1].corrupt is not None and TOO_DEEP in steps[-1].corrupt
+    assert_all_read(run_readers(sample_copy, tmp_path))
+
+
+@pytest.mark.postgres
+def test_postgres_jsonb_nested_5000_deep_reads_as_a_placeholder(postgres_sample: str) -> None:
+    import psycopg
+
+    from lgscope.cli import main
+
+    deep = "[" * 5000 + "]" * 5000
+    with psycopg.connect(postgres_sample, autocommit=True) as conn:
+        updated = conn.execute(
+            "UPDATE checkpoints SET metadata = jsonb_build_object('source', 'loop', 'x', %s::jsonb) "
+            "WHERE thread_id = %s",
+            (deep, THREAD),
+        ).rowcount
+        assert updated == 5
+    with open_store(postgres_sample) as store:
+        steps = store.history(THREAD)
+        assert len(steps) == 5
+        assert all(TOO_DEEP in s.metadata["undecoded"] for s in steps)
+        assert len(steps[-1].values["messages"]) == 4
+    from click.testing import CliRunner
+
+    for args in (
+        ["threads", postgres_sample],
+        ["show", postgres_sample, "--thread", THREAD],
+        ["scan", postgres_sample],
+    ):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0 and result.exception is None, (args, result.output)
