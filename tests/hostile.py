@@ -177,3 +177,64 @@ def assert_all_read(results: list[dict[str, Any]]) -> None:
             assert r["output"].startswith("Error: ") and r["output"].count("\n") == 1, r
         else:
             assert r["code"] in (0, 1), (r["args"], r["code"], r["output"][-2000:])
+
+
+EVIL_ID = "evil\x1b]0;pwned\x07\x1b[2J[/b][link=https://evil.example]x[/link]<script>alert(1)</script>"
+"""A thread id that retitles and erases a terminal and is Rich markup (closing an unopened tag)."""
+EVIL_NODE = "agent\x1b[31m[/INST]\u202e"
+EVIL_TEXT = (
+    "[/INST] \x1b]8;;https://evil.example\x07click\x1b]8;;\x07 [link=https://evil.example]here[/link] \x9b2J"
+)
+
+
+def clone_thread(path: Path, new_id: str, source: str = THREAD) -> None:
+    """Copy every row of thread ``source`` under ``new_id``."""
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO checkpoints SELECT ?, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, "
+            "checkpoint, metadata FROM checkpoints WHERE thread_id = ?",
+            (new_id, source),
+        )
+        cols = [r[1] for r in conn.execute("PRAGMA table_info(writes)")]
+        rest = ", ".join(c for c in cols if c != "thread_id")
+        conn.execute(
+            f"INSERT INTO writes (thread_id, {rest}) SELECT ?, {rest} FROM writes WHERE thread_id = ?",
+            (new_id, source),
+        )
+
+
+def plant_hostile_text(path: Path) -> str:
+    """A thread ``EVIL_ID`` whose node names, error, interrupt and a state key are hostile text."""
+    clone_thread(path, EVIL_ID)
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "UPDATE writes SET task_path = ? WHERE thread_id = ? AND task_path LIKE '%agent'",
+            (f"~__pregel_pull, {EVIL_NODE}", EVIL_ID),
+        )
+    error = ormsgpack.packb(f"ValueError('{EVIL_TEXT}')")
+    interrupt = ormsgpack.packb(
+        [
+            ormsgpack.Ext(
+                2,
+                ormsgpack.packb(
+                    ["langgraph.types", "Interrupt", {"value": {"question": EVIL_TEXT}, "id": "e" * 32}]
+                ),
+            )
+        ]
+    )
+    cid = plant_write(
+        path, error, channel="__error__", task_path=f"~__pregel_pull, {EVIL_NODE}", thread=EVIL_ID
+    )
+    plant_write(
+        path, interrupt, channel="__interrupt__", task_path="~__pregel_pull, approval", thread=EVIL_ID, idx=1
+    )
+    plant_channel_value(path, ormsgpack.packb({EVIL_TEXT: EVIL_TEXT}), channel=EVIL_NODE, thread=EVIL_ID)
+    return cid
+
+
+def assert_inert(text: str) -> None:
+    """Nothing a terminal acts on, no markup error."""
+    assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text and "\u202e" not in text, repr(
+        text[:3000]
+    )
+    assert "MarkupError" not in text, text[-3000:]

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import functools
-import json
 import re
 import sys
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
 from rich.console import Console
 
 from lgscope._exceptions import LgscopeError, UsageError
+from lgscope.sanitize import safe_json, safe_text
 
 __all__ = [
     "DURATION",
@@ -21,7 +22,9 @@ __all__ = [
     "console",
     "echo_json",
     "handle_errors",
+    "output_file",
     "parse_duration",
+    "shown_store",
 ]
 
 P = ParamSpec("P")
@@ -56,16 +59,43 @@ STORE = click.argument("store", metavar="STORE")
 
 
 def console(stderr: bool = False) -> Console:
-    """A Rich console; plain (no colour codes) when not on a terminal."""
+    """A Rich console; plain (no colour codes) when not on a terminal.
+
+    Markup and emoji codes are off: what it prints comes from stores (``[/INST]`` in a prompt
+    must print as it is, ``[link=…]`` must not become a link). Pass data through `safe_text`.
+    """
     stream = sys.stderr if stderr else sys.stdout
     # Piped output is read by tools and people alike: don't fold ids at 80 columns.
     width = None if stream.isatty() else 200
-    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width, markup=False, emoji=False)
 
 
 def echo_json(value: Any) -> None:
-    """Print JSON the same way everywhere (two-space indent, UTF-8, stable key order)."""
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+    """Print JSON the same way everywhere (two-space indent, UTF-8, stable key order), valid
+    (NaN and Infinity as strings) and inert on a terminal (`lgscope.sanitize.safe_json`)."""
+    click.echo(safe_json(value))
+
+
+def output_file(path: Path, option: str = "-o") -> Path:
+    """Check that ``path`` can be written before any work is done: one sentence if it cannot."""
+    if path.is_dir():
+        raise UsageError(f"{option} {safe_text(path)} is a directory; give a file name.")
+    parent = path.parent
+    if not parent.is_dir():
+        raise UsageError(
+            f"{option} {safe_text(path)}: the directory {safe_text(parent)} does not exist; create it or "
+            "write elsewhere."
+        )
+    return path
+
+
+def shown_store(store: str) -> str:
+    """STORE as a message may show it: a Postgres URL without its password, no control characters."""
+    if store.startswith(("postgresql:", "postgres:")):
+        from lgscope.store._postgres import safe_url
+
+        store = safe_url(store)
+    return safe_text(store)
 
 
 def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
@@ -76,7 +106,13 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except LgscopeError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {safe_text(exc)}", err=True)
+            sys.exit(2)
+        except OSError as exc:  # a file lgscope was asked to read or write (disk full, permissions …)
+            where = f" ({safe_text(exc.filename)})" if exc.filename else ""
+            click.echo(
+                f"Error: {safe_text(exc.strerror or exc)}{where}; check the path and try again.", err=True
+            )
             sys.exit(2)
 
     return wrapper

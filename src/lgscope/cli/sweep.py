@@ -18,6 +18,7 @@ from rich.table import Table
 from lgscope._exceptions import UsageError
 from lgscope.cli._common import DURATION, STORE, console, handle_errors
 from lgscope.cli.forensics import parse_now
+from lgscope.sanitize import safe_text
 
 __all__ = ["COMMANDS", "load_graph"]
 
@@ -60,7 +61,11 @@ def _table(decisions: list[Any]) -> Table:
 
     for d in decisions:
         table.add_row(
-            d.thread_id, d.node or "?", format_age(d.age_seconds), d.outcome.replace("_", " "), d.detail
+            safe_text(d.thread_id),
+            safe_text(d.node or "?"),
+            format_age(d.age_seconds),
+            d.outcome.replace("_", " "),
+            safe_text(d.detail),
         )
     return table
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import ormsgpack
 
-from lgscope._exceptions import ExportFileError, ImportConflict, UsageError
+from lgscope._exceptions import ExportFileError, ImportConflict, NotACheckpointStore, UsageError
 from lgscope.store._base import Store
 from lgscope.store._msgpack import channel_slices, pack_map
 from lgscope.store._raw import RawCheckpoint, build_steps
@@ -405,15 +405,30 @@ def import_thread(
     return tid, len(export.records)
 
 
+_TIMEOUT_S = 10  # waiting for a lock, connecting, a statement: an import never hangs forever
+_STATEMENT_TIMEOUT_S = 600
+_JOURNAL_MODES = {m.lower(): m for m in ("DELETE", "TRUNCATE", "PERSIST", "MEMORY", "OFF")}
+
+
 def _import_sqlite(export: ExportFile, path: Path, thread_id: str, overwrite: bool) -> None:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     if path.is_dir():
         raise UsageError(f"{path} is a directory; give a SQLite file to import into.")
+    if not path.parent.is_dir():
+        raise UsageError(f"The directory {path.parent} does not exist; create it or import elsewhere.")
     created = not path.exists()
-    conn = sqlite3.connect(path, check_same_thread=False)
+    conn = sqlite3.connect(path, check_same_thread=False, timeout=_TIMEOUT_S)
     try:
-        SqliteSaver(conn).setup()
+        try:
+            # setup() switches the file to WAL: a store kept in another journal mode keeps it
+            (journal,) = conn.execute("PRAGMA journal_mode").fetchone()
+            SqliteSaver(conn).setup()
+        except sqlite3.DatabaseError as exc:
+            raise NotACheckpointStore(
+                f"Cannot import into {path}: it is not a SQLite checkpoint store ({exc}); give a new file "
+                "or the file your SqliteSaver writes."
+            ) from None
         saver = SqliteSaver(_NoCommit(conn))  # type: ignore[arg-type]
         saver.serde = _PassThrough()
         saver.is_setup = True
@@ -423,6 +438,8 @@ def _import_sqlite(export: ExportFile, path: Path, thread_id: str, overwrite: bo
         except BaseException:
             conn.rollback()
             raise
+        if not created and str(journal).lower() != "wal":
+            conn.execute(f"PRAGMA journal_mode = {_JOURNAL_MODES.get(str(journal).lower(), 'DELETE')}")
     except BaseException:
         conn.close()
         if created:  # setup() made the file before the transaction: a failed import leaves nothing
@@ -436,14 +453,25 @@ def _import_sqlite(export: ExportFile, path: Path, thread_id: str, overwrite: bo
 def _import_postgres(export: ExportFile, url: str, thread_id: str, overwrite: bool) -> None:
     import psycopg
     from langgraph.checkpoint.postgres import PostgresSaver
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+    from psycopg.rows import dict_row
 
     from lgscope._exceptions import StoreUnavailable
     from lgscope.store._postgres import safe_url
 
+    # a server that accepts and never answers, or a lock held for hours, fails the import in time
+    info = (
+        url if "connect_timeout" in conninfo_to_dict(url) else make_conninfo(url, connect_timeout=_TIMEOUT_S)
+    )
+    limits = (f"SET lock_timeout = '{_TIMEOUT_S}s'", f"SET statement_timeout = '{_STATEMENT_TIMEOUT_S}s'")
     try:
-        with PostgresSaver.from_conn_string(url) as setup_saver:
-            setup_saver.setup()
-        conn = psycopg.connect(url, autocommit=False)
+        with psycopg.connect(info, autocommit=True, prepare_threshold=0, row_factory=dict_row) as setup_conn:
+            for statement in limits:
+                setup_conn.execute(statement)
+            PostgresSaver(setup_conn).setup()
+        conn = psycopg.connect(info, autocommit=False)
+        for statement in limits:
+            conn.execute(statement)
     except psycopg.Error as exc:
         raise StoreUnavailable(
             f"Cannot import into {safe_url(url)} ({str(exc).strip().splitlines()[0]})."
@@ -454,6 +482,12 @@ def _import_postgres(export: ExportFile, url: str, thread_id: str, overwrite: bo
         try:
             _write(saver, export, thread_id, overwrite)
             conn.commit()
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as exc:
+            conn.rollback()
+            raise StoreUnavailable(
+                f"Cannot import into {safe_url(url)}: the database did not answer in time ({exc}); "
+                "nothing was imported. Try again when it is not locked."
+            ) from None
         except BaseException:
             conn.rollback()
             raise
