@@ -11,13 +11,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from lgscope._exceptions import LockUnavailable, UsageError
+from lgscope._exceptions import LgscopeError, LockUnavailable, UsageError
 from lgscope.approvals._audit import AuditLog, Decision
 from lgscope.approvals._lock import ThreadLocks, _sqlite_path, locks_for
 from lgscope.approvals._metrics import SweeperMetrics
 from lgscope.approvals._resume import Pending, read_pending, stored_answer
 from lgscope.model import Interrupt
 from lgscope.store import Store, open_store
+from lgscope.store.decode import foreign_types, unsafe_types
 
 __all__ = ["DEFAULT_REJECTION", "Candidate", "SweepReport", "Sweeper"]
 
@@ -105,6 +106,39 @@ def _check_same_store(saver: Any, store: str) -> None:
             )
 
 
+def unsafe_to_load(store: Store, thread_id: str, allowed: frozenset[str] = frozenset()) -> str | None:
+    """Why LangGraph must not load the thread's latest state, in a sentence, or None.
+
+    Reading pending interrupts through the graph (``get_state``) and resuming (``invoke``) run the
+    stored bytes through the graph's own serializer, which by default imports and calls what they
+    name. lgscope's inert decoder looks first: pickle, serializer types it cannot look into, and
+    types outside `lgscope.store.decode.SAFE_TYPES` (unless ``allowed`` names them) refuse the
+    thread, as does a value lgscope cannot decode.
+    """
+    try:
+        raws = store._raw_latest(thread_id)  # what get_state and a resume load
+    except LgscopeError as exc:
+        return f"lgscope could not read the thread to check it first ({exc}); not touched"
+    names: set[str] = set()
+    for checkpoints in raws.values():
+        if not checkpoints:
+            continue
+        latest = checkpoints[-1]
+        if latest.corrupt:
+            names.add("a value lgscope cannot decode")
+        names |= foreign_types(latest.checkpoint)
+        for w in latest.writes:
+            names |= foreign_types(w.decoded) if w.is_decoded else unsafe_types(w.type, w.value)
+    names -= allowed
+    if not names:
+        return None
+    return (
+        f"its stored state holds {', '.join(sorted(names))}, which LangGraph's serializer would rebuild by "
+        "importing and calling code; not touched (inspect it with lgscope show; if you trust it, allow it "
+        "by name with --allow-type)"
+    )
+
+
 class Sweeper:
     """Finds interrupts pending past a deadline and rejects (resumes) or escalates them.
 
@@ -131,6 +165,7 @@ class Sweeper:
         metrics: SweeperMetrics | None = None,
         actor: str = "lgscope-sweeper",
         lock_timeout: float = 30.0,
+        allow_types: Sequence[str] = (),
     ) -> None:
         if policy not in ("reject", "escalate"):
             raise UsageError(f"Unknown policy {policy!r}; use reject or escalate.")
@@ -159,6 +194,8 @@ class Sweeper:
         self.metrics = metrics
         self.actor = actor
         self.lock_timeout = lock_timeout
+        self.allow_types = frozenset(allow_types)
+        """Type names (see `unsafe_to_load`) the user trusts LangGraph to rebuild."""
 
     def candidates(self, now: datetime | None = None) -> tuple[list[Candidate], int]:
         """Stale interrupts (oldest first) and how many interrupts are pending in all."""
@@ -234,6 +271,10 @@ class Sweeper:
         """Decide on one thread's stale interrupts; None if it is busy and ``wait`` is false."""
         if not self.apply:
             return self._emit([self._decision(c, f"would_{self.policy}", now) for c in group])
+        # checked before the lock, so that sweepers do not queue behind a read of the whole state
+        refusal = self._unsafe(thread_id)
+        if refusal is not None:
+            return self._emit([self._decision(c, "failed", now, refusal) for c in group], "unsafe")
         try:
             with self.locks.hold(thread_id, self.lock_timeout if wait else 0.0):
                 # decisions are recorded before the lock is released: whoever takes it next (a
@@ -251,6 +292,17 @@ class Sweeper:
         store = self.store if isinstance(self.store, Store) else open_store(self.store)
         try:
             return {i.id: Pending(i.id, i.value) for i in store.thread(thread_id).pending_interrupts}
+        finally:
+            if store is not self.store:
+                store.close()
+
+    def _unsafe(self, thread_id: str) -> str | None:
+        """`unsafe_to_load` for a thread the graph is about to read (None without a graph)."""
+        if self.graph is None:
+            return None
+        store = self.store if isinstance(self.store, Store) else open_store(self.store)
+        try:
+            return unsafe_to_load(store, thread_id, self.allow_types)
         finally:
             if store is not self.store:
                 store.close()
@@ -333,6 +385,8 @@ class Sweeper:
         for thread_id, entries in by_thread.items():
             if stop is not None and stop.is_set():
                 break
+            if self._unsafe(thread_id) is not None:
+                continue  # the intent stays open; the sweep reports the thread as refused
             try:
                 with self.locks.hold(thread_id, self.lock_timeout):
                     still_open = self.audit.open_intents()  # another sweeper may have settled them

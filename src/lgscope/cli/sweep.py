@@ -96,6 +96,14 @@ def _table(decisions: list[Any]) -> Table:
 )
 @click.option("--apply", is_flag=True, help="Act; without it the sweep only says what it would do.")
 @click.option(
+    "--allow-type",
+    "allow_types",
+    multiple=True,
+    metavar="NAME",
+    help="Let your graph load stored objects of this type (module.Name, or pickle); lgscope refuses "
+    "threads holding types LangGraph would rebuild by calling code (repeatable).",
+)
+@click.option(
     "--audit",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Append every decision to this JSONL file.",
@@ -116,6 +124,7 @@ def sweep_cmd(
     payload: str | None,
     nodes: tuple[str, ...],
     apply: bool,
+    allow_types: tuple[str, ...],
     audit: Path | None,
     actor: str,
     watch: bool,
@@ -171,6 +180,7 @@ def sweep_cmd(
         audit=AuditLog(audit) if audit else None,
         actor=actor,
         metrics=metrics,
+        allow_types=allow_types,
     )
     stop = threading.Event()
     if watch:

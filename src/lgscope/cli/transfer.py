@@ -62,8 +62,18 @@ def export_cmd(
 @click.argument("target")
 @click.option("--thread", "thread_id", metavar="NEW_ID", help="Import under this thread id.")
 @click.option("--force", is_flag=True, help="Replace the thread if the target already has it.")
+@click.option(
+    "--allow-type",
+    "allow_types",
+    multiple=True,
+    metavar="NAME",
+    help="Import stored values of this type (module.Name, or pickle), which an app's LangGraph would "
+    "rebuild by calling code; refused by default (repeatable).",
+)
 @handle_errors
-def import_cmd(file: Path, target: str, thread_id: str | None, force: bool) -> None:
+def import_cmd(
+    file: Path, target: str, thread_id: str | None, force: bool, allow_types: tuple[str, ...]
+) -> None:
     """Import an export FILE into TARGET (a SQLite path or postgresql:// URL) through the official
     saver, in one transaction: all of it or nothing.
 
@@ -71,7 +81,7 @@ def import_cmd(file: Path, target: str, thread_id: str | None, force: bool) -> N
     Example:
       lgscope import support-7.jsonl replay.sqlite --thread support-7-replay
     """
-    tid, count = import_thread(file, target, thread_id=thread_id, overwrite=force)
+    tid, count = import_thread(file, target, thread_id=thread_id, overwrite=force, allow_types=allow_types)
     click.echo(f"Imported {count} checkpoints as thread {safe_text(tid)} into {shown_store(target)}")
 
 

@@ -30,14 +30,17 @@ from lgscope.store._msgpack import max_depth
 
 __all__ = [
     "MAX_DEPTH",
+    "SAFE_TYPES",
     "TYPE_KEY",
     "Decoder",
     "decode_msgpack",
     "decode_typed",
     "describe_type",
+    "foreign_types",
     "json_depth",
     "loads_json",
     "loads_json_inert",
+    "unsafe_types",
 ]
 
 TYPE_KEY = "__type__"
@@ -408,3 +411,78 @@ def describe_type(value: Any) -> str | None:
         name = value.get(TYPE_KEY)
         return name if isinstance(name, str) else None
     return None
+
+
+SAFE_TYPES: frozenset[str] = frozenset(
+    f"{module}.{name}"
+    for module, names in {
+        "langchain_core.messages.ai": ("AIMessage", "AIMessageChunk"),
+        "langchain_core.messages.base": ("BaseMessage", "BaseMessageChunk"),
+        "langchain_core.messages.chat": ("ChatMessage", "ChatMessageChunk"),
+        "langchain_core.messages.function": ("FunctionMessage", "FunctionMessageChunk"),
+        "langchain_core.messages.human": ("HumanMessage", "HumanMessageChunk"),
+        "langchain_core.messages.modifier": ("RemoveMessage",),
+        "langchain_core.messages.system": ("SystemMessage", "SystemMessageChunk"),
+        "langchain_core.messages.tool": ("ToolMessage", "ToolMessageChunk"),
+        "langchain_core.documents.base": ("Document",),
+        "langgraph.types": (
+            "Command",
+            "Interrupt",
+            "Overwrite",
+            "PregelTask",
+            "Send",
+            "StateSnapshot",
+            "TimeoutPolicy",
+        ),
+        "langgraph.store.base": ("GetOp", "Item"),
+        "datetime": ("timedelta", "timezone"),
+        "ipaddress": ("IPv4Interface", "IPv6Interface"),
+        "numpy": ("ndarray",),
+        "langgraph": ("DeltaSnapshot",),
+    }.items()
+    for name in names
+)
+"""Types LangGraph's serializer rebuilds without running code chosen by the data: its own safe
+list (`SAFE_MSGPACK_TYPES` in langgraph-checkpoint 4.x; the plain value types among them, UUID,
+datetime …, decode to strings and carry no type name here), numpy arrays and delta snapshots,
+which it rebuilds by a fixed recipe. Anything else named in stored bytes is a module and a
+callable it would import and call."""
+
+
+def foreign_types(value: Any, *, lc: bool = False) -> set[str]:
+    """The names in a decoded value of types outside `SAFE_TYPES` (``pickle`` and serializer types
+    lgscope cannot read included); with ``lc``, LangChain ``constructor`` ids too (which LangGraph
+    revives from JSON-typed values). Iterative: any nesting depth."""
+    found: set[str] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            name = item.get(TYPE_KEY)
+            if isinstance(name, str) and name not in SAFE_TYPES:
+                found.add(name)
+            if lc and item.get("lc") is not None and item.get("type") == "constructor":
+                ident = item.get("id")
+                found.add(".".join(map(str, ident)) if isinstance(ident, list) else "a LangChain constructor")
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return found
+
+
+_PLAIN_SERIALIZATIONS = frozenset({None, "null", "empty", "bytes", "bytearray"})
+
+
+def unsafe_types(type_: str | None, data: bytes | memoryview | None) -> set[str]:
+    """What LangGraph's serializer would import and call to load this stored ``(type, bytes)``:
+    ``pickle``, a serializer type lgscope cannot look into (say ``msgpack+aes``), or the names of
+    types outside `SAFE_TYPES`. A value lgscope cannot decode is ``undecodable <type>``."""
+    if type_ in _PLAIN_SERIALIZATIONS:
+        return set()
+    if type_ not in ("msgpack", "json"):
+        return {str(type_)}
+    try:
+        value = decode_typed(type_, data)
+    except DecodeError:
+        return {f"undecodable {type_}"}
+    return foreign_types(value, lc=type_ == "json")

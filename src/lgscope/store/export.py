@@ -30,7 +30,7 @@ from lgscope._exceptions import ExportFileError, ImportConflict, NotACheckpointS
 from lgscope.store._base import Store
 from lgscope.store._msgpack import channel_slices, pack_map
 from lgscope.store._raw import RawCheckpoint, build_steps
-from lgscope.store.decode import Decoder
+from lgscope.store.decode import Decoder, unsafe_types
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "Redaction", "export_thread", "import_thread", "read_export"]
 
@@ -388,15 +388,44 @@ def _calls(group: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return calls
 
 
+def _refuse_unsafe(export: ExportFile, allowed: frozenset[str]) -> None:
+    """Refuse values an app's LangGraph serializer would rebuild by importing and calling code."""
+    found: dict[str, int] = {}
+    for number, rec in enumerate(export.records, start=1):
+        try:
+            entries = [*rec["channels"].values(), *rec["writes"]]
+            for entry in entries:
+                for name in unsafe_types(*_blob(entry)) - allowed:
+                    found[name] = found.get(name, 0) + 1
+        except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as exc:
+            raise ExportFileError(
+                f"Record {number} of the export is malformed ({type(exc).__name__}: {exc}); nothing was imported."
+            ) from None
+    if found:
+        listed = ", ".join(f"{name} ({n})" for name, n in sorted(found.items()))
+        raise ExportFileError(
+            f"The export holds values that LangGraph's serializer would rebuild by importing and calling code: "
+            f"{listed}; nothing was imported. Inspect the file (lgscope show FILE --thread ID), and if you "
+            "trust them, allow each by name: --allow-type NAME."
+        )
+
+
 def import_thread(
-    path: str | os.PathLike[str], target: str, *, thread_id: str | None = None, overwrite: bool = False
+    path: str | os.PathLike[str],
+    target: str,
+    *,
+    thread_id: str | None = None,
+    overwrite: bool = False,
+    allow_types: Iterable[str] = (),
 ) -> tuple[str, int]:
     """Write an export into a SQLite path or ``postgresql://`` URL, in one transaction.
 
-    Goes through the official saver; refuses an existing thread unless ``overwrite``.
-    Returns the thread id written and the number of checkpoints.
+    Goes through the official saver; refuses an existing thread unless ``overwrite``, and values
+    an app would load by running code (pickle, types outside `lgscope.store.decode.SAFE_TYPES`)
+    unless ``allow_types`` names them. Returns the thread id written and the number of checkpoints.
     """
     export = read_export(path)
+    _refuse_unsafe(export, frozenset(allow_types))
     tid = thread_id or str(export.header["thread_id"])
     if target.startswith(("postgresql://", "postgres://")):
         _import_postgres(export, target, tid, overwrite)
