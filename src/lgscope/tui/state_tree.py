@@ -10,7 +10,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from lgscope.forensics.diff import summarize
-from lgscope.sanitize import safe_text
+from lgscope.sanitize import safe_json, safe_text
 
 __all__ = ["StateTree"]
 
@@ -99,4 +99,4 @@ class StateTree(Tree[Any]):
         """The selected node's value, whole."""
         node = self.cursor_node
         value = node.data if node is not None else None
-        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+        return safe_json(value)

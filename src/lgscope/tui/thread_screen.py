@@ -295,8 +295,7 @@ class ThreadScreen(Screen[None]):
         self.app.find_in_thread(self)  # type: ignore[attr-defined]
 
     def action_whole(self) -> None:
-        whole = safe_text(self.query_one("#state", StateTree).full_text()[:4000], keep_newlines=True)
-        self.notify(whole, timeout=10, markup=False)
+        self.notify(self.query_one("#state", StateTree).full_text()[:4000], timeout=10, markup=False)
 
     def action_back(self) -> None:
         self.app.leave_thread()  # type: ignore[attr-defined]
