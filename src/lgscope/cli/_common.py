@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sqlite3
 import sys
 from collections.abc import Callable
 from datetime import timedelta
@@ -32,6 +33,7 @@ R = TypeVar("R")
 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_MAX_SECONDS = 36500 * 86400  # past it: dates and timers overflow
 
 
 def parse_duration(text: str) -> timedelta:
@@ -39,7 +41,10 @@ def parse_duration(text: str) -> timedelta:
     m = _DURATION_RE.match(text)
     if not m:
         raise UsageError(f"{text!r} is not a duration; write a number and a unit, like 30s, 5m, 2h or 3d.")
-    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if seconds > _MAX_SECONDS:
+        raise UsageError(f"{text!r} is longer than lgscope counts (at most 100 years, 36500d).")
+    return timedelta(seconds=seconds)
 
 
 class _Duration(click.ParamType):  # type: ignore[type-arg]
@@ -107,6 +112,13 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except LgscopeError as exc:
             click.echo(f"Error: {safe_text(exc)}", err=True)
+            sys.exit(2)
+        except sqlite3.DatabaseError as exc:  # rows no LangGraph saver writes (text that is not UTF-8 …)
+            click.echo(
+                f"Error: The SQLite store could not be read ({safe_text(exc)}); it holds rows LangGraph does not "
+                "write, or is damaged.",
+                err=True,
+            )
             sys.exit(2)
         except OSError as exc:  # a file lgscope was asked to read or write (disk full, permissions …)
             where = f" ({safe_text(exc.filename)})" if exc.filename else ""

@@ -37,7 +37,13 @@ def spans_cmd(source: str, service: str | None, limit: int, fmt: str) -> None:
             )
         timings = load_jaeger(source, service=service, limit=limit)
     else:
-        timings = load_otlp_json(source)
+        try:
+            timings = load_otlp_json(source)
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+            raise UsageError(
+                f"{safe_text(source)} is not a file of OTLP JSON spans ({type(exc).__name__}: {safe_text(exc)}); "
+                "export spans with the collector's file exporter."
+            ) from None
     rows = latency_report(timings)
     if fmt == "json":
         echo_json({"bottleneck": rows[0].node if rows else None, "nodes": [r.to_dict() for r in rows]})

@@ -33,6 +33,11 @@ def load_graph(spec: str) -> Any:
     sys.path.insert(0, str(Path.cwd()))
     try:
         module = importlib.import_module(module_name)
+    except SystemExit as exc:  # the module ran a script's exit: no sweep happened, say so
+        raise UsageError(
+            f"Importing {module_name!r} for --graph called sys.exit({exc.code!r}); point --graph at a module "
+            "that defines the graph without running a program."
+        ) from None
     except Exception as exc:
         raise UsageError(
             f"Cannot import {module_name!r} for --graph ({type(exc).__name__}: {exc}); check the module path."

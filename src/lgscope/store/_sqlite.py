@@ -62,10 +62,6 @@ def _decode_metadata(raw: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"value": value}
 
 
-def _text(data: bytes) -> str:
-    return data.decode("utf-8", "replace")
-
-
 class SqliteStore(Store):
     """A SQLite checkpoint file, opened with ``mode=ro``: lgscope never writes to it."""
 
@@ -84,11 +80,10 @@ class SqliteStore(Store):
         uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
         try:
             self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
-            # text that is not UTF-8 (a hostile thread id) reads with U+FFFD instead of failing the query
-            self._conn.text_factory = _text
             self._conn.execute("PRAGMA query_only = ON")
             tables = {
-                name: {row[1] for row in self._conn.execute(f"PRAGMA table_info({name})")}
+                # a table name is data: bound, never spliced into the SQL
+                name: {row[0] for row in self._conn.execute("SELECT name FROM pragma_table_info(?)", (name,))}
                 for (name,) in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
             }
         except sqlite3.DatabaseError as exc:
@@ -107,6 +102,18 @@ class SqliteStore(Store):
                 f"(no usable {' and '.join(missing)} table); give the file your SqliteSaver writes."
             )
         self._task_path = "task_path" if "task_path" in tables["writes"] else "''"
+        # a thread id stored as a BLOB is not a LangGraph row: one sentence now, not a failure later
+        # (the primary key's index answers this without reading a row)
+        odd = self._conn.execute(
+            "SELECT thread_id FROM checkpoints WHERE typeof(thread_id) != 'text' LIMIT 1"
+        ).fetchone()
+        if odd is not None:
+            self._conn.close()
+            raise NotACheckpointStore(
+                f"{self.path} holds a thread id stored as {type(odd[0]).__name__} ({odd[0]!r}), which LangGraph "
+                "never writes; the file was written by another program. Fix or remove those rows "
+                "(SELECT * FROM checkpoints WHERE typeof(thread_id) != 'text')."
+            )
 
     def close(self) -> None:
         self._conn.close()

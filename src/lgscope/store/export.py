@@ -16,6 +16,7 @@ import json
 import os
 import re
 import sqlite3
+import struct
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -82,7 +83,10 @@ def _channel_blobs(raw: RawCheckpoint, source: Store) -> dict[str, tuple[str, by
     if raw.blobs is not None:
         return dict(raw.blobs)
     if raw.blob is not None:
-        return {ch: ("msgpack", b) for ch, b in channel_slices(raw.blob).items()}
+        try:
+            return {ch: ("msgpack", b) for ch, b in channel_slices(raw.blob).items()}
+        except (ValueError, IndexError, struct.error):
+            pass  # not a msgpack map (a json-typed checkpoint): the decoded values, as below
     # A store that hands out decoded values only: re-encode the inert data as plain msgpack.
     values = (raw.checkpoint or {}).get("channel_values") or {}
     return {ch: ("msgpack", ormsgpack.packb(v)) for ch, v in values.items()}
@@ -224,7 +228,7 @@ def read_export(path: str | os.PathLike[str]) -> ExportFile:
             f"({FORMAT_VERSION}); upgrade lgscope to read it."
         )
     trailer = parsed[-1] if len(parsed) > 1 else {}
-    if trailer.get("type") != "end":
+    if not isinstance(trailer, dict) or trailer.get("type") != "end":
         raise ExportFileError(f"{p} is truncated: it has no end record; export the thread again.")
     records = parsed[1:-1]
     digest = hashlib.sha256()
