@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
@@ -62,6 +63,20 @@ def _decode_metadata(raw: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"value": value}
 
 
+def _why_not_immutable(path: Path) -> str | None:
+    """None when nothing can write ``path`` (a read-only file system, or no write permission for
+    anyone on the file and its directory) and no write-ahead log holds data the file lacks; else
+    why reading it as immutable could show a state that is not the store's."""
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        return f"its write-ahead log {wal.name} holds changes that are not in the file yet"
+    read_only_fs = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    no_writers = not (path.stat().st_mode & 0o222 or path.parent.stat().st_mode & 0o222)
+    if read_only_fs or no_writers:
+        return None
+    return "the directory or the file can still be written, so lgscope will not read it as unchanging"
+
+
 class SqliteStore(Store):
     """A SQLite checkpoint file, opened with ``mode=ro``: lgscope never writes to it."""
 
@@ -79,13 +94,22 @@ class SqliteStore(Store):
             raise NotACheckpointStore(f"{self.path} is a directory; give the SQLite file itself.")
         uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
         try:
-            self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
-            self._conn.execute("PRAGMA query_only = ON")
-            tables = {
-                # a table name is data: bound, never spliced into the SQL
-                name: {row[0] for row in self._conn.execute("SELECT name FROM pragma_table_info(?)", (name,))}
-                for (name,) in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            }
+            tables = self._open(uri)
+        except sqlite3.OperationalError as exc:
+            # A WAL store on read-only media: SQLite cannot make the -shm it reads through. When
+            # nothing can write the file, reading it as immutable is exact; otherwise, say why.
+            why = _why_not_immutable(self.path)
+            if why is not None:
+                raise NotACheckpointStore(
+                    f"{self.path} cannot be opened read-only ({exc}): {why}. Copy it (with its -wal file) "
+                    "to a writable directory and read the copy."
+                ) from None
+            try:
+                tables = self._open(uri + "&immutable=1")
+            except sqlite3.DatabaseError as again:
+                raise NotACheckpointStore(
+                    f"{self.path} is not a SQLite database ({again}); give the file your SqliteSaver writes."
+                ) from None
         except sqlite3.DatabaseError as exc:
             raise NotACheckpointStore(
                 f"{self.path} is not a SQLite database ({exc}); give the file your SqliteSaver writes."
@@ -114,6 +138,20 @@ class SqliteStore(Store):
                 "never writes; the file was written by another program. Fix or remove those rows "
                 "(SELECT * FROM checkpoints WHERE typeof(thread_id) != 'text')."
             )
+
+    def _open(self, uri: str) -> dict[str, set[str]]:
+        """Connect read-only; the tables and their columns."""
+        self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        try:
+            self._conn.execute("PRAGMA query_only = ON")
+            return {
+                # a table name is data: bound, never spliced into the SQL
+                name: {row[0] for row in self._conn.execute("SELECT name FROM pragma_table_info(?)", (name,))}
+                for (name,) in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+        except sqlite3.Error:
+            self._conn.close()
+            raise
 
     def close(self) -> None:
         self._conn.close()
