@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -48,6 +49,9 @@ class SweepReport:
 
     decisions: list[Decision] = field(default_factory=list)
     pending: int = 0
+    recovered: int = 0
+    """How many of ``decisions`` settle what an earlier, killed sweep left open (not counted in
+    ``pending``: they were no longer pending when this sweep looked)."""
 
     @property
     def failed(self) -> int:
@@ -221,7 +225,7 @@ class Sweeper:
         now = now or datetime.now(UTC)
         recovered = self._recover(stop)
         stale, pending = self.candidates(now)
-        report = SweepReport(decisions=recovered, pending=pending)
+        report = SweepReport(decisions=recovered, pending=pending, recovered=len(recovered))
         by_thread: dict[str, list[Candidate]] = {}
         for c in stale:
             by_thread.setdefault(c.interrupt.thread_id, []).append(c)
@@ -391,12 +395,41 @@ class Sweeper:
                 with self.locks.hold(thread_id, self.lock_timeout):
                     still_open = self.audit.open_intents()  # another sweeper may have settled them
                     pending = read_pending(self.graph, {"configurable": {"thread_id": thread_id}})
-                    for e in entries:
-                        if (thread_id, str(e["interrupt_id"])) in still_open:
-                            out.extend(self._emit([self._settle(e, pending)]))
+                    settled = [
+                        self._settle(e, pending)
+                        for e in entries
+                        if (thread_id, str(e["interrupt_id"])) in still_open
+                    ]
+                    if any(d.outcome == "rejected" for d in settled):
+                        settled = self._finish_run(thread_id, settled)
+                    out.extend(self._emit(settled))
             except Exception:  # locked or unreadable: the intent stays open for the next run
                 continue
         return out
+
+    def _finish_run(self, thread_id: str, settled: list[Decision]) -> list[Decision]:
+        """A killed sweep's resume ran, but the process died inside a later node: the thread waits
+        with that node pending and no interrupt, and no sweep would look at it again. Run it on."""
+        config = {"configurable": {"thread_id": thread_id}}
+        snapshot = self.graph.get_state(config)
+        if not snapshot.next or any(task.interrupts for task in snapshot.tasks):
+            return settled
+        stopped = ", ".join(snapshot.next)
+        try:
+            self.graph.invoke(None, config)
+            note, failed = f"; its run had stopped before {stopped}: finished it", False
+        except Exception as exc:  # the user's node raised: the thread is left unfinished, say so
+            note, failed = (
+                f"; its run had stopped before {stopped} and finishing it raised {type(exc).__name__}: {exc}; "
+                "the thread is unfinished",
+                True,
+            )
+        return [
+            dataclasses.replace(d, detail=d.detail + note, outcome="failed" if failed else d.outcome)
+            if d.outcome == "rejected"
+            else d
+            for d in settled
+        ]
 
     def _settle(self, intent: Mapping[str, Any], pending: Mapping[str, Pending]) -> Decision:
         iid, thread_id = str(intent["interrupt_id"]), str(intent["thread_id"])

@@ -207,7 +207,8 @@ def sweep_cmd(
             ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items())) or "nothing to do"
         )
         out.print(
-            f"{len(report.decisions)} of {report.pending} pending interrupts are stale: {summary}"
+            f"{len(report.decisions) - report.recovered} of {report.pending} pending interrupts are stale: {summary}"
+            + (f"; {report.recovered} left open by an earlier sweep settled" if report.recovered else "")
             + ("" if apply else " (dry run: add --apply to act)")
         )
         if not watch or stop.wait(interval.total_seconds()):
