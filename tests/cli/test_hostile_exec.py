@@ -136,7 +136,7 @@ def test_import_refuses_pickle_and_unknown_types_unless_named(
     sample_copy: Path, tmp_path: Path, canary: tuple[str, Path]
 ) -> None:
     type_name, marker = canary
-    plant_write(sample_copy, pickle.dumps(_Reduce(type_name)), type_="pickle", idx=7)
+    plant_write(sample_copy, pickle.dumps(_Reduce(type_name)), type_="pickle")
     plant_channel_value(sample_copy, _payload(type_name))
     export = tmp_path / "t.jsonl"
     runner = CliRunner()

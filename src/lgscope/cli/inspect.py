@@ -200,6 +200,22 @@ def show_cmd(store: str, thread_id: str, checkpoint_id: str | None, ns: str, fmt
     out.print(_timeline(steps))
 
 
+_SHOWN_CHARS = 2000
+"""A string value longer than this is cut in ``show --checkpoint``'s table view (JSON has it whole)."""
+
+
+def _clipped(value: Any) -> Any:
+    """``value`` with every string past `_SHOWN_CHARS` cut, saying how long it was: a 200 MB value
+    does not flood the terminal (``--format json`` prints it whole)."""
+    if isinstance(value, str) and len(value) > _SHOWN_CHARS:
+        return f"{value[:_SHOWN_CHARS]}… ({len(value):,} characters; --format json shows all)"
+    if isinstance(value, dict):
+        return {k: _clipped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clipped(v) for v in value]
+    return value
+
+
 def _print_step(step: Step) -> None:
     out = console()
     out.print(
@@ -221,7 +237,7 @@ def _print_step(step: Step) -> None:
     if step.corrupt:
         out.print(f"corrupt: {safe_text(step.corrupt)}")
     out.print("values:")
-    click.echo(safe_json(dict(step.values)))
+    click.echo(safe_json(_clipped(dict(step.values))))
     for label, items in (
         (
             "pending writes",

@@ -8,9 +8,9 @@ msgpack map, so `channel_slices` cuts ``channel_values`` into per-channel byte s
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-__all__ = ["channel_slices", "max_depth", "pack_map", "skip"]
+__all__ = ["channel_slices", "max_depth", "pack_map", "shrink", "skip"]
 
 _FIXED = {
     0xC0: 1,
@@ -149,6 +149,64 @@ def max_depth(data: bytes, limit: int) -> int:
     except (IndexError, KeyError):
         pass
     return deepest
+
+
+_STR_HEADERS = {0xD9: 1, 0xDA: 2, 0xDB: 4}
+_BIN_HEADERS = {0xC4: 1, 0xC5: 2, 0xC6: 4}
+
+
+def shrink(data: bytes, limit: int, placeholder: Callable[[str, bytes], bytes], *, _level: int = 0) -> bytes:
+    """``data`` with every string or binary longer than ``limit`` bytes replaced by
+    ``placeholder(kind, payload)`` (msgpack bytes; ``kind`` is ``str`` or ``bytes``), looking into
+    extensions (whose own bytes are msgpack) that are longer than ``limit``. Containers keep their
+    item counts, so the structure is unchanged. One linear pass over the top-level tokens."""
+    out: list[bytes] = []
+    pos = copied = 0
+    size = len(data)
+    while pos < size:
+        b = data[pos]
+        start = pos
+        if 0xA0 <= b <= 0xBF:
+            pos += 1 + (b & 0x1F)
+            continue
+        if b in _STR_HEADERS or b in _BIN_HEADERS:
+            width = _STR_HEADERS.get(b) or _BIN_HEADERS[b]
+            length = _uint(data, pos + 1, width)
+            body = pos + 1 + width
+            pos = body + length
+            if length > limit:
+                out += [
+                    data[copied:start],
+                    placeholder("str" if b in _STR_HEADERS else "bytes", data[body:pos]),
+                ]
+                copied = pos
+            continue
+        if b in (0xC7, 0xC8, 0xC9):
+            width = _LEN[b][0]
+            length = _uint(data, pos + 1, width)
+            body = pos + 2 + width
+            pos = body + length
+            if length > limit and _level < 32:
+                inner = shrink(data[body:pos], limit, placeholder, _level=_level + 1)
+                code = data[body - 1 : body]
+                out += [data[copied:start], b"\xc9" + struct.pack(">I", len(inner)) + code + inner]
+                copied = pos
+            continue
+        if b in _EXT_HEADERS:
+            pos += 2 + _EXT_HEADERS[b]
+        elif b in _FIXED:
+            pos += _FIXED[b]
+        elif b <= 0x7F or b >= 0xE0:
+            pos += 1
+        else:
+            items, header, _factor = _container(data, pos)
+            if items < 0:
+                break  # not msgpack: leave the rest to the decoder, which says what is wrong
+            pos += header
+    if not out:
+        return data
+    out.append(data[copied:])
+    return b"".join(out)
 
 
 def _str_at(data: bytes, pos: int) -> tuple[str, int]:

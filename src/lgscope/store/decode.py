@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import struct
 import threading
 import uuid
 from collections.abc import Callable
@@ -26,11 +27,14 @@ from typing import Any
 import ormsgpack
 
 from lgscope._exceptions import DecodeError
-from lgscope.store._msgpack import max_depth
+from lgscope.store._msgpack import max_depth, shrink
 
 __all__ = [
+    "BIG_BLOB",
+    "BIG_VALUE",
     "MAX_DEPTH",
     "SAFE_TYPES",
+    "SHOWN_CHARS",
     "TYPE_KEY",
     "Decoder",
     "decode_msgpack",
@@ -73,6 +77,12 @@ _TOP_DEPTH = 120  # of MAX_DEPTH, what the outermost call may use: the rest is l
 _ORMSGPACK_DEPTH = 1022  # the deepest ormsgpack decodes in one call
 _PADDING = b"\x91" * _ORMSGPACK_DEPTH
 _PAD_MAX = 64 << 20  # larger data is measured by `max_depth` instead of padded (a copy)
+
+BIG_BLOB = 32 << 20
+"""A stored value larger than this (bytes) is decoded with each string or binary over `BIG_VALUE`
+bytes shown by its size and first `SHOWN_CHARS` characters: memory stays near the stored size."""
+BIG_VALUE = 1 << 20
+SHOWN_CHARS = 4096
 
 
 class _DepthState(threading.local):
@@ -276,9 +286,28 @@ class Decoder:
         return decode_typed(type_, data)
 
 
+def _placeholder(kind: str, payload: bytes) -> bytes:
+    if kind == "str":
+        head = payload[: SHOWN_CHARS * 4].decode("utf-8", "replace")[:SHOWN_CHARS]
+        shown: dict[str, Any] = {TYPE_KEY: "str", "size": len(payload), "text": head, "truncated": True}
+    else:
+        shown = _bytes_value(payload[:_BYTES_SHOWN], "bytes")
+        shown.update(size=len(payload), truncated=True)
+    return ormsgpack.packb(shown)
+
+
 def decode_msgpack(data: bytes, ext_hook: Callable[[int, bytes], Any] | None = None) -> Any:
-    """Decode LangGraph msgpack bytes into inert data; raise `DecodeError` if corrupt."""
+    """Decode LangGraph msgpack bytes into inert data; raise `DecodeError` if corrupt.
+
+    In a value larger than `BIG_BLOB`, strings and binaries over `BIG_VALUE` are shown cut
+    (``{"__type__": "str", "size": …, "text": first SHOWN_CHARS, "truncated": true}``).
+    """
     _STATE.error = None
+    if len(data) > BIG_BLOB:
+        try:
+            data = shrink(data, BIG_VALUE, _placeholder)
+        except (IndexError, struct.error):
+            pass  # truncated: the decoder below says so
     try:
         return _unpack(data, ext_hook or _ext_hook)
     except DecodeError:
@@ -449,6 +478,9 @@ which it rebuilds by a fixed recipe. Anything else named in stored bytes is a mo
 callable it would import and call."""
 
 
+_PLACEHOLDERS = frozenset({"str", "bytes", "bytearray"})  # lgscope's own: a value shown cut
+
+
 def foreign_types(value: Any, *, lc: bool = False) -> set[str]:
     """The names in a decoded value of types outside `SAFE_TYPES` (``pickle`` and serializer types
     lgscope cannot read included); with ``lc``, LangChain ``constructor`` ids too (which LangGraph
@@ -459,7 +491,7 @@ def foreign_types(value: Any, *, lc: bool = False) -> set[str]:
         item = stack.pop()
         if isinstance(item, dict):
             name = item.get(TYPE_KEY)
-            if isinstance(name, str) and name not in SAFE_TYPES:
+            if isinstance(name, str) and name not in SAFE_TYPES and name not in _PLACEHOLDERS:
                 found.add(name)
             if lc and item.get("lc") is not None and item.get("type") == "constructor":
                 ident = item.get("id")

@@ -379,6 +379,8 @@ def _calls(group: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     ordinary = sorted((w for w in group if w["idx"] >= 0), key=lambda w: w["idx"])
     if not ordinary:
         return [special] if special else []
+    if ordinary[-1]["idx"] >= len(group):  # a saver numbers a task's writes 0, 1, …: nothing past them
+        raise ValueError(f"write idx {ordinary[-1]['idx']} is past the task's {len(group)} writes")
     slots: list[dict[str, Any] | None] = [None] * (ordinary[-1]["idx"] + 1)
     for w in ordinary:
         slots[w["idx"]] = w
