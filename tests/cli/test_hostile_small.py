@@ -113,14 +113,14 @@ def test_durations_past_100_years(sample_store: Path, args: list[str]) -> None:
     assert "Traceback" not in out
 
 
-def test_an_audit_file_with_lines_that_are_not_objects(sample_store: Path, tmp_path: Path) -> None:
+def test_an_audit_file_with_lines_that_are_not_objects(sample_copy: Path, tmp_path: Path) -> None:
     audit = tmp_path / "audit.jsonl"
     audit.write_text('[1, 2]\n"x"\n7\n{"thread_id": "a", "interrupt_id": "b", "outcome": "escalated"}\n')
     from lgscope.approvals import AuditLog
 
     assert AuditLog(audit).escalated() == {"b"}
     code, out = _run(
-        "sweep", sample_store, "--audit", audit, "--older-than", "1s", "--policy", "escalate", "--apply"
+        "sweep", sample_copy, "--audit", audit, "--older-than", "1s", "--policy", "escalate", "--apply"
     )
     assert code == 0 and "Traceback" not in out, out
 
