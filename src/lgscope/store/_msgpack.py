@@ -94,17 +94,21 @@ def skip(data: bytes, pos: int) -> int:
 _EXT_HEADERS = {0xD4: 1, 0xD5: 2, 0xD6: 4, 0xD7: 8, 0xD8: 16}
 
 
-def max_depth(data: bytes, limit: int) -> int:
+def max_depth(data: bytes, limit: int, budget: int = -1) -> int:
     """How deeply the msgpack object in ``data`` nests (a scalar is 0, ``[1]`` is 1).
 
     An extension counts as one level and is not looked into (its own bytes are measured when
-    it is decoded). Stops and returns ``limit + 1`` as soon as the depth passes ``limit``;
-    iterative, so hostile nesting cannot exhaust the stack. Truncated data ends the count.
+    it is decoded). Stops and returns ``limit + 1`` as soon as the depth passes ``limit``, and
+    -1 after ``budget`` values if one is given; iterative, so hostile nesting cannot exhaust the
+    stack. Truncated data ends the count.
     """
     pos, size, depth, deepest = 0, len(data), 0, 0
     pending: list[int] = []  # items still to read in each open container
     try:
         while pos < size:
+            budget -= 1
+            if budget == -1:
+                return -1
             b = data[pos]
             items = -1
             if b <= 0x7F or b >= 0xE0:

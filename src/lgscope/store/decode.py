@@ -77,6 +77,7 @@ _TOP_DEPTH = 120  # of MAX_DEPTH, what the outermost call may use: the rest is l
 _ORMSGPACK_DEPTH = 1022  # the deepest ormsgpack decodes in one call
 _PADDING = b"\x91" * _ORMSGPACK_DEPTH
 _PAD_MAX = 64 << 20  # larger data is measured by `max_depth` instead of padded (a copy)
+_SCAN_VALUES = 256  # values `max_depth` may read before padding is cheaper
 
 BIG_BLOB = 32 << 20
 """A stored value larger than this (bytes) is decoded with each string or binary over `BIG_VALUE`
@@ -106,6 +107,8 @@ def _too_deep(size: int) -> DecodeError:
 def _openers(data: bytes, limit: int) -> int:
     """How many bytes of ``data`` could open a container (an upper bound on its depth), counted
     up to ``limit + 1``."""
+    if len(data) <= _CHUNK:
+        return data.translate(_OPENERS).count(1)
     count = 0
     for start in range(0, len(data), _CHUNK):
         count += data[start : start + _CHUNK].translate(_OPENERS).count(1)
@@ -129,13 +132,20 @@ def _unpack(data: bytes, hook: Callable[[int, bytes], Any]) -> Any:
     bound = _openers(data, allowed)
     pad = 0
     if bound > allowed:
-        bound = allowed
-        if len(data) <= _PAD_MAX:
-            pad = _ORMSGPACK_DEPTH - allowed
-        elif max_depth(data, allowed) > allowed:
+        # measured exactly when that is quick (a checkpoint of messages: each message is one
+        # extension); else padded, which costs a fixed ~30 µs
+        bound = max_depth(data, allowed, _SCAN_VALUES)
+        if bound < 0:
+            bound = allowed
+            if len(data) <= _PAD_MAX:
+                pad = _ORMSGPACK_DEPTH - allowed
+            elif max_depth(data, allowed) > allowed:
+                raise _too_deep(len(data))
+        elif bound > allowed:
             raise _too_deep(len(data))
     state.base, state.level = base + bound, level + 1
-    state.used = max(state.used, base + bound)
+    if base + bound > state.used:
+        state.used = base + bound
     try:
         value = ormsgpack.unpackb(
             _PADDING[:pad] + data if pad else data, ext_hook=hook, option=ormsgpack.OPT_NON_STR_KEYS
