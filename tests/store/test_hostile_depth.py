@@ -121,3 +121,21 @@ def test_postgres_jsonb_nested_5000_deep_reads_as_a_placeholder(postgres_sample:
     ):
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 0 and result.exception is None, (args, result.output)
+
+
+def test_the_deepest_value_allowed_reads_in_every_command(sample_copy: Path, tmp_path: Path) -> None:
+    """The limit is low enough for every reader (detectors, diff, JSON, reports) to walk what it lets through."""
+    inner = b"\x91" * 190 + b"\xa4leaf"
+    ext = b"\xc9" + (len(inner) + 5).to_bytes(4, "big") + b"\x00" + b"\x93\xa1m\xa1n" + inner
+    plant_channel_value(sample_copy, ext, channel="deep")
+    plant_write(sample_copy, b"\x91" * 110 + b"\xa4leaf", channel="deep")
+    with open_store(sample_copy) as store:
+        last = store.history(THREAD)[-1]
+    assert last.corrupt is None
+    value, depth = last.values["deep"]["value"], 0
+    while isinstance(value, list):
+        value, depth = value[0], depth + 1
+    assert (depth, value) == (190, "leaf")
+    results = run_readers(sample_copy, tmp_path)
+    assert_all_read(results)
+    assert all(r["code"] in (0, 1) for r in results), [r["output"] for r in results if r["code"] == 2]

@@ -102,3 +102,23 @@ async def test_a_thread_with_a_hostile_deep_value_opens(sample_copy: Path, refer
             await pilot.press("k")
             assert screen.current().values["messages"]  # type: ignore[union-attr]
         assert app.return_code in (None, 0)
+
+
+@pytest.mark.asyncio
+async def test_a_value_at_the_depth_limit_paints(sample_copy: Path, reference_now: datetime) -> None:
+    inner = b"\x91" * 190 + b"\xa4leaf"
+    plant_channel_value(
+        sample_copy, b"\xc9" + (len(inner) + 5).to_bytes(4, "big") + b"\x00\x93\xa1m\xa1n" + inner
+    )
+    with open_store(sample_copy) as store:
+        app = LgscopeApp(store, thread_id=THREAD, now=reference_now)
+        async with app.run_test(size=(160, 48)) as pilot:
+            screen = app.screen
+            assert isinstance(screen, ThreadScreen)
+            await pilot.press("end", "slash", *"leaf", "enter")  # the search expands the path down to it
+            await pilot.pause()
+            tree = screen.query_one("#state", StateTree)
+            assert any("leaf" in str(n.label) for n in _walk(tree.root))
+            await pilot.press("d", "d", "k", "enter")
+            await pilot.pause()
+        assert app.return_code in (None, 0)
