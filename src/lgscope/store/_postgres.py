@@ -97,7 +97,7 @@ class PostgresStore(Store):
             def __enter__(self) -> Any:
                 self._tx = conn.transaction()
                 self._tx.__enter__()
-                self._cur = conn.cursor()
+                self._cur = conn.cursor(binary=True)  # bytea as bytes, not hex text twice its size
                 return self._cur
 
             def __exit__(self, *exc: Any) -> None:
