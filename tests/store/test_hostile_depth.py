@@ -139,3 +139,28 @@ def test_the_deepest_value_allowed_reads_in_every_command(sample_copy: Path, tmp
     results = run_readers(sample_copy, tmp_path)
     assert_all_read(results)
     assert all(r["code"] in (0, 1) for r in results), [r["output"] for r in results if r["code"] == 2]
+
+
+_METRICS = r"""
+import sys
+from prometheus_client import CollectorRegistry, generate_latest
+from lgscope.metrics import StoreCollector
+registry = CollectorRegistry()
+collector = StoreCollector(sys.argv[1])
+registry.register(collector)
+collector.refresh()
+sys.stdout.write(generate_latest(registry).decode())
+"""
+
+
+def test_metrics_serve_scans_a_store_with_the_bomb(sample_copy: Path) -> None:
+    import subprocess
+    import sys
+
+    plant_channel_value(sample_copy, nested_ext_bomb())
+    done = subprocess.run(
+        [sys.executable, "-c", _METRICS, str(sample_copy)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "lgscope_scan_errors_total 0.0" in done.stdout
+    assert 'lgscope_threads{status="done"}' in done.stdout
