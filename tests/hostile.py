@@ -133,18 +133,20 @@ print(json.dumps(out))
 
 
 def run_readers(
-    store: Path, tmp: Path, *, thread: str = THREAD, timeout: float = 240
+    store: Path | str, tmp: Path, *, thread: str = THREAD, ids: list[str] | None = None, timeout: float = 240
 ) -> list[dict[str, Any]]:
-    """Run every command of `READERS` on ``store`` in a child process (a crash kills only it)."""
-    with sqlite3.connect(store) as conn:
-        ids = [
-            r[0]
-            for r in conn.execute(
-                "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' "
-                "ORDER BY checkpoint_id",
-                (thread,),
-            )
-        ]
+    """Run every command of `READERS` on ``store`` in a child process (a crash kills only it);
+    ``ids`` are the thread's root checkpoint ids (read from a SQLite ``store`` if not given)."""
+    if ids is None:
+        with sqlite3.connect(store) as conn:
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' "
+                    "ORDER BY checkpoint_id",
+                    (thread,),
+                )
+            ]
     fields = {
         "store": str(store),
         "thread": thread,

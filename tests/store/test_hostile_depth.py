@@ -164,3 +164,36 @@ def test_metrics_serve_scans_a_store_with_the_bomb(sample_copy: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert "lgscope_scan_errors_total 0.0" in done.stdout
     assert 'lgscope_threads{status="done"}' in done.stdout
+
+
+@pytest.mark.postgres
+def test_every_command_survives_the_bomb_in_postgres(postgres_sample: str, tmp_path: Path) -> None:
+    import psycopg
+
+    with psycopg.connect(postgres_sample, autocommit=True) as conn:
+        updated = conn.execute(
+            "UPDATE checkpoint_blobs SET blob = %s, type = 'msgpack' WHERE thread_id = %s AND channel = 'messages' "
+            "AND version = (SELECT max(version) FROM checkpoint_blobs WHERE thread_id = %s AND channel = 'messages')",
+            (nested_ext_bomb(), THREAD, THREAD),
+        ).rowcount
+        (cid,) = conn.execute(  # type: ignore[misc]
+            "SELECT checkpoint_id FROM checkpoint_writes WHERE thread_id = %s ORDER BY checkpoint_id DESC LIMIT 1",
+            (THREAD,),
+        ).fetchone()
+        conn.execute(
+            "INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, "
+            "channel, type, blob) VALUES (%s, '', %s, 'evil-task', '', 0, 'evil', 'msgpack', %s)",
+            (THREAD, cid, deep_array(8_000)),
+        )
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT checkpoint_id FROM checkpoints WHERE thread_id = %s AND checkpoint_ns = '' ORDER BY checkpoint_id",
+                (THREAD,),
+            )
+        ]
+    assert updated == 1
+    assert_all_read(run_readers(postgres_sample, tmp_path, ids=ids))
+    with open_store(postgres_sample) as store:
+        steps = store.history(THREAD)
+    assert sum(s.corrupt is not None for s in steps) >= 1 and any(s.values.get("messages") for s in steps)
