@@ -162,3 +162,58 @@ def test_import_refuses_pickle_and_unknown_types_unless_named(
     )
     assert result.exit_code == 0, result.output
     assert not marker.exists()
+
+
+@pytest.mark.postgres
+def test_sweep_refuses_a_postgres_thread_whose_state_names_a_callable(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, canary: tuple[str, Path]
+) -> None:
+    import importlib
+
+    import psycopg
+
+    type_name, marker = canary
+    name = _module(
+        tmp_path,
+        monkeypatch,
+        "import psycopg\nfrom psycopg.rows import dict_row\nfrom langgraph.checkpoint.postgres import PostgresSaver\n"
+        f"saver = PostgresSaver(psycopg.connect({postgres_url!r}, autocommit=True, prepare_threshold=0, "
+        "row_factory=dict_row))\nsaver.setup()\ngraph = g.compile(checkpointer=saver)\n",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module(name).graph.invoke({"ok": False}, {"configurable": {"thread_id": "t"}})
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        # a channel of its own: listed in the latest checkpoint's versions, its value in a blob
+        planted = conn.execute(
+            "UPDATE checkpoints SET checkpoint = jsonb_set(checkpoint, '{channel_versions,evil}', '\"1\"') "
+            "WHERE thread_id = 't' AND checkpoint_id = (SELECT max(checkpoint_id) FROM checkpoints "
+            "WHERE thread_id = 't')"
+        ).rowcount
+        conn.execute(
+            "INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob) "
+            "VALUES ('t', '', 'evil', '1', 'msgpack', %s)",
+            (_payload(type_name),),
+        )
+    assert planted == 1
+    result = CliRunner().invoke(
+        main, ["sweep", postgres_url, "--older-than", "0s", "--graph", f"{name}:graph", "--apply"]
+    )
+    assert result.exit_code == 1, result.output
+    assert f"its stored state holds {type_name}" in " ".join(result.output.split())
+    assert not marker.exists()
+    # the refusal is what kept it from running
+    CliRunner().invoke(
+        main,
+        [
+            "sweep",
+            postgres_url,
+            "--older-than",
+            "0s",
+            "--graph",
+            f"{name}:graph",
+            "--apply",
+            "--allow-type",
+            type_name,
+        ],
+    )
+    assert marker.read_text() == "ran"

@@ -131,6 +131,10 @@ def unsafe_to_load(store: Store, thread_id: str, allowed: frozenset[str] = froze
         if latest.corrupt:
             names.add("a value lgscope cannot decode")
         names |= foreign_types(latest.checkpoint)
+        # channel values kept apart from the checkpoint: as stored (type, bytes), or decoded
+        for type_, data in (getattr(latest, "blobs", None) or {}).values():
+            names |= unsafe_types(type_, data)
+        names |= foreign_types(getattr(latest, "values", None))
         for w in latest.writes:
             names |= foreign_types(w.decoded) if w.is_decoded else unsafe_types(w.type, w.value)
     names -= allowed
