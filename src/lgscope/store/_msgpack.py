@@ -94,11 +94,27 @@ def skip(data: bytes, pos: int) -> int:
 _EXT_HEADERS = {0xD4: 1, 0xD5: 2, 0xD6: 4, 0xD7: 8, 0xD8: 16}
 
 
+def _step(b: int) -> int:
+    if b <= 0x7F or b >= 0xE0:
+        return 1
+    if 0xA0 <= b <= 0xBF:
+        return 1 + (b & 0x1F)
+    if b in _EXT_HEADERS:
+        return 2 + _EXT_HEADERS[b]
+    return _FIXED.get(b, 0)
+
+
+_STEP = bytes(_step(b) for b in range(256))
+"""Bytes a value takes when its first byte tells (0: it does not)."""
+_WIDTH = {b: size for b, (size, _ext) in _LEN.items()}
+_EXT_LEN = frozenset({0xC7, 0xC8, 0xC9})
+
+
 def max_depth(data: bytes, limit: int, budget: int = -1) -> int:
     """How deeply the msgpack object in ``data`` nests (a scalar is 0, ``[1]`` is 1).
 
-    An extension counts as one level and is not looked into (its own bytes are measured when
-    it is decoded). Stops and returns ``limit + 1`` as soon as the depth passes ``limit``, and
+    An extension is a value like a string: its own bytes are measured when they are decoded, by
+    a call that starts below this one's depth. Stops and returns ``limit + 1`` as soon as the depth passes ``limit``, and
     -1 after ``budget`` values if one is given; iterative, so hostile nesting cannot exhaust the
     stack. Truncated data ends the count.
     """
@@ -110,30 +126,23 @@ def max_depth(data: bytes, limit: int, budget: int = -1) -> int:
             if budget == -1:
                 return -1
             b = data[pos]
-            items = -1
-            if b <= 0x7F or b >= 0xE0:
-                pos += 1
-            elif 0xA0 <= b <= 0xBF:
-                pos += 1 + (b & 0x1F)
-            elif b in _EXT_HEADERS:
-                pos += 2 + _EXT_HEADERS[b]
-                deepest = max(deepest, depth + 1)
-            elif b in (0xC7, 0xC8, 0xC9):
-                width = _LEN[b][0]
-                pos += 2 + width + _uint(data, pos + 1, width)
-                deepest = max(deepest, depth + 1)
-            elif b in _FIXED:
-                pos += _FIXED[b]
-            elif b in _LEN:
-                width = _LEN[b][0]
-                pos += 1 + width + _uint(data, pos + 1, width)
+            items = 0
+            step = _STEP[b]
+            if step:  # a value whose size its first byte tells
+                pos += step
+            elif b in _WIDTH:  # a string, binary or extension with its length in 1, 2 or 4 bytes
+                width = _WIDTH[b]
+                length = (
+                    data[pos + 1] if width == 1 else int.from_bytes(data[pos + 1 : pos + 1 + width], "big")
+                )
+                pos += 1 + width + length + (b in _EXT_LEN)
             else:
                 items, header, factor = _container(data, pos)
                 if items < 0:
                     return deepest
                 pos += header
                 items *= factor
-            if items > 0:
+            if items:
                 depth += 1
                 if depth > deepest:
                     deepest = depth
@@ -150,7 +159,7 @@ def max_depth(data: bytes, limit: int, budget: int = -1) -> int:
                 depth -= 1
             if not pending:
                 break
-    except (IndexError, KeyError):
+    except IndexError:
         pass
     return deepest
 

@@ -87,10 +87,12 @@ SHOWN_CHARS = 4096
 
 
 class _DepthState(threading.local):
-    base = 0  # depth already used by the enclosing (outer) decoder calls
-    used = 0  # the deepest depth any call reached
-    level = 0  # nested decoder calls
-    error: DecodeError | None = None  # raised in an extension hook: ormsgpack reports only "ext_hook failed"
+    def __init__(self) -> None:  # per thread; instance attributes are the fast ones to read
+        self.base = 0  # depth already used by the enclosing (outer) decoder calls
+        self.used = 0  # the deepest depth any call reached
+        self.level = 0  # nested decoder calls
+        self.trusted = False  # inside data with fewer opener bytes than the depth left: no checks
+        self.error: DecodeError | None = None  # from an extension hook: ormsgpack says only "ext_hook failed"
 
 
 _STATE = _DepthState()
@@ -125,13 +127,20 @@ def _unpack(data: bytes, hook: Callable[[int, bytes], Any]) -> Any:
     hook), which starts below everything its enclosing call may have used.
     """
     state = _STATE
+    if state.trusted:  # nested in data too small to nest deeper than allowed: nothing to check
+        return ormsgpack.unpackb(data, ext_hook=hook, option=ormsgpack.OPT_NON_STR_KEYS)
     base, level = state.base, state.level
-    allowed = MAX_DEPTH - base if level else min(MAX_DEPTH - base, _TOP_DEPTH)
+    allowed = MAX_DEPTH - base
+    if not level and allowed > _TOP_DEPTH:
+        allowed = _TOP_DEPTH
     if level >= _MAX_EXT_NESTING or allowed < 0:
         raise _too_deep(len(data))
-    bound = _openers(data, allowed)
+    bound = data.translate(_OPENERS).count(1) if len(data) <= _CHUNK else _openers(data, allowed)
     pad = 0
-    if bound > allowed:
+    # Every level, through extensions too (their bytes lie inside these), takes an opener byte:
+    # when there are no more of them than levels left, nothing decoded from here can nest deeper.
+    trusted = bound <= allowed
+    if not trusted:
         # measured exactly when that is quick (a checkpoint of messages: each message is one
         # extension); else padded, which costs a fixed ~30 µs
         bound = max_depth(data, allowed, _SCAN_VALUES)
@@ -143,7 +152,7 @@ def _unpack(data: bytes, hook: Callable[[int, bytes], Any]) -> Any:
                 raise _too_deep(len(data))
         elif bound > allowed:
             raise _too_deep(len(data))
-    state.base, state.level = base + bound, level + 1
+    state.base, state.level, state.trusted = base + bound, level + 1, trusted
     if base + bound > state.used:
         state.used = base + bound
     try:
@@ -157,7 +166,7 @@ def _unpack(data: bytes, hook: Callable[[int, bytes], Any]) -> Any:
             raise _too_deep(len(data)) from None
         raise
     finally:
-        state.base, state.level = base, level
+        state.base, state.level, state.trusted = base, level, False
     for _ in range(pad):
         value = value[0]
     return value
@@ -273,6 +282,10 @@ class Decoder:
             memo = self._memo[code] = {}
         state = _STATE
         hit = memo.get(data)
+        if hit is None and state.trusted:
+            value = _ext_hook(code, data)
+            memo[data] = (value, data.translate(_OPENERS).count(1))  # its depth is at most that
+            return value
         if hit is None:
             outer, base = state.used, state.base
             state.used = base
@@ -280,13 +293,18 @@ class Decoder:
                 value = _ext_hook(code, data)
                 memo[data] = (value, state.used - base)
             finally:
-                state.used = max(outer, state.used)
+                if outer > state.used:
+                    state.used = outer
             return value
         value, depth = hit
+        if state.trusted:
+            return value
         # a value decoded once may be met again deeper down: its depth still counts
-        if state.base + depth > MAX_DEPTH:
+        depth += state.base
+        if depth > MAX_DEPTH:
             raise _too_deep(len(data))
-        state.used = max(state.used, state.base + depth)
+        if depth > state.used:
+            state.used = depth
         return value
 
     def decode_typed(self, type_: str | None, data: bytes | memoryview | None) -> Any:
