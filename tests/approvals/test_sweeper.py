@@ -458,6 +458,24 @@ def test_subgraph_interrupts_are_swept_once(env: dict[str, str], tmp_path: Path)
         resume(graph, {"configurable": {"thread_id": ids[0]}}, True)
 
 
+def sweep_notified(store: str, audit: Path) -> list[str]:
+    """The command line of a sweeper process that resumes `approval_graph.notified` threads."""
+    return [
+        sys.executable,
+        "-m",
+        "lgscope",
+        "sweep",
+        store,
+        "--older-than",
+        "0s",
+        "--graph",
+        "approval_graph:notified",
+        "--apply",
+        "--audit",
+        str(audit),
+    ]
+
+
 def test_a_sweeper_killed_between_resume_and_record_is_settled_by_the_rerun(
     env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -467,20 +485,7 @@ def test_a_sweeper_killed_between_resume_and_record_is_settled_by_the_rerun(
     threads = _start(approval_graph.build(SqliteSaver(conn), then_notify=True), 6)
     audit = tmp_path / "audit.jsonl"
     environ = {**os.environ, **env, "PYTHONPATH": str(HERE)}
-    cmd = [
-        sys.executable,
-        "-m",
-        "lgscope",
-        "sweep",
-        env["LGSCOPE_TEST_STORE"],
-        "--older-than",
-        "0s",
-        "--graph",
-        "approval_graph:notified",
-        "--apply",
-        "--audit",
-        str(audit),
-    ]
+    cmd = sweep_notified(env["LGSCOPE_TEST_STORE"], audit)
     killed = subprocess.run(cmd, env={**environ, "LGSCOPE_TEST_DIE_AFTER": "t-002"}, capture_output=True)
     assert killed.returncode == -9
     last = {e["thread_id"]: e["outcome"] for e in AuditLog(audit).entries()}

@@ -73,9 +73,11 @@ class AuditLog:
             for line in fh:
                 if line.strip():
                     try:
-                        yield json.loads(line)
-                    except ValueError:
+                        entry = json.loads(line)
+                    except (ValueError, RecursionError):
                         continue  # a line cut by a crash: the decision is redone on the next run
+                    if isinstance(entry, dict):  # anything else is not ours: never a decision
+                        yield entry
 
     def open_intents(self) -> dict[tuple[str, str], Mapping[str, Any]]:
         """``resuming`` intents that are still their interrupt's last line, by (thread, interrupt id):

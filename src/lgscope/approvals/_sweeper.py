@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -11,13 +12,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from lgscope._exceptions import LockUnavailable, UsageError
+from lgscope._exceptions import LgscopeError, LockUnavailable, UsageError
 from lgscope.approvals._audit import AuditLog, Decision
 from lgscope.approvals._lock import ThreadLocks, _sqlite_path, locks_for
 from lgscope.approvals._metrics import SweeperMetrics
 from lgscope.approvals._resume import Pending, read_pending, stored_answer
 from lgscope.model import Interrupt
 from lgscope.store import Store, open_store
+from lgscope.store.decode import foreign_types, unsafe_types
 
 __all__ = ["DEFAULT_REJECTION", "Candidate", "SweepReport", "Sweeper"]
 
@@ -47,6 +49,9 @@ class SweepReport:
 
     decisions: list[Decision] = field(default_factory=list)
     pending: int = 0
+    recovered: int = 0
+    """How many of ``decisions`` settle what an earlier, killed sweep left open (not counted in
+    ``pending``: they were no longer pending when this sweep looked)."""
 
     @property
     def failed(self) -> int:
@@ -105,6 +110,43 @@ def _check_same_store(saver: Any, store: str) -> None:
             )
 
 
+def unsafe_to_load(store: Store, thread_id: str, allowed: frozenset[str] = frozenset()) -> str | None:
+    """Why LangGraph must not load the thread's latest state, in a sentence, or None.
+
+    Reading pending interrupts through the graph (``get_state``) and resuming (``invoke``) run the
+    stored bytes through the graph's own serializer, which by default imports and calls what they
+    name. lgscope's inert decoder looks first: pickle, serializer types it cannot look into, and
+    types outside `lgscope.store.decode.SAFE_TYPES` (unless ``allowed`` names them) refuse the
+    thread, as does a value lgscope cannot decode.
+    """
+    try:
+        raws = store._raw_latest(thread_id)  # what get_state and a resume load
+    except LgscopeError as exc:
+        return f"lgscope could not read the thread to check it first ({exc}); not touched"
+    names: set[str] = set()
+    for checkpoints in raws.values():
+        if not checkpoints:
+            continue
+        latest = checkpoints[-1]
+        if latest.corrupt:
+            names.add("a value lgscope cannot decode")
+        names |= foreign_types(latest.checkpoint)
+        # channel values kept apart from the checkpoint: as stored (type, bytes), or decoded
+        for type_, data in (getattr(latest, "blobs", None) or {}).values():
+            names |= unsafe_types(type_, data)
+        names |= foreign_types(getattr(latest, "values", None))
+        for w in latest.writes:
+            names |= foreign_types(w.decoded) if w.is_decoded else unsafe_types(w.type, w.value)
+    names -= allowed
+    if not names:
+        return None
+    return (
+        f"its stored state holds {', '.join(sorted(names))}, which LangGraph's serializer would rebuild by "
+        "importing and calling code; not touched (inspect it with lgscope show; if you trust it, allow it "
+        "by name with --allow-type)"
+    )
+
+
 class Sweeper:
     """Finds interrupts pending past a deadline and rejects (resumes) or escalates them.
 
@@ -131,6 +173,7 @@ class Sweeper:
         metrics: SweeperMetrics | None = None,
         actor: str = "lgscope-sweeper",
         lock_timeout: float = 30.0,
+        allow_types: Sequence[str] = (),
     ) -> None:
         if policy not in ("reject", "escalate"):
             raise UsageError(f"Unknown policy {policy!r}; use reject or escalate.")
@@ -159,6 +202,8 @@ class Sweeper:
         self.metrics = metrics
         self.actor = actor
         self.lock_timeout = lock_timeout
+        self.allow_types = frozenset(allow_types)
+        """Type names (see `unsafe_to_load`) the user trusts LangGraph to rebuild."""
 
     def candidates(self, now: datetime | None = None) -> tuple[list[Candidate], int]:
         """Stale interrupts (oldest first) and how many interrupts are pending in all."""
@@ -184,7 +229,7 @@ class Sweeper:
         now = now or datetime.now(UTC)
         recovered = self._recover(stop)
         stale, pending = self.candidates(now)
-        report = SweepReport(decisions=recovered, pending=pending)
+        report = SweepReport(decisions=recovered, pending=pending, recovered=len(recovered))
         by_thread: dict[str, list[Candidate]] = {}
         for c in stale:
             by_thread.setdefault(c.interrupt.thread_id, []).append(c)
@@ -234,6 +279,10 @@ class Sweeper:
         """Decide on one thread's stale interrupts; None if it is busy and ``wait`` is false."""
         if not self.apply:
             return self._emit([self._decision(c, f"would_{self.policy}", now) for c in group])
+        # checked before the lock, so that sweepers do not queue behind a read of the whole state
+        refusal = self._unsafe(thread_id)
+        if refusal is not None:
+            return self._emit([self._decision(c, "failed", now, refusal) for c in group], "unsafe")
         try:
             with self.locks.hold(thread_id, self.lock_timeout if wait else 0.0):
                 # decisions are recorded before the lock is released: whoever takes it next (a
@@ -251,6 +300,17 @@ class Sweeper:
         store = self.store if isinstance(self.store, Store) else open_store(self.store)
         try:
             return {i.id: Pending(i.id, i.value) for i in store.thread(thread_id).pending_interrupts}
+        finally:
+            if store is not self.store:
+                store.close()
+
+    def _unsafe(self, thread_id: str) -> str | None:
+        """`unsafe_to_load` for a thread the graph is about to read (None without a graph)."""
+        if self.graph is None:
+            return None
+        store = self.store if isinstance(self.store, Store) else open_store(self.store)
+        try:
+            return unsafe_to_load(store, thread_id, self.allow_types)
         finally:
             if store is not self.store:
                 store.close()
@@ -333,16 +393,47 @@ class Sweeper:
         for thread_id, entries in by_thread.items():
             if stop is not None and stop.is_set():
                 break
+            if self._unsafe(thread_id) is not None:
+                continue  # the intent stays open; the sweep reports the thread as refused
             try:
                 with self.locks.hold(thread_id, self.lock_timeout):
                     still_open = self.audit.open_intents()  # another sweeper may have settled them
                     pending = read_pending(self.graph, {"configurable": {"thread_id": thread_id}})
-                    for e in entries:
-                        if (thread_id, str(e["interrupt_id"])) in still_open:
-                            out.extend(self._emit([self._settle(e, pending)]))
+                    settled = [
+                        self._settle(e, pending)
+                        for e in entries
+                        if (thread_id, str(e["interrupt_id"])) in still_open
+                    ]
+                    if any(d.outcome == "rejected" for d in settled):
+                        settled = self._finish_run(thread_id, settled)
+                    out.extend(self._emit(settled))
             except Exception:  # locked or unreadable: the intent stays open for the next run
                 continue
         return out
+
+    def _finish_run(self, thread_id: str, settled: list[Decision]) -> list[Decision]:
+        """A killed sweep's resume ran, but the process died inside a later node: the thread waits
+        with that node pending and no interrupt, and no sweep would look at it again. Run it on."""
+        config = {"configurable": {"thread_id": thread_id}}
+        snapshot = self.graph.get_state(config)
+        if not snapshot.next or any(task.interrupts for task in snapshot.tasks):
+            return settled
+        stopped = ", ".join(snapshot.next)
+        try:
+            self.graph.invoke(None, config)
+            note, failed = f"; its run had stopped before {stopped}: finished it", False
+        except Exception as exc:  # the user's node raised: the thread is left unfinished, say so
+            note, failed = (
+                f"; its run had stopped before {stopped} and finishing it raised {type(exc).__name__}: {exc}; "
+                "the thread is unfinished",
+                True,
+            )
+        return [
+            dataclasses.replace(d, detail=d.detail + note, outcome="failed" if failed else d.outcome)
+            if d.outcome == "rejected"
+            else d
+            for d in settled
+        ]
 
     def _settle(self, intent: Mapping[str, Any], pending: Mapping[str, Pending]) -> Decision:
         iid, thread_id = str(intent["interrupt_id"]), str(intent["thread_id"])

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import functools
-import json
 import re
+import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
 from rich.console import Console
 
 from lgscope._exceptions import LgscopeError, UsageError
+from lgscope.sanitize import safe_json, safe_text
 
 __all__ = [
     "DURATION",
@@ -21,7 +23,9 @@ __all__ = [
     "console",
     "echo_json",
     "handle_errors",
+    "output_file",
     "parse_duration",
+    "shown_store",
 ]
 
 P = ParamSpec("P")
@@ -29,6 +33,7 @@ R = TypeVar("R")
 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_MAX_SECONDS = 36500 * 86400  # past it: dates and timers overflow
 
 
 def parse_duration(text: str) -> timedelta:
@@ -36,7 +41,10 @@ def parse_duration(text: str) -> timedelta:
     m = _DURATION_RE.match(text)
     if not m:
         raise UsageError(f"{text!r} is not a duration; write a number and a unit, like 30s, 5m, 2h or 3d.")
-    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if seconds > _MAX_SECONDS:
+        raise UsageError(f"{text!r} is longer than lgscope counts (at most 100 years, 36500d).")
+    return timedelta(seconds=seconds)
 
 
 class _Duration(click.ParamType):  # type: ignore[type-arg]
@@ -56,16 +64,43 @@ STORE = click.argument("store", metavar="STORE")
 
 
 def console(stderr: bool = False) -> Console:
-    """A Rich console; plain (no colour codes) when not on a terminal."""
+    """A Rich console; plain (no colour codes) when not on a terminal.
+
+    Markup and emoji codes are off: what it prints comes from stores (``[/INST]`` in a prompt
+    must print as it is, ``[link=…]`` must not become a link). Pass data through `safe_text`.
+    """
     stream = sys.stderr if stderr else sys.stdout
     # Piped output is read by tools and people alike: don't fold ids at 80 columns.
     width = None if stream.isatty() else 200
-    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width, markup=False, emoji=False)
 
 
 def echo_json(value: Any) -> None:
-    """Print JSON the same way everywhere (two-space indent, UTF-8, stable key order)."""
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+    """Print JSON the same way everywhere (two-space indent, UTF-8, stable key order), valid
+    (NaN and Infinity as strings) and inert on a terminal (`lgscope.sanitize.safe_json`)."""
+    click.echo(safe_json(value))
+
+
+def output_file(path: Path, option: str = "-o") -> Path:
+    """Check that ``path`` can be written before any work is done: one sentence if it cannot."""
+    if path.is_dir():
+        raise UsageError(f"{option} {safe_text(path)} is a directory; give a file name.")
+    parent = path.parent
+    if not parent.is_dir():
+        raise UsageError(
+            f"{option} {safe_text(path)}: the directory {safe_text(parent)} does not exist; create it or "
+            "write elsewhere."
+        )
+    return path
+
+
+def shown_store(store: str) -> str:
+    """STORE as a message may show it: a Postgres URL without its password, no control characters."""
+    if store.startswith(("postgresql:", "postgres:")):
+        from lgscope.store._postgres import safe_url
+
+        store = safe_url(store)
+    return safe_text(store)
 
 
 def echo_json_stream(head: Mapping[str, Any], key: str, items: Iterable[Any]) -> None:
@@ -73,8 +108,7 @@ def echo_json_stream(head: Mapping[str, Any], key: str, items: Iterable[Any]) ->
     thread's steps are never held together)."""
 
     def dump(value: Any, indent: int) -> str:
-        text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
-        return text.replace("\n", "\n" + " " * indent)
+        return safe_json(value).replace("\n", "\n" + " " * indent)
 
     click.echo("{")
     for k, v in head.items():
@@ -95,7 +129,20 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except LgscopeError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {safe_text(exc)}", err=True)
+            sys.exit(2)
+        except sqlite3.DatabaseError as exc:  # rows no LangGraph saver writes (text that is not UTF-8 …)
+            click.echo(
+                f"Error: The SQLite store could not be read ({safe_text(exc)}); it holds rows LangGraph does not "
+                "write, or is damaged.",
+                err=True,
+            )
+            sys.exit(2)
+        except OSError as exc:  # a file lgscope was asked to read or write (disk full, permissions …)
+            where = f" ({safe_text(exc.filename)})" if exc.filename else ""
+            click.echo(
+                f"Error: {safe_text(exc.strerror or exc)}{where}; check the path and try again.", err=True
+            )
             sys.exit(2)
 
     return wrapper

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,8 +12,9 @@ import click
 from rich.table import Table
 
 from lgscope._exceptions import UsageError
-from lgscope.cli._common import DURATION, STORE, console, echo_json, handle_errors
+from lgscope.cli._common import DURATION, STORE, console, echo_json, handle_errors, output_file, shown_store
 from lgscope.forensics import ALL_KINDS, DetectorConfig, ScanResult, scan
+from lgscope.sanitize import safe_json, safe_text
 from lgscope.store import open_store
 
 __all__ = ["COMMANDS", "findings_table", "parse_kinds", "parse_now", "run_scan"]
@@ -89,7 +89,7 @@ def findings_table(result: ScanResult) -> Table:
         span = f.first_checkpoint_id[-8:] + (
             f"…{f.last_checkpoint_id[-8:]}" if f.last_checkpoint_id != f.first_checkpoint_id else ""
         )
-        table.add_row(f.severity, f.kind, f.thread_id + ns, f.summary, span)
+        table.add_row(f.severity, f.kind, safe_text(f.thread_id + ns), safe_text(f.summary), safe_text(span))
     return table
 
 
@@ -223,13 +223,13 @@ def scan_cmd(
 def _print(result: ScanResult, fmt: str, store: str) -> None:
     if fmt == "jsonl":
         for f in result.findings:
-            click.echo(json.dumps(f.to_dict(), ensure_ascii=False, default=str))
+            click.echo(safe_json(f.to_dict(), indent=None))
         return
     if fmt == "json":
         s = result.stats
         echo_json(
             {
-                "store": store,
+                "store": shown_store(store),
                 "now": result.now.isoformat(),
                 "stats": {
                     "threads": s.threads,
@@ -288,6 +288,8 @@ def report_cmd(
     from lgscope.forensics.report import build_report, render_html, render_json, render_markdown
 
     now = parse_now(now_text)
+    if output is not None:
+        output_file(output)
     with open_store(store) as st:
         result = scan(st, since=now - since if since is not None else None, now=now, jobs=jobs)
         report = build_report(st, result, worst=worst)
@@ -298,7 +300,7 @@ def report_cmd(
     tmp = output.with_name(f".{output.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(output)
-    click.echo(f"Wrote the {fmt} report to {output}", err=True)
+    click.echo(f"Wrote the {fmt} report to {safe_text(output)}", err=True)
 
 
 COMMANDS.append(report_cmd)

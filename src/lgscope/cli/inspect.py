@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,6 +12,7 @@ from rich.table import Table
 from lgscope.cli._common import DURATION, STORE, console, echo_json, echo_json_stream, handle_errors
 from lgscope.forensics.diff import diff_steps, format_change, summarize
 from lgscope.model import Step, Thread
+from lgscope.sanitize import safe_json, safe_text
 from lgscope.store import open_store, rebuilt_channels
 
 __all__ = ["COMMANDS"]
@@ -38,15 +38,15 @@ def threads_table(threads: list[Thread], now: datetime) -> Table:
         pending = ""
         if t.pending_interrupts:
             oldest = min(t.pending_interrupts, key=lambda i: i.created_at)
-            pending = f"{oldest.node or '?'} for {_age(oldest.age(now))}"
+            pending = f"{safe_text(oldest.node or '?')} for {_age(oldest.age(now))}"
             if len(t.pending_interrupts) > 1:
                 pending += f" (+{len(t.pending_interrupts) - 1})"
         table.add_row(
-            t.thread_id,
+            safe_text(t.thread_id),
             t.status,
             str(t.checkpoints),
             t.updated_at.strftime("%Y-%m-%d %H:%M:%S") if t.updated_at else "",
-            ",".join(t.next),
+            safe_text(",".join(t.next)),
             pending,
         )
     return table
@@ -135,7 +135,7 @@ def _markers(step: Step) -> str:
     if step.resumes:
         marks.append("▶ resumed")
     if step.errors:
-        marks.append("✖ " + ", ".join(f"{e.node}: {e.error_type}" for e in step.errors))
+        marks.append("✖ " + safe_text(", ".join(f"{e.node}: {e.error_type}" for e in step.errors)))
     if step.corrupt:
         marks.append("⚠ corrupt")
     return "; ".join(marks)
@@ -151,13 +151,13 @@ def _timeline(steps: Sequence[Step]) -> Table:
     for st in steps:
         table.add_row(
             str(st.step),
-            st.source,
-            ", ".join(st.nodes),
+            safe_text(st.source),
+            safe_text(", ".join(st.nodes)),
             st.ts.strftime("%Y-%m-%d %H:%M:%S"),
-            ", ".join(st.changed),
-            ", ".join(st.next),
+            safe_text(", ".join(st.changed)),
+            safe_text(", ".join(st.next)),
             _markers(st),
-            st.checkpoint_id,
+            safe_text(st.checkpoint_id),
         )
     return table
 
@@ -196,30 +196,55 @@ def show_cmd(store: str, thread_id: str, checkpoint_id: str | None, ns: str, fmt
         out = console()
         others = [n for n in thread.namespaces if n != ns]
         out.print(
-            f"thread {thread.thread_id}: {thread.status}, {thread.checkpoints} checkpoints"
-            + (f"; next: {', '.join(thread.next)}" if thread.next else "")
-            + (f"; namespace {ns!r}" if ns else "")
+            f"thread {safe_text(thread.thread_id)}: {thread.status}, {thread.checkpoints} checkpoints"
+            + (f"; next: {safe_text(', '.join(thread.next))}" if thread.next else "")
+            + (f"; namespace {safe_text(repr(ns))}" if ns else "")
         )
         if others:
-            out.print("other namespaces: " + ", ".join(repr(n) for n in others))
+            out.print("other namespaces: " + safe_text(", ".join(repr(n) for n in others)))
         out.print(_timeline(steps))
+
+
+_SHOWN_CHARS = 2000
+"""A string value longer than this is cut in ``show --checkpoint``'s table view (JSON has it whole)."""
+
+
+def _clipped(value: Any) -> Any:
+    """``value`` with every string past `_SHOWN_CHARS` cut, saying how long it was: a 200 MB value
+    does not flood the terminal (``--format json`` prints it whole)."""
+    if isinstance(value, str) and len(value) > _SHOWN_CHARS:
+        return f"{value[:_SHOWN_CHARS]}… ({len(value):,} characters; --format json shows all)"
+    if isinstance(value, dict):
+        return {k: _clipped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clipped(v) for v in value]
+    return value
 
 
 def _print_step(step: Step) -> None:
     out = console()
-    out.print(f"checkpoint {step.checkpoint_id} (step {step.step}, {step.source}) of thread {step.thread_id}")
     out.print(
-        f"parent: {step.parent_id or '-'}   namespace: {step.checkpoint_ns or '(root)'}   time: {step.ts.isoformat()}"
+        safe_text(
+            f"checkpoint {step.checkpoint_id} (step {step.step}, {step.source}) of thread {step.thread_id}"
+        )
     )
     out.print(
-        f"produced by: {', '.join(step.nodes)}   next: {', '.join(step.next) or '-'}   size: {step.size} bytes"
+        safe_text(
+            f"parent: {step.parent_id or '-'}   namespace: {step.checkpoint_ns or '(root)'}   "
+            f"time: {step.ts.isoformat()}"
+        )
+    )
+    out.print(
+        safe_text(
+            f"produced by: {', '.join(step.nodes)}   next: {', '.join(step.next) or '-'}   size: {step.size} bytes"
+        )
     )
     if step.corrupt:
-        out.print(f"corrupt: {step.corrupt}")
+        out.print(f"corrupt: {safe_text(step.corrupt)}")
     out.print("values:")
-    click.echo(json.dumps(dict(step.values), indent=2, ensure_ascii=False, default=str))
+    click.echo(safe_json(_clipped(dict(step.values))))
     for channel, how in rebuilt_channels(step).items():
-        out.print(f"{channel}: {how}")
+        out.print(f"{safe_text(channel)}: {how}")
     for label, items in (
         (
             "pending writes",
@@ -238,7 +263,7 @@ def _print_step(step: Step) -> None:
         if items:
             out.print(f"{label}:")
             for item in items:
-                out.print(f"  {item}")
+                out.print(f"  {safe_text(item)}")
 
 
 @click.command("diff")
@@ -267,7 +292,7 @@ def diff_cmd(store: str, a: str, b: str, thread_id: str, fmt: str) -> None:
     if not changes:
         click.echo("No differences.")
     for change in changes:
-        click.echo(format_change(change))
+        click.echo(safe_text(format_change(change)))
 
 
 COMMANDS: list[click.Command] = [threads_cmd, show_cmd, diff_cmd]

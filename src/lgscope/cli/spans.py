@@ -7,6 +7,7 @@ from rich.table import Table
 
 from lgscope._exceptions import UsageError
 from lgscope.cli._common import console, echo_json, handle_errors
+from lgscope.sanitize import safe_text
 
 __all__ = ["COMMANDS"]
 
@@ -36,7 +37,13 @@ def spans_cmd(source: str, service: str | None, limit: int, fmt: str) -> None:
             )
         timings = load_jaeger(source, service=service, limit=limit)
     else:
-        timings = load_otlp_json(source)
+        try:
+            timings = load_otlp_json(source)
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+            raise UsageError(
+                f"{safe_text(source)} is not a file of OTLP JSON spans ({type(exc).__name__}: {safe_text(exc)}); "
+                "export spans with the collector's file exporter."
+            ) from None
     rows = latency_report(timings)
     if fmt == "json":
         echo_json({"bottleneck": rows[0].node if rows else None, "nodes": [r.to_dict() for r in rows]})
@@ -49,7 +56,7 @@ def spans_cmd(source: str, service: str | None, limit: int, fmt: str) -> None:
         table.add_column(col, justify="left" if col == "node" else "right")
     for r in rows:
         table.add_row(
-            r.node,
+            safe_text(r.node),
             str(r.count),
             *(f"{v * 1000:.1f} ms" for v in (r.p50, r.p95, r.p99, r.max)),
             f"{r.share:.0%}",
@@ -58,7 +65,7 @@ def spans_cmd(source: str, service: str | None, limit: int, fmt: str) -> None:
     out.print(table)
     top = rows[0]
     out.print(
-        f"Bottleneck: {top.node} ({top.share:.0%} of node time, p95 {top.p95 * 1000:.1f} ms over {top.count} runs)"
+        f"Bottleneck: {safe_text(top.node)} ({top.share:.0%} of node time, p95 {top.p95 * 1000:.1f} ms over {top.count} runs)"
     )
 
 

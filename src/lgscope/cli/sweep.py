@@ -18,6 +18,7 @@ from rich.table import Table
 from lgscope._exceptions import UsageError
 from lgscope.cli._common import DURATION, STORE, console, handle_errors
 from lgscope.cli.forensics import parse_now
+from lgscope.sanitize import safe_text
 
 __all__ = ["COMMANDS", "load_graph"]
 
@@ -32,6 +33,11 @@ def load_graph(spec: str) -> Any:
     sys.path.insert(0, str(Path.cwd()))
     try:
         module = importlib.import_module(module_name)
+    except SystemExit as exc:  # the module ran a script's exit: no sweep happened, say so
+        raise UsageError(
+            f"Importing {module_name!r} for --graph called sys.exit({exc.code!r}); point --graph at a module "
+            "that defines the graph without running a program."
+        ) from None
     except Exception as exc:
         raise UsageError(
             f"Cannot import {module_name!r} for --graph ({type(exc).__name__}: {exc}); check the module path."
@@ -60,7 +66,11 @@ def _table(decisions: list[Any]) -> Table:
 
     for d in decisions:
         table.add_row(
-            d.thread_id, d.node or "?", format_age(d.age_seconds), d.outcome.replace("_", " "), d.detail
+            safe_text(d.thread_id),
+            safe_text(d.node or "?"),
+            format_age(d.age_seconds),
+            d.outcome.replace("_", " "),
+            safe_text(d.detail),
         )
     return table
 
@@ -91,6 +101,14 @@ def _table(decisions: list[Any]) -> Table:
 )
 @click.option("--apply", is_flag=True, help="Act; without it the sweep only says what it would do.")
 @click.option(
+    "--allow-type",
+    "allow_types",
+    multiple=True,
+    metavar="NAME",
+    help="Let your graph load stored objects of this type (module.Name, or pickle); lgscope refuses "
+    "threads holding types LangGraph would rebuild by calling code (repeatable).",
+)
+@click.option(
     "--audit",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Append every decision to this JSONL file.",
@@ -111,6 +129,7 @@ def sweep_cmd(
     payload: str | None,
     nodes: tuple[str, ...],
     apply: bool,
+    allow_types: tuple[str, ...],
     audit: Path | None,
     actor: str,
     watch: bool,
@@ -166,6 +185,7 @@ def sweep_cmd(
         audit=AuditLog(audit) if audit else None,
         actor=actor,
         metrics=metrics,
+        allow_types=allow_types,
     )
     stop = threading.Event()
     if watch:
@@ -187,7 +207,8 @@ def sweep_cmd(
             ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items())) or "nothing to do"
         )
         out.print(
-            f"{len(report.decisions)} of {report.pending} pending interrupts are stale: {summary}"
+            f"{len(report.decisions) - report.recovered} of {report.pending} pending interrupts are stale: {summary}"
+            + (f"; {report.recovered} left open by an earlier sweep settled" if report.recovered else "")
             + ("" if apply else " (dry run: add --apply to act)")
         )
         if not watch or stop.wait(interval.total_seconds()):

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from lgscope.cli._common import STORE, handle_errors
+from lgscope.cli._common import STORE, handle_errors, output_file, shown_store
+from lgscope.sanitize import safe_filename, safe_text, unused_path
 from lgscope.store import open_store
 from lgscope.store.export import export_thread, import_thread, parse_redaction
 
@@ -21,7 +22,7 @@ __all__ = ["COMMANDS"]
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="File to write [default: ID.lgscope.jsonl].",
+    help="File to write [default: ID.lgscope.jsonl in the current directory, never replacing a file].",
 )
 @click.option(
     "--redact", "redact_keys", multiple=True, metavar="KEY,…", help="Replace values under these keys."
@@ -46,11 +47,14 @@ def export_cmd(
       lgscope export checkpoints.sqlite --thread support-7 -o support-7.jsonl --redact email,phone
     """
     redaction = parse_redaction(redact_keys, redact_re)
-    target = output or Path(f"{thread_id}.lgscope.jsonl")
+    if output is not None:
+        output_file(output)
     with open_store(store) as st:
         st.thread(thread_id)
+        # a thread id names the file only through safe_filename: it stays here and replaces nothing
+        target = output or unused_path(Path(), safe_filename(thread_id), ".lgscope.jsonl")
         count = export_thread(st, thread_id, target, ns=ns, redaction=redaction)
-    click.echo(f"Exported {count} checkpoints of thread {thread_id} to {target}")
+    click.echo(f"Exported {count} checkpoints of thread {safe_text(thread_id)} to {safe_text(target)}")
 
 
 @click.command("import")
@@ -58,8 +62,18 @@ def export_cmd(
 @click.argument("target")
 @click.option("--thread", "thread_id", metavar="NEW_ID", help="Import under this thread id.")
 @click.option("--force", is_flag=True, help="Replace the thread if the target already has it.")
+@click.option(
+    "--allow-type",
+    "allow_types",
+    multiple=True,
+    metavar="NAME",
+    help="Import stored values of this type (module.Name, or pickle), which an app's LangGraph would "
+    "rebuild by calling code; refused by default (repeatable).",
+)
 @handle_errors
-def import_cmd(file: Path, target: str, thread_id: str | None, force: bool) -> None:
+def import_cmd(
+    file: Path, target: str, thread_id: str | None, force: bool, allow_types: tuple[str, ...]
+) -> None:
     """Import an export FILE into TARGET (a SQLite path or postgresql:// URL) through the official
     saver, in one transaction: all of it or nothing.
 
@@ -67,8 +81,8 @@ def import_cmd(file: Path, target: str, thread_id: str | None, force: bool) -> N
     Example:
       lgscope import support-7.jsonl replay.sqlite --thread support-7-replay
     """
-    tid, count = import_thread(file, target, thread_id=thread_id, overwrite=force)
-    click.echo(f"Imported {count} checkpoints as thread {tid} into {target}")
+    tid, count = import_thread(file, target, thread_id=thread_id, overwrite=force, allow_types=allow_types)
+    click.echo(f"Imported {count} checkpoints as thread {safe_text(tid)} into {shown_store(target)}")
 
 
 COMMANDS: list[click.Command] = [export_cmd, import_cmd]

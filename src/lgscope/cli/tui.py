@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from lgscope._exceptions import MissingExtra
@@ -32,10 +34,13 @@ def tui_cmd(store: str, thread_id: str | None) -> None:
     st = open_store(store)
     if thread_id is not None:
         st.thread(thread_id)  # an unknown thread is an error before the UI starts
+    app = LgscopeApp(st, thread_id=thread_id)
     try:
-        LgscopeApp(st, thread_id=thread_id).run()
+        app.run()
     finally:
         st.close()
+    if app.return_code:  # the app failed (Textual has printed why): say so in the exit code
+        sys.exit(app.return_code)
 
 
 COMMANDS: list[click.Command] = [tui_cmd]

@@ -7,7 +7,6 @@ present it. The HTML is one self-contained file: styles and charts (SVG) inline,
 from __future__ import annotations
 
 import html
-import json
 from collections import Counter, deque
 from typing import Any
 
@@ -15,6 +14,7 @@ from lgscope.forensics._detect import SEVERITY_ORDER
 from lgscope.forensics._hypotheses import hypothesis
 from lgscope.forensics._scan import ScanResult
 from lgscope.forensics.diff import diff_steps, format_change
+from lgscope.sanitize import safe_json, safe_markdown, safe_text
 from lgscope.store import Store
 from lgscope.store._raw import ts_from_checkpoint_id
 
@@ -105,14 +105,16 @@ def build_report(store: Store, result: ScanResult, *, worst: int = 5, transition
 
 
 def render_json(report: dict[str, Any]) -> str:
-    return json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n"
+    return safe_json(report) + "\n"
 
 
 def render_markdown(report: dict[str, Any]) -> str:
-    """The report as Markdown (for an incident doc or a PR comment)."""
+    """The report as Markdown (for an incident doc or a PR comment); what comes from the store is
+    escaped (`safe_markdown`): no raw HTML or links from data."""
+    m = safe_markdown
     o = report["overview"]
     out = [
-        f"# Incident report: {report['store']['url']}",
+        f"# Incident report: {m(report['store']['url'])}",
         "",
         f"Generated {report['generated_at']}. {o['threads']} threads, {o['checkpoints']} checkpoints, "
         f"{o['size_bytes']:,} bytes; {o['threads_with_findings']} threads with findings; "
@@ -122,7 +124,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         "| status | threads |",
         "| --- | --- |",
-        *[f"| {s} | {n} |" for s, n in report["threads_by_status"].items()],
+        *[f"| {m(s)} | {n} |" for s, n in report["threads_by_status"].items()],
         "",
         "## Findings by kind",
         "",
@@ -131,17 +133,17 @@ def render_markdown(report: dict[str, Any]) -> str:
         out += ["No findings.", ""]
     else:
         out += ["| kind | findings |", "| --- | --- |"]
-        out += [f"| {k} | {n} |" for k, n in report["findings_by_kind"].items()]
+        out += [f"| {m(k)} | {n} |" for k, n in report["findings_by_kind"].items()]
         out += ["", "## Likely causes", ""]
         out += [f"- **{k}**: {text}" for k, text in report["hypotheses"].items()]
         out += ["", "## Worst threads", ""]
         for t in report["worst_threads"]:
-            out += [f"### {t['thread_id']} ({t['status']}, {t['checkpoints']} checkpoints)", ""]
-            out += [f"- [{f['kind']}] {f['summary']}" for f in t["findings"]]
-            seq = " → ".join(t["node_sequence"])
+            out += [f"### {m(t['thread_id'])} ({m(t['status'])}, {t['checkpoints']} checkpoints)", ""]
+            out += [f"- [{f['kind']}] {m(f['summary'])}" for f in t["findings"]]
+            seq = m(" → ".join(t["node_sequence"]))
             out += ["", f"Node sequence{' (last 40)' if t['node_sequence_truncated'] else ''}: {seq}", ""]
             if t["transitions"]:
-                out += ["State transitions:", "", *[f"- {line}" for line in t["transitions"]], ""]
+                out += ["State transitions:", "", *[f"- {m(line)}" for line in t["transitions"]], ""]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -158,7 +160,7 @@ def _bar_chart(title: str, data: dict[str, int], *, horizontal: bool = False) ->
             w = (width - label_w - 50) * value / peak
             y = 5 + i * row
             bars.append(
-                f'<text x="{label_w - 6}" y="{y + 12}" text-anchor="end">{html.escape(label[:28])}</text>'
+                f'<text x="{label_w - 6}" y="{y + 12}" text-anchor="end">{html.escape(safe_text(label)[:28])}</text>'
                 f'<rect x="{label_w}" y="{y + 2}" width="{w:.1f}" height="{row - 5}" class="bar"/>'
                 f'<text x="{label_w + w + 4:.1f}" y="{y + 12}">{value}</text>'
             )
@@ -172,7 +174,7 @@ def _bar_chart(title: str, data: dict[str, int], *, horizontal: bool = False) ->
             bars.append(
                 f'<rect x="{x + 4:.1f}" y="{base - h:.1f}" width="{max(slot - 8, 2):.1f}" height="{h:.1f}" class="bar"/>'
                 f'<text x="{x + slot / 2:.1f}" y="{base - h - 4:.1f}" text-anchor="middle">{value}</text>'
-                f'<text x="{x + slot / 2:.1f}" y="{base + 16}" text-anchor="middle" class="axis">{html.escape(label[5:])}</text>'
+                f'<text x="{x + slot / 2:.1f}" y="{base + 16}" text-anchor="middle" class="axis">{html.escape(safe_text(label)[5:])}</text>'
             )
     return (
         f"<figure><figcaption>{html.escape(title)}</figcaption>"
@@ -195,7 +197,10 @@ figure{margin:1em 0}figcaption{font-weight:600}
 
 def render_html(report: dict[str, Any]) -> str:
     """The report as one self-contained HTML page with inline SVG charts."""
-    e = html.escape
+
+    def e(value: object) -> str:
+        return html.escape(safe_text(value))
+
     o = report["overview"]
     cards = [
         ("threads", o["threads"]),

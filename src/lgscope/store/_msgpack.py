@@ -8,11 +8,20 @@ msgpack map, so `channel_slices` cuts ``channel_values`` into per-channel byte s
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import msgpack
 
-__all__ = ["array_header", "array_info", "channel_slices", "pack_map", "skip", "split_checkpoint"]
+__all__ = [
+    "array_header",
+    "array_info",
+    "channel_slices",
+    "max_depth",
+    "pack_map",
+    "shrink",
+    "skip",
+    "split_checkpoint",
+]
 
 _FIXED = {
     0xC0: 1,
@@ -101,6 +110,137 @@ def _skip(data: bytes, pos: int) -> int:
         if pos > len(data):
             raise ValueError(_EOF)
     return pos
+
+
+_EXT_HEADERS = {0xD4: 1, 0xD5: 2, 0xD6: 4, 0xD7: 8, 0xD8: 16}
+
+
+def _step(b: int) -> int:
+    if b <= 0x7F or b >= 0xE0:
+        return 1
+    if 0xA0 <= b <= 0xBF:
+        return 1 + (b & 0x1F)
+    if b in _EXT_HEADERS:
+        return 2 + _EXT_HEADERS[b]
+    return _FIXED.get(b, 0)
+
+
+_STEP = bytes(_step(b) for b in range(256))
+"""Bytes a value takes when its first byte tells (0: it does not)."""
+_WIDTH = {b: size for b, (size, _ext) in _LEN.items()}
+_EXT_LEN = frozenset({0xC7, 0xC8, 0xC9})
+
+
+def max_depth(data: bytes, limit: int, budget: int = -1) -> int:
+    """How deeply the msgpack object in ``data`` nests (a scalar is 0, ``[1]`` is 1).
+
+    An extension is a value like a string: its own bytes are measured when they are decoded, by
+    a call that starts below this one's depth. Stops and returns ``limit + 1`` as soon as the depth passes ``limit``, and
+    -1 after ``budget`` values if one is given; iterative, so hostile nesting cannot exhaust the
+    stack. Truncated data ends the count.
+    """
+    pos, size, depth, deepest = 0, len(data), 0, 0
+    pending: list[int] = []  # items still to read in each open container
+    try:
+        while pos < size:
+            budget -= 1
+            if budget == -1:
+                return -1
+            b = data[pos]
+            items = 0
+            step = _STEP[b]
+            if step:  # a value whose size its first byte tells
+                pos += step
+            elif b in _WIDTH:  # a string, binary or extension with its length in 1, 2 or 4 bytes
+                width = _WIDTH[b]
+                length = (
+                    data[pos + 1] if width == 1 else int.from_bytes(data[pos + 1 : pos + 1 + width], "big")
+                )
+                pos += 1 + width + length + (b in _EXT_LEN)
+            else:
+                items, header, factor = _container(data, pos)
+                if items < 0:
+                    return deepest
+                pos += header
+                items *= factor
+            if items:
+                depth += 1
+                if depth > deepest:
+                    deepest = depth
+                    if deepest > limit:
+                        return limit + 1
+                pending.append(items)
+                continue
+            # one value done: close every container it completes
+            while pending:
+                pending[-1] -= 1
+                if pending[-1]:
+                    break
+                pending.pop()
+                depth -= 1
+            if not pending:
+                break
+    except IndexError:
+        pass
+    return deepest
+
+
+_STR_HEADERS = {0xD9: 1, 0xDA: 2, 0xDB: 4}
+_BIN_HEADERS = {0xC4: 1, 0xC5: 2, 0xC6: 4}
+
+
+def shrink(data: bytes, limit: int, placeholder: Callable[[str, bytes], bytes], *, _level: int = 0) -> bytes:
+    """``data`` with every string or binary longer than ``limit`` bytes replaced by
+    ``placeholder(kind, payload)`` (msgpack bytes; ``kind`` is ``str`` or ``bytes``), looking into
+    extensions (whose own bytes are msgpack) that are longer than ``limit``. Containers keep their
+    item counts, so the structure is unchanged. One linear pass over the top-level tokens."""
+    out: list[bytes] = []
+    pos = copied = 0
+    size = len(data)
+    while pos < size:
+        b = data[pos]
+        start = pos
+        if 0xA0 <= b <= 0xBF:
+            pos += 1 + (b & 0x1F)
+            continue
+        if b in _STR_HEADERS or b in _BIN_HEADERS:
+            width = _STR_HEADERS.get(b) or _BIN_HEADERS[b]
+            length = _uint(data, pos + 1, width)
+            body = pos + 1 + width
+            pos = body + length
+            if length > limit:
+                out += [
+                    data[copied:start],
+                    placeholder("str" if b in _STR_HEADERS else "bytes", data[body:pos]),
+                ]
+                copied = pos
+            continue
+        if b in (0xC7, 0xC8, 0xC9):
+            width = _LEN[b][0]
+            length = _uint(data, pos + 1, width)
+            body = pos + 2 + width
+            pos = body + length
+            if length > limit and _level < 32:
+                inner = shrink(data[body:pos], limit, placeholder, _level=_level + 1)
+                code = data[body - 1 : body]
+                out += [data[copied:start], b"\xc9" + struct.pack(">I", len(inner)) + code + inner]
+                copied = pos
+            continue
+        if b in _EXT_HEADERS:
+            pos += 2 + _EXT_HEADERS[b]
+        elif b in _FIXED:
+            pos += _FIXED[b]
+        elif b <= 0x7F or b >= 0xE0:
+            pos += 1
+        else:
+            items, header, _factor = _container(data, pos)
+            if items < 0:
+                break  # not msgpack: leave the rest to the decoder, which says what is wrong
+            pos += header
+    if not out:
+        return data
+    out.append(data[copied:])
+    return b"".join(out)
 
 
 def _str_at(data: bytes, pos: int) -> tuple[str, int]:

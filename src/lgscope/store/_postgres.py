@@ -17,6 +17,7 @@ from lgscope.model import ThreadHistory
 from lgscope.store._base import Store, ThreadIndexEntry
 from lgscope.store._msgpack import skip
 from lgscope.store._raw import CONTROL_SQL, RawCheckpoint, RawWrite, build_history
+from lgscope.store.decode import loads_json_inert
 
 __all__ = ["PostgresStore", "safe_url"]
 
@@ -25,6 +26,10 @@ _BULK_BYTES = 16 * 1024 * 1024
 """Stored bytes past which a thread is streamed on its own instead of read in bulk."""
 _PAGE = 32
 """Checkpoints read per round trip when a thread is streamed."""
+LOCK_TIMEOUT_S = 10
+"""How long a read waits for a lock (a migration's ACCESS EXCLUSIVE) before it fails."""
+STATEMENT_TIMEOUT_S = 600
+"""How long one read statement may run."""
 
 
 def safe_url(url: str) -> str:
@@ -40,6 +45,12 @@ def safe_url(url: str) -> str:
         user = parts.username or ""
         parts = parts._replace(netloc=f"{user}:***@{netloc}" if user else netloc)
     return urlunsplit(parts)
+
+
+def _timed_out(exc: BaseException) -> bool:
+    from psycopg import errors
+
+    return isinstance(exc, errors.LockNotAvailable | errors.QueryCanceled)
 
 
 class PostgresStore(Store):
@@ -61,6 +72,13 @@ class PostgresStore(Store):
                 "running and the URL, user and database are right."
             ) from None
         self._conn.read_only = True
+        # JSONB nested thousands deep would exhaust the standard library's recursive parser
+        from psycopg.types.json import set_json_loads
+
+        set_json_loads(loads_json_inert, self._conn)
+        # behind an ACCESS EXCLUSIVE lock a read fails in time instead of waiting forever
+        self._conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT_S}s'")
+        self._conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT_S}s'")
         with self._tx() as cur:
             cur.execute("SELECT " + ", ".join("to_regclass(%s)" for _ in _TABLES), _TABLES)
             found = cur.fetchone() or ()
@@ -79,18 +97,23 @@ class PostgresStore(Store):
         self._task_path = "task_path" if has_task_path else "''"
 
     def _tx(self) -> Any:
-        conn = self._conn
+        conn, url = self._conn, self.url
 
         class _ReadOnly:
             def __enter__(self) -> Any:
                 self._tx = conn.transaction()
                 self._tx.__enter__()
-                self._cur = conn.cursor()
+                self._cur = conn.cursor(binary=True)  # bytea as bytes, not hex text twice its size
                 return self._cur
 
             def __exit__(self, *exc: Any) -> None:
                 self._cur.close()
                 self._tx.__exit__(*exc)
+                if exc[1] is not None and _timed_out(exc[1]):
+                    raise StoreUnavailable(
+                        f"The Postgres store {url} did not answer in time ({str(exc[1]).strip()}): a lock "
+                        f"held over {LOCK_TIMEOUT_S}s or a statement over {STATEMENT_TIMEOUT_S}s; try again later."
+                    ) from None
 
         return _ReadOnly()
 

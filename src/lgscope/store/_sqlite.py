@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import os
 import sqlite3
 import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,7 +27,7 @@ from lgscope.model import Step, ThreadHistory
 from lgscope.store._base import Store, ThreadIndexEntry
 from lgscope.store._msgpack import split_checkpoint
 from lgscope.store._raw import CONTROL_SQL, RawCheckpoint, RawWrite, build_history, build_steps
-from lgscope.store.decode import Decoder
+from lgscope.store.decode import MAX_DEPTH, Decoder, json_depth
 
 __all__ = ["SqliteStore"]
 
@@ -57,14 +58,34 @@ _WRITES_COLUMNS = {
 def _decode_metadata(raw: Any) -> dict[str, Any]:
     if raw is None:
         return {}
+    if not isinstance(raw, str | bytes):
+        raise DecodeError(f"The checkpoint metadata is a stored {type(raw).__name__}, not JSON text.")
+    if json_depth(raw) > MAX_DEPTH:
+        raise DecodeError(
+            f"The checkpoint metadata nests deeper than {MAX_DEPTH} levels (hostile or corrupt)."
+        )
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
         try:  # what orjson refuses and json takes: NaN, Infinity, integers past 64 bits
             value = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise DecodeError(f"The checkpoint metadata is not valid JSON ({exc}).") from exc
     return value if isinstance(value, dict) else {"value": value}
+
+
+def _why_not_immutable(path: Path) -> str | None:
+    """None when nothing can write ``path`` (a read-only file system, or no write permission for
+    anyone on the file and its directory) and no write-ahead log holds data the file lacks; else
+    why reading it as immutable could show a state that is not the store's."""
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        return f"its write-ahead log {wal.name} holds changes that are not in the file yet"
+    read_only_fs = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    no_writers = not (path.stat().st_mode & 0o222 or path.parent.stat().st_mode & 0o222)
+    if read_only_fs or no_writers:
+        return None
+    return "the directory or the file can still be written, so lgscope will not read it as unchanging"
 
 
 class SqliteStore(Store):
@@ -84,12 +105,22 @@ class SqliteStore(Store):
             raise NotACheckpointStore(f"{self.path} is a directory; give the SQLite file itself.")
         uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
         try:
-            self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
-            self._conn.execute("PRAGMA query_only = ON")
-            tables = {
-                name: {row[1] for row in self._conn.execute(f"PRAGMA table_info({name})")}
-                for (name,) in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            }
+            tables = self._open(uri)
+        except sqlite3.OperationalError as exc:
+            # A WAL store on read-only media: SQLite cannot make the -shm it reads through. When
+            # nothing can write the file, reading it as immutable is exact; otherwise, say why.
+            why = _why_not_immutable(self.path)
+            if why is not None:
+                raise NotACheckpointStore(
+                    f"{self.path} cannot be opened read-only ({exc}): {why}. Copy it (with its -wal file) "
+                    "to a writable directory and read the copy."
+                ) from None
+            try:
+                tables = self._open(uri + "&immutable=1")
+            except sqlite3.DatabaseError as again:
+                raise NotACheckpointStore(
+                    f"{self.path} is not a SQLite database ({again}); give the file your SqliteSaver writes."
+                ) from None
         except sqlite3.DatabaseError as exc:
             raise NotACheckpointStore(
                 f"{self.path} is not a SQLite database ({exc}); give the file your SqliteSaver writes."
@@ -106,6 +137,32 @@ class SqliteStore(Store):
                 f"(no usable {' and '.join(missing)} table); give the file your SqliteSaver writes."
             )
         self._task_path = "task_path" if "task_path" in tables["writes"] else "''"
+        # a thread id stored as a BLOB is not a LangGraph row: one sentence now, not a failure later
+        # (the primary key's index answers this without reading a row)
+        odd = self._conn.execute(
+            "SELECT thread_id FROM checkpoints WHERE typeof(thread_id) != 'text' LIMIT 1"
+        ).fetchone()
+        if odd is not None:
+            self._conn.close()
+            raise NotACheckpointStore(
+                f"{self.path} holds a thread id stored as {type(odd[0]).__name__} ({odd[0]!r}), which LangGraph "
+                "never writes; the file was written by another program. Fix or remove those rows "
+                "(SELECT * FROM checkpoints WHERE typeof(thread_id) != 'text')."
+            )
+
+    def _open(self, uri: str) -> dict[str, set[str]]:
+        """Connect read-only; the tables and their columns."""
+        self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        try:
+            self._conn.execute("PRAGMA query_only = ON")
+            return {
+                # a table name is data: bound, never spliced into the SQL
+                name: {row[0] for row in self._conn.execute("SELECT name FROM pragma_table_info(?)", (name,))}
+                for (name,) in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+        except sqlite3.Error:
+            self._conn.close()
+            raise
 
     def close(self) -> None:
         self._conn.close()

@@ -26,13 +26,13 @@ from typing import Any
 
 import ormsgpack
 
-from lgscope._exceptions import DecodeError, ExportFileError, ImportConflict, UsageError
+from lgscope._exceptions import DecodeError, ExportFileError, ImportConflict, NotACheckpointStore, UsageError
 from lgscope.model import is_bookkeeping
 from lgscope.store._base import Store
 from lgscope.store._msgpack import array_header, array_info, pack_map
 from lgscope.store._raw import RawCheckpoint
 from lgscope.store._values import ValueCache
-from lgscope.store.decode import Decoder
+from lgscope.store.decode import Decoder, unsafe_types
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "Redaction", "export_thread", "import_thread", "read_export"]
 
@@ -560,6 +560,8 @@ def _calls(group: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     ordinary = sorted((w for w in group if w["idx"] >= 0), key=lambda w: w["idx"])
     if not ordinary:
         return [special] if special else []
+    if ordinary[-1]["idx"] >= len(group):  # a saver numbers a task's writes 0, 1, …: nothing past them
+        raise ValueError(f"write idx {ordinary[-1]['idx']} is past the task's {len(group)} writes")
     slots: list[dict[str, Any] | None] = [None] * (ordinary[-1]["idx"] + 1)
     for w in ordinary:
         slots[w["idx"]] = w
@@ -573,16 +575,52 @@ def _calls(group: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return calls
 
 
+def _refuse_unsafe(export: ExportReader, allowed: frozenset[str]) -> None:
+    """Refuse values an app's LangGraph serializer would rebuild by importing and calling code."""
+    found: dict[str, int] = {}
+    for number, (rec, _blobs) in enumerate(export.records(), start=1):
+        try:
+            entries: list[tuple[str, bytes | None]] = [_blob(w) for w in rec["writes"]]
+            for entry in rec["channels"].values():
+                if "append" in entry:  # a list's new items: checked as a list of them
+                    entries.append(
+                        ("msgpack", array_header(int(entry["items"])) + base64.b64decode(entry["append"]))
+                    )
+                else:
+                    entries.append(_blob(entry))
+            for type_, data in entries:
+                for name in unsafe_types(type_, data) - allowed:
+                    found[name] = found.get(name, 0) + 1
+        except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as exc:
+            raise ExportFileError(
+                f"Record {number} of the export is malformed ({type(exc).__name__}: {exc}); nothing was imported."
+            ) from None
+    if found:
+        listed = ", ".join(f"{name} ({n})" for name, n in sorted(found.items()))
+        raise ExportFileError(
+            f"The export holds values that LangGraph's serializer would rebuild by importing and calling code: "
+            f"{listed}; nothing was imported. Inspect the file (lgscope show FILE --thread ID), and if you "
+            "trust them, allow each by name: --allow-type NAME."
+        )
+
+
 def import_thread(
-    path: str | os.PathLike[str], target: str, *, thread_id: str | None = None, overwrite: bool = False
+    path: str | os.PathLike[str],
+    target: str,
+    *,
+    thread_id: str | None = None,
+    overwrite: bool = False,
+    allow_types: Iterable[str] = (),
 ) -> tuple[str, int]:
     """Write an export into a SQLite path or ``postgresql://`` URL, in one transaction.
 
-    Goes through the official saver; refuses an existing thread unless ``overwrite``.
-    Returns the thread id written and the number of checkpoints.
+    Goes through the official saver; refuses an existing thread unless ``overwrite``, and values
+    an app would load by running code (pickle, types outside `lgscope.store.decode.SAFE_TYPES`)
+    unless ``allow_types`` names them. Returns the thread id written and the number of checkpoints.
     """
     export = ExportReader(path)
     export.verify()  # a damaged file is refused before anything is written
+    _refuse_unsafe(export, frozenset(allow_types))
     tid = thread_id or str(export.header["thread_id"])
     if target.startswith(("postgresql://", "postgres://")):
         count = _import_postgres(export, target, tid, overwrite)
@@ -591,15 +629,30 @@ def import_thread(
     return tid, count
 
 
+_TIMEOUT_S = 10  # waiting for a lock, connecting, a statement: an import never hangs forever
+_STATEMENT_TIMEOUT_S = 600
+_JOURNAL_MODES = {m.lower(): m for m in ("DELETE", "TRUNCATE", "PERSIST", "MEMORY", "OFF")}
+
+
 def _import_sqlite(export: ExportReader, path: Path, thread_id: str, overwrite: bool) -> int:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     if path.is_dir():
         raise UsageError(f"{path} is a directory; give a SQLite file to import into.")
+    if not path.parent.is_dir():
+        raise UsageError(f"The directory {path.parent} does not exist; create it or import elsewhere.")
     created = not path.exists()
-    conn = sqlite3.connect(path, check_same_thread=False)
+    conn = sqlite3.connect(path, check_same_thread=False, timeout=_TIMEOUT_S)
     try:
-        SqliteSaver(conn).setup()
+        try:
+            # setup() switches the file to WAL: a store kept in another journal mode keeps it
+            (journal,) = conn.execute("PRAGMA journal_mode").fetchone()
+            SqliteSaver(conn).setup()
+        except sqlite3.DatabaseError as exc:
+            raise NotACheckpointStore(
+                f"Cannot import into {path}: it is not a SQLite checkpoint store ({exc}); give a new file "
+                "or the file your SqliteSaver writes."
+            ) from None
         saver = SqliteSaver(_NoCommit(conn))  # type: ignore[arg-type]
         saver.serde = _PassThrough()
         saver.is_setup = True
@@ -609,6 +662,8 @@ def _import_sqlite(export: ExportReader, path: Path, thread_id: str, overwrite: 
         except BaseException:
             conn.rollback()
             raise
+        if not created and str(journal).lower() != "wal":
+            conn.execute(f"PRAGMA journal_mode = {_JOURNAL_MODES.get(str(journal).lower(), 'DELETE')}")
     except BaseException:
         conn.close()
         if created:  # setup() made the file before the transaction: a failed import leaves nothing
@@ -623,14 +678,25 @@ def _import_sqlite(export: ExportReader, path: Path, thread_id: str, overwrite: 
 def _import_postgres(export: ExportReader, url: str, thread_id: str, overwrite: bool) -> int:
     import psycopg
     from langgraph.checkpoint.postgres import PostgresSaver
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+    from psycopg.rows import dict_row
 
     from lgscope._exceptions import StoreUnavailable
     from lgscope.store._postgres import safe_url
 
+    # a server that accepts and never answers, or a lock held for hours, fails the import in time
+    info = (
+        url if "connect_timeout" in conninfo_to_dict(url) else make_conninfo(url, connect_timeout=_TIMEOUT_S)
+    )
+    limits = (f"SET lock_timeout = '{_TIMEOUT_S}s'", f"SET statement_timeout = '{_STATEMENT_TIMEOUT_S}s'")
     try:
-        with PostgresSaver.from_conn_string(url) as setup_saver:
-            setup_saver.setup()
-        conn = psycopg.connect(url, autocommit=False)
+        with psycopg.connect(info, autocommit=True, prepare_threshold=0, row_factory=dict_row) as setup_conn:
+            for statement in limits:
+                setup_conn.execute(statement)
+            PostgresSaver(setup_conn).setup()
+        conn = psycopg.connect(info, autocommit=False)
+        for statement in limits:
+            conn.execute(statement)
     except psycopg.Error as exc:
         raise StoreUnavailable(
             f"Cannot import into {safe_url(url)} ({str(exc).strip().splitlines()[0]})."
@@ -641,6 +707,12 @@ def _import_postgres(export: ExportReader, url: str, thread_id: str, overwrite: 
         try:
             count = _write(saver, export, thread_id, overwrite)
             conn.commit()
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as exc:
+            conn.rollback()
+            raise StoreUnavailable(
+                f"Cannot import into {safe_url(url)}: the database did not answer in time ({exc}); "
+                "nothing was imported. Try again when it is not locked."
+            ) from None
         except BaseException:
             conn.rollback()
             raise

@@ -10,6 +10,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from lgscope.forensics.diff import summarize
+from lgscope.sanitize import safe_json, safe_text
 
 __all__ = ["StateTree"]
 
@@ -32,19 +33,19 @@ def _plan(values: dict[str, Any], search: str) -> list[_Entry]:
     def add(parent: int, label: str, value: Any) -> None:
         hit = bool(needle) and needle in label.lower()
         if isinstance(value, dict) and value:
-            entries.append(_Entry(parent, Text(f"{label} {{{len(value)}}}"), value, False, hit))
+            entries.append(_Entry(parent, Text(safe_text(f"{label} {{{len(value)}}}")), value, False, hit))
             me = len(entries) - 1
             for k, v in value.items():
                 add(me, str(k), v)
         elif isinstance(value, list) and value:
-            entries.append(_Entry(parent, Text(f"{label} [{len(value)}]"), value, False, hit))
+            entries.append(_Entry(parent, Text(safe_text(f"{label} [{len(value)}]")), value, False, hit))
             me = len(entries) - 1
             for i, v in enumerate(value):
                 add(me, f"[{i}] {summarize(v, 40)}" if isinstance(v, dict) else f"[{i}]", v)
         else:
             text = json.dumps(value, ensure_ascii=False, default=str)
             shown = text if len(text) <= _CUT else text[:_CUT] + f"… ({len(text):,} chars)"
-            leaf = Text(f"{label}: {shown}")
+            leaf = Text(safe_text(f"{label}: {shown}"))
             if needle and needle in f"{label} {text}".lower():
                 leaf.stylize("reverse")
                 hit = True
@@ -98,4 +99,4 @@ class StateTree(Tree[Any]):
         """The selected node's value, whole."""
         node = self.cursor_node
         value = node.data if node is not None else None
-        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+        return safe_json(value)

@@ -13,8 +13,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
+from lgscope._exceptions import LgscopeError
 from lgscope.forensics.diff import diff_steps, format_change, summarize
 from lgscope.model import Finding, Step, Thread
+from lgscope.sanitize import safe_filename, safe_text, unused_path
 from lgscope.store import Store
 from lgscope.tui.state_tree import StateTree
 from lgscope.tui.timeline import Timeline, TimelinePages
@@ -151,7 +153,7 @@ class ThreadScreen(Screen[None]):
     def _update_title(self) -> None:
         t = self.thread
         names = ", ".join(repr(n) for n in t.namespaces)
-        self.query_one("#title", Static).update(
+        title = (
             f"{t.thread_id} — {t.status}, {t.checkpoints} checkpoints — namespace {self.ns!r} of {names}"
             + (
                 f" — {len(self.findings)} findings: " + "; ".join(f.summary for f in self.findings[:2])
@@ -164,6 +166,7 @@ class ThreadScreen(Screen[None]):
                 else ""
             )
         )
+        self.query_one("#title", Static).update(Text(safe_text(title)))
 
     def current(self) -> Step | None:
         timeline = self.query_one("#timeline", Timeline)
@@ -187,13 +190,14 @@ class ThreadScreen(Screen[None]):
             base = self.full(base_id) if self.row_of(base_id) is not None else None
             label = "marked" if self.marked else "parent"
             if base is None:
-                diff.update(f"diff vs {label}: (none)", layout=False)
+                diff.update(Text(f"diff vs {label}: (none)"), layout=False)
             else:
                 lines = [format_change(c) for c in diff_steps(base, step)] or ["no differences"]
                 room = max(diff.content_region.height - 1, 1)
                 if len(lines) > room:
                     lines = [*lines[: room - 1], f"… {len(lines) - room + 1} more changes"]
-                diff.update(Text(f"diff vs {label} (step {base.step}):\n" + "\n".join(lines)), layout=False)
+                body = safe_text("\n".join(lines), keep_newlines=True)
+                diff.update(Text(f"diff vs {label} (step {base.step}):\n{body}"), layout=False)
         else:
             diff.update("", layout=False)
         details = []
@@ -208,7 +212,8 @@ class ThreadScreen(Screen[None]):
         details += [f"error at {e.node}: {e.error_type}: {e.message}" for e in step.errors]
         # fixed-size panes: updating them needs no new layout (that would cost more than the step)
         self.query_one("#details", Static).update(
-            "\n".join(details) or f"checkpoint {step.checkpoint_id}", layout=False
+            Text(safe_text("\n".join(details) or f"checkpoint {step.checkpoint_id}", keep_newlines=True)),
+            layout=False,
         )
 
     def on_timeline_row_highlighted(self, event: Timeline.RowHighlighted) -> None:
@@ -270,22 +275,27 @@ class ThreadScreen(Screen[None]):
     def action_export(self) -> None:
         from lgscope.store.export import export_thread
 
-        target = Path.cwd() / f"{self.thread.thread_id}.lgscope.jsonl"
-        count = export_thread(self.store, self.thread.thread_id, target)
-        self.notify(f"Exported {count} checkpoints to {target}")
+        # named after the thread id only through safe_filename: it stays here and replaces nothing
+        target = unused_path(Path.cwd(), safe_filename(self.thread.thread_id), ".lgscope.jsonl")
+        try:
+            count = export_thread(self.store, self.thread.thread_id, target)
+        except (LgscopeError, OSError) as exc:
+            self.notify(safe_text(f"Export failed: {exc}"), severity="error", markup=False)
+            return
+        self.notify(safe_text(f"Exported {count} checkpoints to {target}"), markup=False, timeout=10)
 
     def action_copy_id(self) -> None:
         step = self.current()
         if step is not None:
             self.app.copy_to_clipboard(step.checkpoint_id)
-            self.notify(f"Copied {step.checkpoint_id}")
+            self.notify(f"Copied {safe_text(step.checkpoint_id)}", markup=False)
 
     def action_find(self) -> None:
         self.notify("Running the detectors over the whole thread…")
         self.app.find_in_thread(self)  # type: ignore[attr-defined]
 
     def action_whole(self) -> None:
-        self.notify(self.query_one("#state", StateTree).full_text()[:4000], timeout=10)
+        self.notify(self.query_one("#state", StateTree).full_text()[:4000], timeout=10, markup=False)
 
     def action_back(self) -> None:
         self.app.leave_thread()  # type: ignore[attr-defined]

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from lgscope.model import Finding, Thread
+from lgscope.sanitize import safe_text
 
 __all__ = ["ThreadsScreen"]
 
@@ -90,18 +92,22 @@ class ThreadsScreen(Screen[None]):
                 pending = _age(max(i.age(self.now).total_seconds() for i in t.pending_interrupts))
             kinds = sorted({f.kind for f in self.findings.get(t.thread_id, [])})
             table.add_row(
-                t.thread_id,
+                Text(safe_text(t.thread_id)),
                 t.status,
                 str(t.checkpoints),
                 t.updated_at.strftime("%Y-%m-%d %H:%M") if t.updated_at else "",
                 pending,
-                ", ".join(kinds),
+                Text(safe_text(", ".join(kinds))),
                 key=t.thread_id,
             )
         self.query_one("#filters", Static).update(
-            f"status: {self.status}   finding: {self.kind}   sort: {self.sort_by}"
-            + (f"   search: {self.query_text}" if self.query_text else "")
-            + f"   ({table.row_count} of {len(self.threads)} threads)"
+            Text(
+                safe_text(
+                    f"status: {self.status}   finding: {self.kind}   sort: {self.sort_by}"
+                    + (f"   search: {self.query_text}" if self.query_text else "")
+                    + f"   ({table.row_count} of {len(self.threads)} threads)"
+                )
+            )
         )
 
     def action_sort(self) -> None:

@@ -21,6 +21,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from lgscope.model import Step
+from lgscope.sanitize import safe_text
 from lgscope.store import Store
 
 __all__ = ["COLUMNS", "Timeline", "TimelinePages"]
@@ -39,9 +40,9 @@ COLUMNS: tuple[tuple[str, int], ...] = (
 def _cells(step: Step, marker: str) -> tuple[str, ...]:
     return (
         str(step.step),
-        "+".join(step.nodes),
+        safe_text("+".join(step.nodes)),
         step.ts.strftime("%m-%d %H:%M:%S"),
-        step.source,
+        safe_text(step.source),
         f"{step.size:,}",
         marker,
     )
