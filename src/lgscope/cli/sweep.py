@@ -77,9 +77,11 @@ def _table(decisions: list[Any]) -> Table:
 @click.option("--policy", type=click.Choice(["reject", "escalate"]), default="reject", show_default=True)
 @click.option(
     "--graph",
-    "graph_spec",
+    "graph_specs",
+    multiple=True,
     metavar="MODULE:ATTR",
-    help="Your compiled graph (with its checkpointer), to resume threads.",
+    help="Your compiled graph (with its checkpointer), to resume threads; repeat it for a store several "
+    "graphs share. Threads none of them owns are skipped and listed.",
 )
 @click.option(
     "--payload",
@@ -107,7 +109,7 @@ def sweep_cmd(
     store: str,
     older_than: timedelta,
     policy: str,
-    graph_spec: str | None,
+    graph_specs: tuple[str, ...],
     payload: str | None,
     nodes: tuple[str, ...],
     apply: bool,
@@ -123,12 +125,15 @@ def sweep_cmd(
 
     A dry run unless --apply. Each thread is locked and re-read before acting, so several
     sweepers and people answering at the same time resolve each interrupt exactly once.
+    With --graph, a thread whose interrupt node or channels are not the graph's is skipped and
+    listed, never resumed. Escalations are remembered beside the locks: once per interrupt.
     Exit code: 0 done, 1 some interrupts could not be handled, 2 bad input.
 
     \b
     Examples:
       lgscope sweep checkpoints.sqlite --older-than 24h
       lgscope sweep postgresql://app@db/prod --policy reject --graph myapp.graphs:approvals --apply --audit sweep.jsonl
+      lgscope sweep prod.sqlite --graph myapp.graphs:refunds --graph myapp.graphs:onboarding --apply
       lgscope sweep prod.sqlite --policy escalate --node manager_approval --apply --watch --interval 5m
     """
     from lgscope.approvals import AuditLog, Sweeper
@@ -139,7 +144,7 @@ def sweep_cmd(
         raise UsageError(
             f"--payload is not JSON ({exc}); quote it, e.g. --payload '{{\"approved\": false}}'."
         ) from None
-    graph = load_graph(graph_spec) if graph_spec else None
+    graphs = [load_graph(spec) for spec in graph_specs]
     metrics = None
     if metrics_port is not None:
         from prometheus_client import CollectorRegistry
@@ -156,7 +161,7 @@ def sweep_cmd(
                 f"Cannot serve metrics on port {metrics_port} ({exc.strerror}); pick another."
             ) from None
     sweeper = Sweeper(
-        graph,
+        graphs=graphs,
         store=store,
         older_than=older_than,
         policy="reject" if policy == "reject" else "escalate",
@@ -187,7 +192,7 @@ def sweep_cmd(
             ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items())) or "nothing to do"
         )
         out.print(
-            f"{len(report.decisions)} of {report.pending} pending interrupts are stale: {summary}"
+            f"{report.stale} of {report.pending} pending interrupts are stale: {summary}"
             + ("" if apply else " (dry run: add --apply to act)")
         )
         if not watch or stop.wait(interval.total_seconds()):

@@ -91,4 +91,3 @@ class WindowSaver(InMemorySaver):
         super().delete_thread(thread_id)
         for key in [k for k in self.dropped if k[0] == thread_id]:
             del self.dropped[key]
-
