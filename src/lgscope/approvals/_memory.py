@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from lgscope._exceptions import ApprovalError
+from lgscope.approvals._audit import append_line
 from lgscope.approvals._lock import FileLocks, PostgresLocks, ThreadLocks
 
 __all__ = ["EscalationMemory", "FileMemory", "LocalMemory", "PostgresMemory", "memory_for"]
@@ -54,13 +55,7 @@ class FileMemory:
     def remember(self, thread_id: str, interrupt_id: str) -> None:
         record = {"thread_id": thread_id, "interrupt_id": interrupt_id, "at": datetime.now(UTC).isoformat()}
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, (json.dumps(record, sort_keys=True) + "\n").encode())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            append_line(self.path, (json.dumps(record, sort_keys=True) + "\n").encode())
         except OSError as exc:
             raise ApprovalError(
                 f"Cannot record the escalation in {self.path} ({exc.strerror}); the sweep stopped so that "
