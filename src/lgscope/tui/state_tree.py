@@ -94,8 +94,11 @@ class StateTree(Tree[Any]):
         self._shape = shape
         self.root.expand()
 
+    def cursor_value(self) -> Any:
+        """The selected node's value."""
+        node = self.cursor_node
+        return node.data if node is not None else None
+
     def full_text(self) -> str:
         """The selected node's value, whole."""
-        node = self.cursor_node
-        value = node.data if node is not None else None
-        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+        return json.dumps(self.cursor_value(), indent=2, ensure_ascii=False, default=str)
