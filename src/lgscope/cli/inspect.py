@@ -14,6 +14,7 @@ from lgscope.cli._common import DURATION, STORE, console, echo_json, handle_erro
 from lgscope.forensics.diff import diff_steps, format_change, summarize
 from lgscope.model import Step, Thread
 from lgscope.store import open_store
+from lgscope.store.resolve import resolve_checkpoint
 
 __all__ = ["COMMANDS"]
 
@@ -144,7 +145,7 @@ def _timeline(steps: Sequence[Step]) -> Table:
     table.add_column("step", justify="right")
     for col in ("source", "node(s)", "time", "changed", "next"):
         table.add_column(col, overflow="fold")
-    table.add_column("", overflow="fold")
+    table.add_column("marks", overflow="fold")
     table.add_column("checkpoint", no_wrap=True)
     for st in steps:
         table.add_row(
@@ -174,10 +175,14 @@ def show_cmd(store: str, thread_id: str, checkpoint_id: str | None, ns: str, fmt
     Examples:
       lgscope show checkpoints.sqlite --thread support-7
       lgscope show checkpoints.sqlite --thread support-7 --checkpoint 1f0e…
+
+    --checkpoint takes the whole id or any unique part a view printed: its first or last
+    characters (5c1d2e3f), or head…tail.
     """
     with open_store(store) as st:
         if checkpoint_id:
-            step = st.step(thread_id, checkpoint_id)
+            whole, where = resolve_checkpoint(st, thread_id, checkpoint_id, ns or None)
+            step = st.step(thread_id, whole, where)
             if fmt == "json":
                 echo_json(step_to_dict(step, full=True))
                 return
@@ -250,9 +255,11 @@ def diff_cmd(store: str, a: str, b: str, thread_id: str, fmt: str) -> None:
     \b
     Example:
       lgscope diff checkpoints.sqlite --thread support-7 1f0e…a1 1f0e…b2
+
+    A and B are whole checkpoint ids or any unique part a view printed (first or last characters).
     """
     with open_store(store) as st:
-        first, second = st.step(thread_id, a), st.step(thread_id, b)
+        first, second = (st.step(thread_id, *resolve_checkpoint(st, thread_id, c)) for c in (a, b))
     changes = diff_steps(first, second)
     if fmt == "json":
         echo_json([c.to_dict() for c in changes])
