@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar
 
@@ -22,6 +23,7 @@ __all__ = [
     "echo_json",
     "handle_errors",
     "parse_duration",
+    "progress",
 ]
 
 P = ParamSpec("P")
@@ -80,3 +82,21 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
             sys.exit(2)
 
     return wrapper
+
+
+@contextlib.contextmanager
+def progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr while a command works through a store, as ``tick(done, total)``;
+    on a terminal only (piped or redirected stderr gets nothing), and gone when the work is."""
+    if not sys.stderr.isatty():
+        yield lambda done, total: None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield tick

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from lgscope._exceptions import UsageError
 from lgscope.cli._common import DURATION, STORE, console, echo_json, handle_errors
+from lgscope.cli._common import progress as progress_bar
 from lgscope.forensics import ALL_KINDS, DetectorConfig, ScanResult, scan
 from lgscope.store import open_store
 
@@ -126,33 +127,16 @@ def run_scan(
     jobs: int = 0,
 ) -> ScanResult:
     now = now or datetime.now(UTC)
-    with open_store(store) as st:
-        if not progress:
-            return scan(
-                st,
-                since=now - since if since is not None else None,
-                thread_ids=thread_ids or None,
-                config=config,
-                now=now,
-                jobs=jobs,
-            )
-        from rich.progress import Progress
-
-        with Progress(console=console(stderr=True), transient=True) as bar:
-            task = bar.add_task("scanning threads", total=None)
-
-            def tick(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
-
-            return scan(
-                st,
-                since=now - since if since is not None else None,
-                thread_ids=thread_ids or None,
-                config=config,
-                now=now,
-                progress=tick,
-                jobs=jobs,
-            )
+    with open_store(store) as st, progress_bar("scanning threads") as tick:
+        return scan(
+            st,
+            since=now - since if since is not None else None,
+            thread_ids=thread_ids or None,
+            config=config,
+            now=now,
+            progress=tick if progress else None,
+            jobs=jobs,
+        )
 
 
 @click.command("scan")
@@ -287,7 +271,10 @@ def report_cmd(
 
     now = parse_now(now_text)
     with open_store(store) as st:
-        result = scan(st, since=now - since if since is not None else None, now=now, jobs=jobs)
+        with progress_bar("scanning threads") as tick:
+            result = scan(
+                st, since=now - since if since is not None else None, now=now, jobs=jobs, progress=tick
+            )
         report = build_report(st, result, worst=worst)
     text = {"md": render_markdown, "html": render_html, "json": render_json}[fmt](report)
     if output is None:

@@ -10,7 +10,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from lgscope.cli._common import DURATION, STORE, console, echo_json, handle_errors
+from lgscope.cli._common import DURATION, STORE, console, echo_json, handle_errors, progress
 from lgscope.forensics.diff import diff_steps, format_change, summarize
 from lgscope.model import Step, Thread
 from lgscope.store import open_store
@@ -73,12 +73,14 @@ def threads_cmd(store: str, since: timedelta | None, statuses: tuple[str, ...], 
       lgscope threads checkpoints.sqlite --status interrupted --format json
     """
     now = datetime.now(UTC)
-    with open_store(store) as st:
-        found = [
-            t
-            for t in st.threads(since=now - since if since is not None else None)
-            if not statuses or t.status in statuses
-        ]
+    cutoff = now - since if since is not None else None
+    found = []
+    with open_store(store) as st, progress("reading threads") as tick:
+        total = len(st.index(since=cutoff))
+        for done, t in enumerate(st.threads(since=cutoff), 1):
+            if not statuses or t.status in statuses:
+                found.append(t)
+            tick(done, total)
     if fmt == "json":
         echo_json([t.to_dict(now) for t in found])
         return
