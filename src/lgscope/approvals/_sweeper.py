@@ -16,8 +16,8 @@ from lgscope._exceptions import LockUnavailable, UsageError
 from lgscope.approvals._audit import AuditLog, Decision
 from lgscope.approvals._lock import ThreadLocks, _sqlite_path, locks_for
 from lgscope.approvals._memory import EscalationMemory, memory_for
-from lgscope.approvals._metrics import SweeperMetrics
 from lgscope.approvals._resume import Pending, read_pending, stored_answer
+from lgscope.metrics import SweeperMetrics
 from lgscope.model import Interrupt, Step
 from lgscope.store import Store, open_store
 

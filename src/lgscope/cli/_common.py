@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import re
 import sys
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -15,6 +14,7 @@ import click
 from rich.console import Console
 
 from lgscope._exceptions import LgscopeError, UsageError
+from lgscope.units import parse_duration
 
 __all__ = [
     "DURATION",
@@ -28,17 +28,6 @@ __all__ = [
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(text: str) -> timedelta:
-    """``30s``, ``5m``, ``2h``, ``3d``, ``1w`` (and ``500ms``) as a timedelta."""
-    m = _DURATION_RE.match(text)
-    if not m:
-        raise UsageError(f"{text!r} is not a duration; write a number and a unit, like 30s, 5m, 2h or 3d.")
-    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
 
 
 class _Duration(click.ParamType):  # type: ignore[type-arg]

@@ -15,19 +15,9 @@ from lgscope.forensics.diff import diff_steps, format_change, summarize
 from lgscope.model import Step, Thread
 from lgscope.store import open_store
 from lgscope.store.resolve import resolve_checkpoint
+from lgscope.units import format_age
 
 __all__ = ["COMMANDS"]
-
-
-def _age(delta: timedelta) -> str:
-    s = int(delta.total_seconds())
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    if s < 86400:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
 
 
 def threads_table(threads: list[Thread], now: datetime) -> Table:
@@ -39,7 +29,7 @@ def threads_table(threads: list[Thread], now: datetime) -> Table:
         pending = ""
         if t.pending_interrupts:
             oldest = min(t.pending_interrupts, key=lambda i: i.created_at)
-            pending = f"{oldest.node or '?'} for {_age(oldest.age(now))}"
+            pending = f"{oldest.node or '?'} for {format_age(oldest.age(now).total_seconds())}"
             if len(t.pending_interrupts) > 1:
                 pending += f" (+{len(t.pending_interrupts) - 1})"
         table.add_row(

@@ -18,6 +18,7 @@ from rich.table import Table
 from lgscope._exceptions import UsageError
 from lgscope.cli._common import DURATION, STORE, console, handle_errors
 from lgscope.cli.forensics import parse_now
+from lgscope.units import format_age
 
 __all__ = ["COMMANDS", "load_graph"]
 
@@ -56,8 +57,6 @@ def _table(decisions: list[Any]) -> Table:
     table = Table()
     for col in ("thread", "node", "waited", "outcome", "detail"):
         table.add_column(col, no_wrap=col == "thread", overflow="fold")
-    from lgscope.forensics._stuck import format_age
-
     for d in decisions:
         table.add_row(
             d.thread_id, d.node or "?", format_age(d.age_seconds), d.outcome.replace("_", " "), d.detail

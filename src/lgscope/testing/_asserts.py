@@ -12,6 +12,7 @@ from lgscope._exceptions import UsageError
 from lgscope.model import Finding, Step, ThreadHistory
 from lgscope.testing._messages import format_failure
 from lgscope.testing._targets import resolve
+from lgscope.units import parse_duration
 
 __all__ = [
     "assert_no_loops",
@@ -85,8 +86,6 @@ def assert_no_stuck_interrupts(
     """Fail if an interrupt has been pending longer than ``older_than`` (``30s``, ``2h``, a timedelta)."""
     __tracebackhide__ = True
     if isinstance(older_than, str):
-        from lgscope.cli._common import parse_duration
-
         older_than = parse_duration(older_than)
     _, found = _findings(target, config, {"stuck_interrupt"}, {**thresholds, "stuck_after": older_than}, now)
     if found:

@@ -11,17 +11,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from lgscope.model import Finding, Thread
+from lgscope.units import format_age
 
 __all__ = ["ThreadsScreen"]
 
 _STATUSES = ("all", "done", "interrupted", "running", "error")
 _SORTS = ("thread", "status", "checkpoints", "updated")
-
-
-def _age(seconds: float) -> str:
-    from lgscope.forensics._stuck import format_age
-
-    return format_age(seconds)
 
 
 class ThreadsScreen(Screen[None]):
@@ -118,7 +113,7 @@ class ThreadsScreen(Screen[None]):
         for t in self.shown_threads():
             pending = ""
             if t.pending_interrupts:
-                pending = _age(max(i.age(self.now).total_seconds() for i in t.pending_interrupts))
+                pending = format_age(max(i.age(self.now).total_seconds() for i in t.pending_interrupts))
             kinds = sorted({f.kind for f in self.findings.get(t.thread_id, [])})
             table.add_row(
                 t.thread_id,
