@@ -74,7 +74,8 @@ def _config(detectors: str | None, older_than: timedelta | None, settings: tuple
             else:
                 overrides[name] = type(default)(raw)
         except ValueError:
-            raise UsageError(f"--set {name}={raw!r}: expected a {type(default).__name__}.") from None
+            kind = {int: "a whole number", float: "a number"}.get(type(default), type(default).__name__)
+            raise UsageError(f"--set {name}={raw!r}: expected {kind}, e.g. {name}={default!r}.") from None
     return DetectorConfig(**overrides)
 
 

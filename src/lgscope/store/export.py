@@ -17,7 +17,7 @@ import os
 import re
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -181,10 +181,8 @@ def export_thread(
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            # the header starts with the format name so `open_store` can sniff it
-            fh.write(
-                '{"format": "lgscope-export", ' + json.dumps(header, ensure_ascii=False)[1:].lstrip() + "\n"
-            )
+            # the header starts with the format name (its first key) so `open_store` can sniff it
+            fh.write(json.dumps(header, ensure_ascii=False) + "\n")
             for line in lines:
                 fh.write(line + "\n")
             fh.write(json.dumps(trailer) + "\n")
@@ -457,13 +455,3 @@ def _import_postgres(export: ExportFile, url: str, thread_id: str, overwrite: bo
         except BaseException:
             conn.rollback()
             raise
-
-
-def parse_redaction(keys: Iterable[str], pattern: str | None) -> Redaction:
-    """``--redact KEY,…`` and ``--redact-re REGEX`` as a `Redaction`."""
-    names = frozenset(k.strip() for item in keys for k in item.split(",") if k.strip())
-    try:
-        compiled = re.compile(pattern) if pattern else None
-    except re.error as exc:
-        raise UsageError(f"--redact-re {pattern!r} is not a valid regular expression ({exc}).") from None
-    return Redaction(names, compiled)
