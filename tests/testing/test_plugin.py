@@ -105,6 +105,7 @@ def test_agent():
             "*    repeats: *",
         ]
     )
+    result.stdout.no_fnmatch_line("*def pytest_runtest_call*")  # the message, not the plugin's source
 
 
 def test_max_steps_names_the_step_count(suite: pytest.Pytester) -> None:

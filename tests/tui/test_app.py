@@ -388,3 +388,39 @@ async def test_threads_screen_moves_like_the_thread_screen(
         await pilot.press("j", "enter")
         await settled(pilot)
         assert isinstance(app.screen, ThreadScreen) and app.screen.thread_id == "blog-published"
+
+
+@pytest.mark.parametrize("large", [False, True])
+@pytest.mark.asyncio
+async def test_a_thread_opens_at_a_checkpoint_named_by_a_short_id(
+    sample_store: Path, reference_now: datetime, monkeypatch: pytest.MonkeyPatch, settled: Any, large: bool
+) -> None:
+    from lgscope.store.resolve import resolve_checkpoint
+    from lgscope.tui import app as tui_app
+
+    if large:
+        monkeypatch.setattr(tui_app, "INTERACTIVE_CHECKPOINTS", 5)
+    store = open_store(sample_store)
+    sub = next(ns for ns in store.thread("research-fanout").namespaces if ns)
+    wanted = store.history("research-fanout", sub)[2].checkpoint_id
+    start = resolve_checkpoint(store, "research-fanout", wanted[-8:])  # what scan prints
+    assert start == (wanted, sub)
+    app = LgscopeApp(store, thread_id="research-fanout", start=start, now=reference_now)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settled(pilot)
+        screen = app.screen
+        assert isinstance(screen, ThreadScreen) and screen.lazy is large
+        assert screen.ns == sub and screen.query_one("#timeline", Timeline).cursor_row == 2
+        assert screen.current().checkpoint_id == wanted  # type: ignore[union-attr]
+
+
+def test_tui_checks_a_short_checkpoint_id_before_the_ui(sample_store: Path) -> None:
+    result = CliRunner().invoke(main, ["tui", str(sample_store), "--checkpoint", "abc"])
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "Error: --checkpoint needs --thread: checkpoint ids are looked up within a thread.\n",
+    )
+    result = CliRunner().invoke(
+        main, ["tui", str(sample_store), "--thread", "support-loop-gave-up", "--checkpoint", "1f0e"]
+    )
+    assert result.exit_code == 2 and result.stderr.startswith("Error: '1f0e' matches 13 checkpoints")

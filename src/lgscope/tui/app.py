@@ -41,8 +41,17 @@ class LgscopeApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "lgscope"
 
-    def __init__(self, store: Store, *, thread_id: str | None = None, now: datetime | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        thread_id: str | None = None,
+        start: tuple[str, str] | None = None,
+        now: datetime | None = None,
+    ) -> None:
         super().__init__()
+        self.start = start
+        """``(checkpoint_id, namespace)`` to open ``thread_id`` at (see `lgscope.store.resolve`)."""
         self.store = store
         self.store_lock = threading.Lock()
         """Held around every read of `store` from a worker."""
@@ -74,7 +83,7 @@ class LgscopeApp(App[None]):
 
     def on_mount(self) -> None:
         if self.thread_id:  # straight to the thread: the threads list is made when you go back
-            self.open_thread(self.thread_id)
+            self.open_thread(self.thread_id, self.start)
         else:
             self.show_threads()
 
@@ -130,23 +139,35 @@ class LgscopeApp(App[None]):
         else:
             self.show_threads()
 
-    def open_thread(self, thread_id: str) -> None:
-        """Paint the thread screen at once; its thread, findings and timeline load in a worker."""
+    def open_thread(self, thread_id: str, start: tuple[str, str] | None = None) -> None:
+        """Paint the thread screen at once; its thread, findings and timeline load in a worker
+        (``start``: the checkpoint and namespace to open it at)."""
         screen = ThreadScreen(thread_id, self.store)
         self.push_screen(screen)
-        self._load_thread(screen)
+        self._load_thread(screen, start)
 
     @work(thread=True, group="thread")
-    def _load_thread(self, screen: ThreadScreen) -> None:
+    def _load_thread(self, screen: ThreadScreen, start: tuple[str, str] | None) -> None:
+        checkpoint_id, ns = start or ("", "")
         try:
             thread = self.read(lambda s: s.thread(screen.thread_id))
             self._until_mounted(screen)
             if thread.checkpoints <= INTERACTIVE_CHECKPOINTS:
                 history = self.read(lambda s: s.load(screen.thread_id))
-                self.call_from_thread(screen.loaded, thread, detect(history, now=self.now), history.steps)
+                ids = [s.checkpoint_id for s in history.steps.get(ns, ())]
+                row = ids.index(checkpoint_id) if checkpoint_id in ids else 0
+                findings = detect(history, now=self.now)
+                self.call_from_thread(screen.loaded, thread, findings, history.steps, ns=ns, row=row)
             else:  # a large thread: its findings (which read every state) only on demand (F)
-                steps = self.read(lambda s: screen.read_timeline(s, thread.thread_id, ""))
-                self.call_from_thread(screen.loaded, thread, None, {"": steps}, lazy=True)
+                steps = self.read(lambda s: screen.read_timeline(s, thread.thread_id, ns))
+                found = (
+                    self.read(lambda s: s.timeline_index(thread.thread_id, checkpoint_id, ns))
+                    if start
+                    else None
+                )
+                self.call_from_thread(
+                    screen.loaded, thread, None, {ns: steps}, lazy=True, ns=ns, row=found or 0
+                )
         except Exception as exc:  # an unreadable thread: say so on the screen, keep the app
             self._until_mounted(screen)
             self.call_from_thread(screen.failed, f"{type(exc).__name__}: {exc}")

@@ -102,14 +102,17 @@ class ThreadScreen(Screen[None]):
         timelines: Mapping[str, Sequence[Step]],
         *,
         lazy: bool = False,
+        ns: str = "",
+        row: int = 0,
     ) -> None:
-        """The worker's result: paint the thread."""
+        """The worker's result: paint the thread (namespace ``ns``, at ``row``)."""
         self.thread = thread
         self.lazy = lazy
         self.findings = findings or []
         self.findings_computed = findings is not None
         self._timelines = dict(timelines)
-        self.load_namespace()
+        self.ns = ns
+        self.load_namespace(keep_row=row)
         self.post_message(self.Loaded())
 
     def failed(self, reason: str) -> None:
