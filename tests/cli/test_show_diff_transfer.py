@@ -131,6 +131,13 @@ def test_the_short_ids_views_print_are_accepted(sample_store: Path) -> None:
         "Error: Thread 'support-loop-gave-up' has no checkpoint matching 'zzzz' (an id, or its first or last "
         f"characters); list them with: lgscope show {sample_store} --thread support-loop-gave-up.\n",
     )
+    # the first…last pair scan prints for a finding names two checkpoints: say which
+    code, out = run(*show, f"{ids[2][-8:]}…{ids[5][-8:]}")
+    assert (code, out) == (
+        2,
+        f"Error: '{ids[2][-8:]}…{ids[5][-8:]}' names two checkpoints, as scan prints a finding's first and last: "
+        f"{ids[2]} and {ids[5]}; give one of them (e.g. {ids[2][-8:]}).\n",
+    )
     code, out = run("diff", str(sample_store), "--thread", "support-loop-gave-up", ids[1][-8:], ids[2][-8:])
     assert code == 0 and out.startswith("messages")
 

@@ -3,7 +3,8 @@
 ``scan`` prints the last 8 characters of an id (``…5c1d2e3f``), tables cut ids short, people copy
 the start. `resolve_checkpoint` accepts any unique prefix or suffix, ``head…tail`` (either
 side may be empty; ``...`` works too), or the whole id, and says so when a fragment fits
-several checkpoints. It reads only the thread's cheap timeline through the public `Store` API.
+several checkpoints, or when it is the ``first…last`` pair scan prints for a finding. It reads
+only the thread's cheap timeline through the public `Store` API.
 """
 
 from __future__ import annotations
@@ -47,6 +48,13 @@ def resolve_checkpoint(store: Store, thread_id: str, fragment: str, ns: str | No
     if len(found) == 1:
         return found[0]
     listing = f"lgscope show {store.url} --thread {thread_id}"
+    ends = [part for part in text.replace("...", "…").split("…") if part]
+    if not found and len(ends) == 2:  # scan prints a finding's checkpoints as first…last (8 each)
+        pair = [resolve_checkpoint(store, thread_id, part, ns)[0] for part in ends]
+        raise UsageError(
+            f"{fragment!r} names two checkpoints, as scan prints a finding's first and last: {pair[0]} and "
+            f"{pair[1]}; give one of them (e.g. {ends[0]})."
+        )
     if not found:
         raise CheckpointNotFound(
             f"Thread {thread_id!r} has no checkpoint matching {fragment!r} (an id, or its first or last "
