@@ -138,7 +138,12 @@ def _on_a_terminal(*args: str) -> str:
 
 @pytest.mark.parametrize(
     ("command", "label"),
-    [(["threads"], "reading threads"), (["report"], "scanning threads"), (["scan"], "scanning threads")],
+    [
+        (["threads"], "reading threads"),
+        (["report"], "scanning threads"),
+        (["scan"], "scanning threads"),
+        (["sweep"], "reading threads"),
+    ],
 )
 def test_slow_commands_show_progress_on_a_terminal_and_not_when_piped(
     sample_store: Path, command: list[str], label: str

@@ -206,13 +206,21 @@ class Sweeper:
         self.actor = actor
         self.lock_timeout = lock_timeout
 
-    def candidates(self, now: datetime | None = None) -> tuple[list[Candidate], int]:
+    def candidates(
+        self, now: datetime | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> tuple[list[Candidate], int]:
         """Stale interrupts (oldest first) and how many interrupts are pending in all. With graphs
-        given, each names the graph that resumes it, or why it is skipped."""
+        given, each names the graph that resumes it, or why it is skipped. ``progress(done, total)``
+        is told as the threads are read."""
         now = now or datetime.now(UTC)
         store = self.store if isinstance(self.store, Store) else open_store(self.store)
         try:
-            threads = list(store.threads())
+            threads = []
+            total = len(store.index()) if progress is not None else 0
+            for thread in store.threads():
+                threads.append(thread)
+                if progress is not None:
+                    progress(len(threads), total)
             pending = [i for t in threads for i in t.pending_interrupts]
             if self.metrics is not None:
                 self.metrics.observe_pending(i.age(now).total_seconds() for i in pending)
@@ -250,12 +258,18 @@ class Sweeper:
                 out.append(dataclasses.replace(c, skipped="not this sweep's graph: " + "; ".join(reasons)))
         return out
 
-    def run(self, now: datetime | None = None, stop: threading.Event | None = None) -> SweepReport:
-        """One sweep; ``stop`` is checked between threads. Settles a killed sweep's resumes first."""
+    def run(
+        self,
+        now: datetime | None = None,
+        stop: threading.Event | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> SweepReport:
+        """One sweep; ``stop`` is checked between threads. Settles a killed sweep's resumes first.
+        ``progress(done, total)`` is told as the store's threads are read."""
         started = time.monotonic()
         now = now or datetime.now(UTC)
         recovered = self._recover(stop)
-        stale, pending = self.candidates(now)
+        stale, pending = self.candidates(now, progress)
         report = SweepReport(decisions=recovered, pending=pending, stale=len(stale))
         by_thread: dict[str, list[Candidate]] = {}
         for c in stale:

@@ -16,7 +16,7 @@ import click
 from rich.table import Table
 
 from lgscope._exceptions import UsageError
-from lgscope.cli._common import DURATION, STORE, console, handle_errors
+from lgscope.cli._common import DURATION, STORE, console, handle_errors, progress
 from lgscope.cli.forensics import parse_now
 from lgscope.units import format_age
 
@@ -182,7 +182,8 @@ def sweep_cmd(
     out = console()
     failed = 0
     while True:
-        report = sweeper.run(now=parse_now(now_text), stop=stop)
+        with progress("reading threads") as tick:
+            report = sweeper.run(now=parse_now(now_text), stop=stop, progress=tick)
         failed += report.failed
         if report.decisions:
             out.print(_table(report.decisions))
