@@ -60,6 +60,12 @@ def build(path: Path, checkpoints: int, state_kb: int) -> None:
     )
 
 
+def _step_shown(screen: Any) -> bool:
+    """The step under the cursor is painted: its writes (or id) are in the details pane."""
+    text = str(screen.query_one("#details").render())
+    return bool(text) and not text.startswith("reading step")
+
+
 async def _settle(app: Any, pilot: Any) -> None:
     from textual.worker import WorkerCancelled
 
@@ -92,8 +98,12 @@ async def measure(path: Path, lazy: bool, steps: int) -> dict[str, float]:
 
     def painted(app: App[object], screen: Any, renderable: Any) -> None:  # every write to the terminal
         display(app, screen, renderable)
-        # the thread screen, its timeline rows and the first step (shown as the screen mounts)
-        shown = isinstance(screen, ThreadScreen) and screen.query_one("#timeline", Timeline).row_count > 0
+        # the thread screen with its timeline rows and the first step's state (read by workers)
+        shown = (
+            isinstance(screen, ThreadScreen)
+            and screen.query_one("#timeline", Timeline).row_count > 0
+            and _step_shown(screen)
+        )
         paints.append((time.perf_counter(), shown))
 
     def stepped(screen: ThreadScreen, delta: int) -> None:
