@@ -424,3 +424,27 @@ def test_tui_checks_a_short_checkpoint_id_before_the_ui(sample_store: Path) -> N
         main, ["tui", str(sample_store), "--thread", "support-loop-gave-up", "--checkpoint", "1f0e"]
     )
     assert result.exit_code == 2 and result.stderr.startswith("Error: '1f0e' matches 13 checkpoints")
+
+
+@pytest.mark.postgres
+@pytest.mark.asyncio
+async def test_the_tui_on_postgres_reads_in_workers(
+    postgres_sample: str, reference_now: datetime, monkeypatch: pytest.MonkeyPatch, settled: Any
+) -> None:
+    from lgscope.tui import app as tui_app
+
+    monkeypatch.setattr(tui_app, "INTERACTIVE_CHECKPOINTS", 5)  # large-thread mode: a read per step
+    app = LgscopeApp(open_store(postgres_sample), now=reference_now)
+    async with app.run_test(size=(140, 36)) as pilot:
+        await settled(pilot)
+        screen = app.screen
+        assert isinstance(screen, ThreadsScreen)
+        assert screen.query_one("#threads", DataTable).row_count == 24 and screen.findings
+        await pilot.press("slash", *"support-loop-gave-up", "enter", "enter")
+        await settled(pilot)
+        thread_screen = app.screen
+        assert isinstance(thread_screen, ThreadScreen) and thread_screen.lazy
+        await pilot.press("j", "j")
+        await settled(pilot)
+        step = thread_screen.current()
+        assert step is not None and "messages" in thread_screen._full[step.checkpoint_id].values
