@@ -448,3 +448,28 @@ async def test_the_tui_on_postgres_reads_in_workers(
         await settled(pilot)
         step = thread_screen.current()
         assert step is not None and "messages" in thread_screen._full[step.checkpoint_id].values
+
+
+@pytest.mark.asyncio
+async def test_the_status_line_stays_on_screen_over_many_threads(
+    sample_store: Path, reference_now: datetime, settled: Any
+) -> None:
+    import dataclasses
+
+    app = LgscopeApp(open_store(sample_store), now=reference_now)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settled(pilot)
+        screen = app.screen
+        assert isinstance(screen, ThreadsScreen)
+        many = [
+            dataclasses.replace(t, thread_id=f"{t.thread_id}-{i:04d}")
+            for i in range(80)
+            for t in screen.threads
+        ]
+        screen.set_threads(many, [])
+        await pilot.press("end")
+        await pilot.pause()
+        filters = screen.query_one("#filters", Static)
+        assert screen.query_one("#threads", DataTable).cursor_row == 1919
+        assert filters.region.y == 1 and screen.scroll_offset.y == 0
+        assert _text(filters).endswith("(1920 of 1920 threads)")
