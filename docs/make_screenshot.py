@@ -23,7 +23,10 @@ async def main() -> None:
     )
     app.sub_title = "fixtures/stores/sample.sqlite"
     async with app.run_test(size=(160, 44)) as pilot:
+        await app.workers.wait_for_complete()  # the thread is read in a worker
+        await pilot.pause()
         await pilot.press("n", "j")
+        await app.workers.wait_for_complete()
         await pilot.pause()
         app.save_screenshot(filename="tui-thread.svg", path=str(ROOT / "docs"))
 

@@ -9,7 +9,15 @@ import pytest
 
 import lgscope
 
-PUBLIC_MODULES = ["lgscope", "lgscope.model", "lgscope.store", "lgscope.store.decode"]
+PUBLIC_MODULES = [
+    "lgscope",
+    "lgscope.model",
+    "lgscope.store",
+    "lgscope.store.build",
+    "lgscope.store.decode",
+    "lgscope.store.resolve",
+    "lgscope.units",
+]
 
 
 def test_top_level_exports() -> None:

@@ -76,6 +76,43 @@ def build(checkpointer: Any, *, then_notify: bool = False) -> Any:
     return g.compile(checkpointer=checkpointer, name="approvals")
 
 
+class Onboarding(TypedDict, total=False):
+    user: str
+    welcomed: bool
+
+
+def welcome(state: Onboarding) -> Onboarding:
+    answer = interrupt({"user": state["user"]})
+    return {"welcomed": bool(answer.get("approved")) if isinstance(answer, dict) else bool(answer)}
+
+
+def build_onboarding(checkpointer: Any) -> Any:
+    """Another app's graph on the same store: other node, other channels."""
+    g = StateGraph(Onboarding)
+    g.add_node("welcome", welcome)
+    g.add_edge(START, "welcome")
+    g.add_edge("welcome", END)
+    return g.compile(checkpointer=checkpointer, name="onboarding")
+
+
+class Expense(TypedDict, total=False):
+    expense: int
+    decision: dict[str, Any]
+
+
+def approve_expense(state: Expense) -> Expense:
+    return {"decision": interrupt({"expense": state["expense"]})}
+
+
+def build_expenses(checkpointer: Any) -> Any:
+    """A third graph whose node is also called ``approve``, over other channels."""
+    g = StateGraph(Expense)
+    g.add_node("approve", approve_expense)
+    g.add_edge(START, "approve")
+    g.add_edge("approve", END)
+    return g.compile(checkpointer=checkpointer, name="expenses")
+
+
 def _checkpointer() -> Any:
     store = os.environ["LGSCOPE_TEST_STORE"]
     if store.startswith("postgresql://"):
@@ -94,3 +131,4 @@ def _checkpointer() -> Any:
 
 graph = build(_checkpointer()) if "LGSCOPE_TEST_STORE" in os.environ else None
 notified = build(_checkpointer(), then_notify=True) if "LGSCOPE_TEST_STORE" in os.environ else None
+onboarding = build_onboarding(_checkpointer()) if "LGSCOPE_TEST_STORE" in os.environ else None

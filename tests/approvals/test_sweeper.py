@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import sqlite3
 import subprocess
@@ -113,8 +114,17 @@ def test_escalate_records_once_and_calls_the_hook(env: dict[str, str], tmp_path:
         on_escalate=lambda c: seen.append(c.interrupt.thread_id),
     )
     assert sweeper.run(now=LATER).counts() == {"escalated": 2}
-    assert sweeper.run(now=LATER).counts() == {}  # once is enough
-    assert seen == ["t-000", "t-001"] or sorted(seen) == ["t-000", "t-001"]
+    rerun = sweeper.run(now=LATER)
+    assert rerun.counts() == {"already_escalated": 2}  # once is enough
+    assert (rerun.stale, rerun.pending) == (2, 2)  # still stale, and counted so
+    # a rerun without --audit remembers too: the memory lives beside the locks
+    bare = Sweeper(store=env["LGSCOPE_TEST_STORE"], policy="escalate", apply=True, on_escalate=seen.append)
+    assert bare.run(now=LATER).counts() == {"already_escalated": 2}
+    assert Sweeper(store=env["LGSCOPE_TEST_STORE"], policy="escalate").run(now=LATER).counts() == {
+        "already_escalated": 2
+    }
+    assert sorted(seen) == ["t-000", "t-001"]
+    assert len(list(audit.entries())) == 2  # re-reports are not recorded again
     assert _side_effects(env) == []
     with open_store(env["LGSCOPE_TEST_STORE"]) as store:
         assert all(t.status == "interrupted" for t in store.threads())
@@ -509,3 +519,103 @@ def test_a_sweeper_killed_between_resume_and_record_is_settled_by_the_rerun(
         *[(t, o) for t in ("t-003", "t-004", "t-005") for o in ("resuming", "rejected")],
     ]
     assert AuditLog(audit).open_intents() == {}
+
+
+def _shared_store(saver: Any) -> tuple[Any, Any, Any]:
+    """Three graphs on one store, each with a thread waiting on an approval."""
+    approvals = approval_graph.build(saver)
+    onboarding = approval_graph.build_onboarding(saver)
+    expenses = approval_graph.build_expenses(saver)
+    approvals.invoke({"amount": 6000}, {"configurable": {"thread_id": "pay-1"}})
+    onboarding.invoke({"user": "ada"}, {"configurable": {"thread_id": "user-1"}})
+    expenses.invoke({"expense": 40}, {"configurable": {"thread_id": "exp-1"}})
+    return approvals, onboarding, expenses
+
+
+def _histories(store_url: str) -> dict[str, int]:
+    with open_store(store_url) as store:
+        return {e.thread_id: e.checkpoints for e in store.index()}
+
+
+def test_a_store_shared_by_graphs_sweeps_only_the_given_graphs_threads(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    url = env["LGSCOPE_TEST_STORE"]
+    conn = sqlite3.connect(url, check_same_thread=False, timeout=30)
+    approvals, onboarding, _ = _shared_store(SqliteSaver(conn))
+    before = _histories(url)
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    report = Sweeper(approvals, store=url, apply=True, audit=audit).run(now=LATER)
+    by_thread = {d.thread_id: (d.outcome, d.detail) for d in report.decisions}
+    assert by_thread == {
+        "pay-1": ("rejected", ""),
+        "user-1": (
+            "skipped",
+            "not this sweep's graph: raised at node 'welcome', which graph 'approvals' does not have",
+        ),
+        # same node name, other channels: not ours either
+        "exp-1": ("skipped", "not this sweep's graph: channels expense are not in graph 'approvals'"),
+    }
+    assert (report.stale, report.pending) == (3, 3)
+    assert _side_effects(env) == [("pay-1", 0)]
+    after = _histories(url)
+    assert after["user-1"] == before["user-1"] and after["exp-1"] == before["exp-1"]  # untouched
+    with open_store(url) as store:
+        assert store.thread("user-1").status == "interrupted"
+        assert all(not s.errors for s in store.load("user-1").all_steps())
+    assert {e["thread_id"] for e in audit.entries()} == {"pay-1"}  # skips are not decisions
+    # both graphs given: each thread is resumed through its own graph
+    report = Sweeper(graphs=[approvals, onboarding], store=url, apply=True).run(now=LATER)
+    assert {d.thread_id: d.outcome for d in report.decisions} == {"user-1": "rejected", "exp-1": "skipped"}
+    assert onboarding.get_state({"configurable": {"thread_id": "user-1"}}).values["welcomed"] is False
+
+
+def test_sweep_takes_several_graphs_on_the_command_line(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = env["LGSCOPE_TEST_STORE"]
+    conn = sqlite3.connect(url, check_same_thread=False, timeout=30)
+    _shared_store(SqliteSaver(conn))
+    importlib.reload(approval_graph)  # its module-level graphs now open this test's store
+    monkeypatch.chdir(HERE)
+    result = CliRunner().invoke(
+        main,
+        [
+            "sweep", url, "--graph", "approval_graph:graph", "--graph", "approval_graph:onboarding",
+            "--apply", "--now", LATER.isoformat(),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    last = result.stdout.strip().splitlines()[-1]
+    assert last == "3 of 3 pending interrupts are stale: 2 rejected, 1 skipped"
+    assert "exp-1" in result.stdout and "skipped" in result.stdout
+
+
+@pytest.mark.postgres
+def test_escalations_are_remembered_on_postgres_without_an_audit_log(postgres_url: str) -> None:
+    import psycopg
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+    with PostgresSaver.from_conn_string(postgres_url) as saver:
+        saver.setup()
+        approvals, onboarding, _ = _shared_store(saver)
+        seen: list[str] = []
+
+        def sweeper() -> Sweeper:
+            return Sweeper(
+                graphs=[approvals, onboarding],
+                store=postgres_url,
+                policy="escalate",
+                apply=True,
+                on_escalate=lambda c: seen.append(c.interrupt.thread_id),
+            )
+
+        first = sweeper().run(now=LATER)
+        assert first.counts() == {"escalated": 2, "skipped": 1}
+        again = sweeper().run(now=LATER)  # a new sweeper: what it knows is in the database
+        assert again.counts() == {"already_escalated": 2, "skipped": 1}
+        assert (again.stale, again.pending) == (3, 3)
+    assert sorted(seen) == ["pay-1", "user-1"]
+    with psycopg.connect(postgres_url) as conn:
+        rows = conn.execute("SELECT thread_id FROM lgscope_escalations ORDER BY 1").fetchall()
+    assert rows == [("pay-1",), ("user-1",)]

@@ -183,15 +183,16 @@ def test_sweep_refuses_a_postgres_thread_whose_state_names_a_callable(
     monkeypatch.syspath_prepend(str(tmp_path))
     importlib.import_module(name).graph.invoke({"ok": False}, {"configurable": {"thread_id": "t"}})
     with psycopg.connect(postgres_url, autocommit=True) as conn:
-        # a channel of its own: listed in the latest checkpoint's versions, its value in a blob
+        # a new version of one of the graph's own channels (a foreign channel would make the sweep
+        # skip the thread as another graph's before it looked at the state), its value in a blob
         planted = conn.execute(
-            "UPDATE checkpoints SET checkpoint = jsonb_set(checkpoint, '{channel_versions,evil}', '\"1\"') "
-            "WHERE thread_id = 't' AND checkpoint_id = (SELECT max(checkpoint_id) FROM checkpoints "
-            "WHERE thread_id = 't')"
+            "UPDATE checkpoints SET checkpoint = jsonb_set(checkpoint #- '{channel_values,ok}', "
+            "'{channel_versions,ok}', '\"99\"') WHERE thread_id = 't' AND checkpoint_id = "
+            "(SELECT max(checkpoint_id) FROM checkpoints WHERE thread_id = 't')"
         ).rowcount
         conn.execute(
             "INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob) "
-            "VALUES ('t', '', 'evil', '1', 'msgpack', %s)",
+            "VALUES ('t', '', 'ok', '99', 'msgpack', %s)",
             (_payload(type_name),),
         )
     assert planted == 1

@@ -124,7 +124,33 @@ def test_demo_builds_a_store_and_shows_threads_and_findings(tmp_path: Path) -> N
         "support-loop-recursion" in line and "agent → tools repeated 12 times" in line for line in lines
     )
     assert any("transfer-7500-fresh" in line and "approval for 59m" in line for line in lines)
-    assert (tmp_path / "sample.sqlite").exists() and not (tmp_path / "sample.sqlite.building").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sample.sqlite"]  # no staging file left
+
+
+def test_demo_builds_in_the_users_cache_and_two_runs_do_not_collide(tmp_path: Path) -> None:
+    """Two runs at once by one user (the default place is the user's cache directory, not a
+    shared /tmp directory): both succeed and the store they leave is whole."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "HOME": str(tmp_path)}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "lgscope", "demo"], env=env, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=300)[0] for run in runs]
+    where = tmp_path / "cache" / "lgscope" / "demo" / "sample.sqlite"
+    for run, output in zip(runs, outputs, strict=True):
+        assert run.returncode == 0, output
+        assert output.splitlines()[0] == f"Built a sample store from the example graphs: {where}"
+    assert sorted(p.name for p in where.parent.iterdir()) == ["sample.sqlite"]
+    from lgscope import open_store
+
+    with open_store(where) as store:
+        assert len(store.thread_ids()) == 24
 
 
 def test_the_summary_says_how_many_processes_read_the_store(sample_store: Path) -> None:

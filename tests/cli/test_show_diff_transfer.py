@@ -95,3 +95,56 @@ def test_show_and_threads_open_export_files(sample_store: Path, tmp_path: Path) 
     code, out = run("threads", str(exported), "--format", "json")
     assert code == 0 and json.loads(out)[0]["namespaces"][0] == ""
     assert len(json.loads(out)[0]["namespaces"]) == 2
+
+
+def test_the_short_ids_views_print_are_accepted(sample_store: Path) -> None:
+    ids = _ids(sample_store, "support-loop-gave-up")
+    whole = ids[3]
+    show = ("show", str(sample_store), "--thread", "support-loop-gave-up", "--checkpoint")
+    # what scan prints (the last 8), a copied start, head…tail, and the whole id all name it
+    for fragment in (
+        whole[-8:],
+        "…" + whole[-8:],
+        whole[:23],
+        f"{whole[:8]}…{whole[-4:]}",
+        f"{whole[:8]}...{whole[-4:]}",
+        whole,
+    ):
+        code, out = run(*show, fragment)
+        assert (code, out.splitlines()[0]) == (
+            0,
+            f"checkpoint {whole} (step 2, loop) of thread support-loop-gave-up",
+        ), fragment
+    code, out = run(*show, whole[:4])  # every id of the thread starts alike
+    assert code == 2
+    assert out.startswith(
+        f"Error: '{whole[:4]}' matches 13 checkpoints of thread 'support-loop-gave-up' ({ids[0]}, "
+    )
+    assert out.rstrip().endswith(
+        "give more of the id (list them with: lgscope show "
+        + str(sample_store)
+        + " --thread support-loop-gave-up)."
+    )
+    code, out = run(*show, "zzzz")
+    assert (code, out) == (
+        2,
+        "Error: Thread 'support-loop-gave-up' has no checkpoint matching 'zzzz' (an id, or its first or last "
+        f"characters); list them with: lgscope show {sample_store} --thread support-loop-gave-up.\n",
+    )
+    # the first…last pair scan prints for a finding names two checkpoints: say which
+    code, out = run(*show, f"{ids[2][-8:]}…{ids[5][-8:]}")
+    assert (code, out) == (
+        2,
+        f"Error: '{ids[2][-8:]}…{ids[5][-8:]}' names two checkpoints, as scan prints a finding's first and last: "
+        f"{ids[2]} and {ids[5]}; give one of them (e.g. {ids[2][-8:]}).\n",
+    )
+    code, out = run("diff", str(sample_store), "--thread", "support-loop-gave-up", ids[1][-8:], ids[2][-8:])
+    assert code == 0 and out.startswith("messages")
+
+
+def test_show_names_every_column(sample_store: Path) -> None:
+    code, out = run("show", str(sample_store), "--thread", "transfer-9000-pending")
+    header = next(line for line in out.splitlines() if line.startswith("┃"))
+    assert [c.strip() for c in header.strip("┃").split("┃")] == [
+        "step", "source", "node(s)", "time", "changed", "next", "marks", "checkpoint",
+    ]  # fmt: skip

@@ -107,3 +107,55 @@ def test_not_a_checkpoint_database(tmp_path: Path) -> None:
         f"Error: {other} is a SQLite database but not a LangGraph checkpoint store"
     )
     assert result.output.count("\n") == 1
+
+
+def _on_a_terminal(*args: str) -> str:
+    """Run lgscope with stdout and stderr on a pseudo-terminal; what the terminal received."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    env = {**os.environ, "COLUMNS": "120", "LINES": "40", "TERM": "xterm-256color"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lgscope", *args], stdout=follower, stderr=follower, env=env
+    )
+    os.close(follower)
+    received = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        received += chunk
+    proc.wait(timeout=120)
+    os.close(leader)
+    return received.decode(errors="replace")
+
+
+@pytest.mark.parametrize(
+    ("command", "label"),
+    [
+        (["threads"], "reading threads"),
+        (["report"], "scanning threads"),
+        (["scan"], "scanning threads"),
+        (["sweep"], "reading threads"),
+    ],
+)
+def test_slow_commands_show_progress_on_a_terminal_and_not_when_piped(
+    sample_store: Path, command: list[str], label: str
+) -> None:
+    import subprocess
+    import sys
+
+    assert label in _on_a_terminal(command[0], str(sample_store), *command[1:])
+    piped = subprocess.run(
+        [sys.executable, "-m", "lgscope", command[0], str(sample_store), *command[1:]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert piped.returncode in (0, 1) and label not in piped.stderr + piped.stdout

@@ -56,11 +56,12 @@ def _everything(screen: ThreadScreen) -> str:
 
 
 @pytest.mark.asyncio
-async def test_hostile_text_paints_inertly(sample_copy: Path, reference_now: datetime) -> None:
+async def test_hostile_text_paints_inertly(sample_copy: Path, reference_now: datetime, settled: Any) -> None:
     plant_hostile_text(sample_copy)
     with open_store(sample_copy) as store:
         app = LgscopeApp(store, now=reference_now)
         async with app.run_test(size=(160, 48)) as pilot:
+            await settled(pilot)
             screen = app.screen
             assert isinstance(screen, ThreadsScreen)
             table = screen.query_one("#threads", DataTable)
@@ -69,26 +70,30 @@ async def test_hostile_text_paints_inertly(sample_copy: Path, reference_now: dat
             await pilot.press("slash", *"evil", "enter")
             assert table.row_count == 1
             await pilot.press("enter")
-            await pilot.pause()
+            await settled(pilot)
             screen = app.screen
             assert isinstance(screen, ThreadScreen)
             for _ in range(5):
                 text = _everything(screen)
                 assert_inert(text)
                 await pilot.press("j")
+                await settled(pilot)
             await pilot.press("end")
+            await settled(pilot)
             text = _everything(screen)
             assert (
                 safe_text(EVIL_NODE) in text and "[/INST]" in text and "[link=https://evil.example]" in text
             )
             await pilot.press("enter")  # the whole value, as a notification
-            await pilot.pause()
+            await settled(pilot)
             assert_inert(_painted(app))
         assert app.return_code in (None, 0)
 
 
 @pytest.mark.asyncio
-async def test_a_thread_with_a_hostile_deep_value_opens(sample_copy: Path, reference_now: datetime) -> None:
+async def test_a_thread_with_a_hostile_deep_value_opens(
+    sample_copy: Path, reference_now: datetime, settled: Any
+) -> None:
     plant_channel_value(sample_copy, nested_ext_bomb())
     plant_write(sample_copy, deep_array(8_000))
     with open_store(sample_copy) as store:
@@ -96,16 +101,20 @@ async def test_a_thread_with_a_hostile_deep_value_opens(sample_copy: Path, refer
         async with app.run_test(size=(160, 48)) as pilot:
             screen = app.screen
             assert isinstance(screen, ThreadScreen)
+            await settled(pilot)
             await pilot.press("end")
-            await pilot.pause()
+            await settled(pilot)
             assert "nests deeper than 200 levels" in str(screen.query_one("#details", Static).render())
             await pilot.press("k")
+            await settled(pilot)
             assert screen.current().values["messages"]  # type: ignore[union-attr]
         assert app.return_code in (None, 0)
 
 
 @pytest.mark.asyncio
-async def test_a_value_at_the_depth_limit_paints(sample_copy: Path, reference_now: datetime) -> None:
+async def test_a_value_at_the_depth_limit_paints(
+    sample_copy: Path, reference_now: datetime, settled: Any
+) -> None:
     inner = b"\x91" * 190 + b"\xa4leaf"
     plant_channel_value(
         sample_copy, b"\xc9" + (len(inner) + 5).to_bytes(4, "big") + b"\x00\x93\xa1m\xa1n" + inner
@@ -115,8 +124,11 @@ async def test_a_value_at_the_depth_limit_paints(sample_copy: Path, reference_no
         async with app.run_test(size=(160, 48)) as pilot:
             screen = app.screen
             assert isinstance(screen, ThreadScreen)
-            await pilot.press("end", "slash", *"leaf", "enter")  # the search expands the path down to it
-            await pilot.pause()
+            await settled(pilot)
+            await pilot.press("end")
+            await settled(pilot)
+            await pilot.press("slash", *"leaf", "enter")  # the search expands the path down to it
+            await settled(pilot)
             tree = screen.query_one("#state", StateTree)
             assert any("leaf" in str(n.label) for n in _walk(tree.root))
             await pilot.press("d", "d", "k", "enter")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from lgscope.approvals._audit import AuditLog, Decision
 from lgscope.approvals._lock import FileLocks, LocalLocks, PostgresLocks, ThreadLocks, locks_for
-from lgscope.approvals._metrics import SweeperMetrics
 from lgscope.approvals._resume import resume
 from lgscope.approvals._sweeper import DEFAULT_REJECTION, Candidate, Sweeper, SweepReport
+from lgscope.metrics import SweeperMetrics
 
 __all__ = [
     "DEFAULT_REJECTION",

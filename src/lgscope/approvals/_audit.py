@@ -42,6 +42,17 @@ class Decision:
     """What the interrupt was (or is being) answered with, for ``resuming`` and ``rejected``."""
 
 
+def append_line(path: Path, line: bytes) -> None:
+    """Append one whole line and fsync it (``O_APPEND``: one write a line, never interleaved)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class AuditLog:
     """An append-only JSONL file; each line is written whole and fsync'd before we go on."""
 
@@ -52,13 +63,7 @@ class AuditLog:
         record = asdict(decision)
         line = (json.dumps(record, ensure_ascii=False, sort_keys=True, default=str) + "\n").encode()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, line)  # O_APPEND: one write per line, never interleaved
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            append_line(self.path, line)
         except OSError as exc:
             # Stop rather than act unrecorded; an intent already written is settled by the next run.
             raise ApprovalError(

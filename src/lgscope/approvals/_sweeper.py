@@ -15,9 +15,10 @@ from typing import Any, Literal
 from lgscope._exceptions import LgscopeError, LockUnavailable, UsageError
 from lgscope.approvals._audit import AuditLog, Decision
 from lgscope.approvals._lock import ThreadLocks, _sqlite_path, locks_for
-from lgscope.approvals._metrics import SweeperMetrics
+from lgscope.approvals._memory import EscalationMemory, memory_for
 from lgscope.approvals._resume import Pending, read_pending, stored_answer
-from lgscope.model import Interrupt
+from lgscope.metrics import SweeperMetrics
+from lgscope.model import Interrupt, Step
 from lgscope.store import Store, open_store
 from lgscope.store.decode import foreign_types, unsafe_types
 
@@ -41,6 +42,10 @@ class Candidate:
     age: timedelta
     deadline: datetime
     """``expires_at`` from the interrupt's value when it has one, else raised-at + threshold."""
+    graph: Any = None
+    """The graph (of those given) whose thread it is, which resumes it; None when none was given."""
+    skipped: str = ""
+    """Why it is left alone: its thread belongs to none of the graphs given (else empty)."""
 
 
 @dataclass(slots=True)
@@ -49,6 +54,9 @@ class SweepReport:
 
     decisions: list[Decision] = field(default_factory=list)
     pending: int = 0
+    """Interrupts pending in the store."""
+    stale: int = 0
+    """Of those, how many are past their deadline (and at the nodes asked for)."""
     recovered: int = 0
     """How many of ``decisions`` settle what an earlier, killed sweep left open (not counted in
     ``pending``: they were no longer pending when this sweep looked)."""
@@ -147,12 +155,42 @@ def unsafe_to_load(store: Store, thread_id: str, allowed: frozenset[str] = froze
     )
 
 
+def _graph_name(graph: Any) -> str:
+    return str(graph.get_name())
+
+
+def not_its_thread(graph: Any, intr: Interrupt, latest: Step | None) -> str:
+    """Why ``intr``'s thread is not one ``graph`` can resume (empty if it is): the node that raised
+    it (or, in a subgraph, the node the subgraph runs under), the nodes the thread runs next and
+    the channels of its latest checkpoint must all be the graph's."""
+    name = _graph_name(graph)
+    nodes, channels = set(graph.nodes), set(graph.channels)
+    if intr.checkpoint_ns:
+        parent = intr.checkpoint_ns.split("|", 1)[0].split(":", 1)[0]
+        if parent not in nodes:
+            return f"its subgraph runs under node {parent!r}, which graph {name!r} does not have"
+    elif intr.node is not None and intr.node not in nodes:
+        return f"raised at node {intr.node!r}, which graph {name!r} does not have"
+    if latest is not None:
+        foreign = sorted(set(latest.versions) - channels)
+        if foreign:
+            return f"channels {', '.join(foreign[:3])} are not in graph {name!r}"
+        strange = sorted(set(latest.next) - nodes)
+        if strange:
+            return f"it runs {', '.join(strange[:3])} next, which graph {name!r} does not have"
+    return ""
+
+
 class Sweeper:
     """Finds interrupts pending past a deadline and rejects (resumes) or escalates them.
 
     ``graph`` is the user's compiled graph with a checkpointer on the same store (needed to
-    reject; escalation only records). ``store`` is where to look for stale interrupts (default:
-    the graph's checkpointer). Nothing is done unless ``apply=True``. Every resume takes the
+    reject; escalation only records); ``graphs`` adds more, for a store several graphs share.
+    When graphs are given, a thread none of them owns (its interrupt's node, next nodes or
+    channels are not the graph's) is skipped and reported, never resumed. ``store`` is where to
+    look for stale interrupts (default: the graph's checkpointer). Escalations are remembered
+    beside the locks (`lgscope.approvals._memory`), so each interrupt is escalated once, with or
+    without an audit log. Nothing is done unless ``apply=True``. Every resume takes the
     per-thread lock and re-reads the pending interrupts under it, so concurrent sweepers and
     `lgscope.approvals.resume` callers act on each interrupt exactly once.
     """
@@ -161,6 +199,7 @@ class Sweeper:
         self,
         graph: Any = None,
         *,
+        graphs: Sequence[Any] = (),
         store: Any = None,
         older_than: timedelta = timedelta(hours=24),
         policy: Policy = "reject",
@@ -177,27 +216,33 @@ class Sweeper:
     ) -> None:
         if policy not in ("reject", "escalate"):
             raise UsageError(f"Unknown policy {policy!r}; use reject or escalate.")
-        if policy == "reject" and apply and graph is None:
+        self.graphs: tuple[Any, ...] = tuple(g for g in (graph, *graphs) if g is not None)
+        if policy == "reject" and apply and not self.graphs:
             raise UsageError(
                 "Rejecting resumes the thread, so the sweeper needs the graph: pass --graph module:attr."
             )
-        if graph is not None and getattr(graph, "checkpointer", None) in (None, True, False):
-            raise UsageError(
-                "The graph has no checkpointer, so it cannot resume stored threads; compile it with one."
-            )
-        self.graph = graph
-        self.store = store if store is not None else getattr(graph, "checkpointer", None)
+        for g in self.graphs:
+            if getattr(g, "checkpointer", None) in (None, True, False):
+                raise UsageError(
+                    f"The graph {_graph_name(g)!r} has no checkpointer, so it cannot resume stored threads; "
+                    "compile it with one."
+                )
+        self.graph = self.graphs[0] if self.graphs else None
+        """The first graph given (None if none)."""
+        self.store = store if store is not None else getattr(self.graph, "checkpointer", None)
         if self.store is None:
             raise UsageError("The sweeper needs a store (or a graph with a checkpointer) to look in.")
-        if graph is not None and isinstance(store, str | os.PathLike):
-            _check_same_store(graph.checkpointer, os.fspath(store))
+        if isinstance(store, str | os.PathLike):
+            for g in self.graphs:
+                _check_same_store(g.checkpointer, os.fspath(store))
         self.older_than = older_than
         self.policy: Policy = policy
         self.payload = dict(DEFAULT_REJECTION) if payload is None else payload
         self.nodes = frozenset(nodes)
         self.apply = apply
         self.audit = audit
-        self.locks = locks or locks_for(graph.checkpointer if graph is not None else self.store)
+        self.locks = locks or locks_for(self.graph.checkpointer if self.graph is not None else self.store)
+        self.memory: EscalationMemory = memory_for(self.locks)
         self.on_escalate = on_escalate
         self.metrics = metrics
         self.actor = actor
@@ -205,33 +250,76 @@ class Sweeper:
         self.allow_types = frozenset(allow_types)
         """Type names (see `unsafe_to_load`) the user trusts LangGraph to rebuild."""
 
-    def candidates(self, now: datetime | None = None) -> tuple[list[Candidate], int]:
-        """Stale interrupts (oldest first) and how many interrupts are pending in all."""
+    def candidates(
+        self, now: datetime | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> tuple[list[Candidate], int]:
+        """Stale interrupts (oldest first) and how many interrupts are pending in all. With graphs
+        given, each names the graph that resumes it, or why it is skipped. ``progress(done, total)``
+        is told as the threads are read."""
         now = now or datetime.now(UTC)
         store = self.store if isinstance(self.store, Store) else open_store(self.store)
         try:
-            pending = [i for t in store.threads() for i in t.pending_interrupts]
+            threads = []
+            total = len(store.index()) if progress is not None else 0
+            for thread in store.threads():
+                threads.append(thread)
+                if progress is not None:
+                    progress(len(threads), total)
+            pending = [i for t in threads for i in t.pending_interrupts]
+            if self.metrics is not None:
+                self.metrics.observe_pending(i.age(now).total_seconds() for i in pending)
+            stale = [
+                Candidate(i, i.age(now), _deadline(i, self.older_than))
+                for i in pending
+                if (not self.nodes or i.node in self.nodes) and now >= _deadline(i, self.older_than)
+            ]
+            if self.graphs:
+                last = {t.thread_id: t.last_checkpoint_id for t in threads}
+                stale = self._owners(store, stale, last)
         finally:
             if store is not self.store:
                 store.close()
-        if self.metrics is not None:
-            self.metrics.observe_pending(i.age(now).total_seconds() for i in pending)
-        stale = [
-            Candidate(i, i.age(now), _deadline(i, self.older_than))
-            for i in pending
-            if (not self.nodes or i.node in self.nodes) and now >= _deadline(i, self.older_than)
-        ]
         return sorted(stale, key=lambda c: -c.age.total_seconds()), len(pending)
 
-    def run(self, now: datetime | None = None, stop: threading.Event | None = None) -> SweepReport:
-        """One sweep; ``stop`` is checked between threads. Settles a killed sweep's resumes first."""
+    def _owners(
+        self, store: Store, stale: list[Candidate], last: Mapping[str, str | None]
+    ) -> list[Candidate]:
+        latest: dict[str, Step | None] = {}
+        out = []
+        for c in stale:
+            tid = c.interrupt.thread_id
+            if tid not in latest:
+                checkpoint_id = last.get(tid)
+                latest[tid] = store.step_at(tid, checkpoint_id) if checkpoint_id else None
+            reasons = []
+            for g in self.graphs:
+                reason = not_its_thread(g, c.interrupt, latest[tid])
+                if not reason:
+                    out.append(dataclasses.replace(c, graph=g))
+                    break
+                reasons.append(reason)
+            else:
+                out.append(dataclasses.replace(c, skipped="not this sweep's graph: " + "; ".join(reasons)))
+        return out
+
+    def run(
+        self,
+        now: datetime | None = None,
+        stop: threading.Event | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> SweepReport:
+        """One sweep; ``stop`` is checked between threads. Settles a killed sweep's resumes first.
+        ``progress(done, total)`` is told as the store's threads are read."""
         started = time.monotonic()
         now = now or datetime.now(UTC)
         recovered = self._recover(stop)
-        stale, pending = self.candidates(now)
-        report = SweepReport(decisions=recovered, pending=pending, recovered=len(recovered))
+        stale, pending = self.candidates(now, progress)
+        report = SweepReport(decisions=recovered, pending=pending, stale=len(stale), recovered=len(recovered))
         by_thread: dict[str, list[Candidate]] = {}
         for c in stale:
+            if c.skipped:  # another graph's thread: reported, never audited, never resumed
+                report.decisions.append(self._decision(c, "skipped", now, c.skipped))
+                continue
             by_thread.setdefault(c.interrupt.thread_id, []).append(c)
         # First pass: skip threads someone else holds right now (another sweeper, a person) and
         # come back to them, so that several sweepers share the work instead of queueing in step.
@@ -278,7 +366,15 @@ class Sweeper:
     ) -> list[Decision] | None:
         """Decide on one thread's stale interrupts; None if it is busy and ``wait`` is false."""
         if not self.apply:
-            return self._emit([self._decision(c, f"would_{self.policy}", now) for c in group])
+            done = self.memory.escalated(thread_id) if self.policy == "escalate" else set()
+            return self._emit(
+                [
+                    self._decision(
+                        c, "already_escalated" if c.interrupt.id in done else f"would_{self.policy}", now
+                    )
+                    for c in group
+                ]
+            )
         # checked before the lock, so that sweepers do not queue behind a read of the whole state
         refusal = self._unsafe(thread_id)
         if refusal is not None:
@@ -293,10 +389,10 @@ class Sweeper:
                 return None
             return self._emit([self._decision(c, "failed", now, str(exc)) for c in group], "lock")
 
-    def _still_pending(self, thread_id: str) -> dict[str, Pending]:
+    def _still_pending(self, thread_id: str, graph: Any) -> dict[str, Pending]:
         config = {"configurable": {"thread_id": thread_id}}
-        if self.graph is not None:
-            return read_pending(self.graph, config)
+        if graph is not None:
+            return read_pending(graph, config)
         store = self.store if isinstance(self.store, Store) else open_store(self.store)
         try:
             return {i.id: Pending(i.id, i.value) for i in store.thread(thread_id).pending_interrupts}
@@ -317,7 +413,7 @@ class Sweeper:
 
     def _act(self, thread_id: str, group: list[Candidate], now: datetime) -> list[Decision]:
         try:
-            still = self._still_pending(thread_id)
+            still = self._still_pending(thread_id, group[0].graph)
         except Exception as exc:  # the user's graph or store failed: report it, keep sweeping
             return self._emit(
                 [
@@ -351,13 +447,18 @@ class Sweeper:
         if not live:
             return out
         if self.policy == "escalate":
-            done = self.audit.escalated() if self.audit is not None else set()
+            done = self.memory.escalated(thread_id)
+            if self.audit is not None:
+                done |= self.audit.escalated()
             for c in live:
                 if c.interrupt.id in done:
-                    continue  # escalated by an earlier sweep: once is enough
+                    # escalated by an earlier sweep: once is enough (reported, not recorded again)
+                    out.append(self._decision(c, "already_escalated", now))
+                    continue
                 try:
                     if self.on_escalate is not None:
                         self.on_escalate(c)
+                    self.memory.remember(thread_id, c.interrupt.id)
                     decision = self._decision(c, "escalated", now)
                 except Exception as exc:
                     decision = self._decision(
@@ -371,7 +472,7 @@ class Sweeper:
             for c in live:
                 self.audit.append(self._decision(c, "resuming", now, answer=self.payload))
         try:
-            self.graph.invoke(
+            live[0].graph.invoke(
                 Command(resume={c.interrupt.id: self.payload for c in live}),
                 {"configurable": {"thread_id": thread_id}},
             )
@@ -393,34 +494,37 @@ class Sweeper:
         for thread_id, entries in by_thread.items():
             if stop is not None and stop.is_set():
                 break
+            graph = self._graph_of(entries[0])
+            if graph is None:
+                continue  # another sweep's graph resumed it: that sweep settles it
             if self._unsafe(thread_id) is not None:
                 continue  # the intent stays open; the sweep reports the thread as refused
             try:
                 with self.locks.hold(thread_id, self.lock_timeout):
                     still_open = self.audit.open_intents()  # another sweeper may have settled them
-                    pending = read_pending(self.graph, {"configurable": {"thread_id": thread_id}})
+                    pending = read_pending(graph, {"configurable": {"thread_id": thread_id}})
                     settled = [
-                        self._settle(e, pending)
+                        self._settle(e, pending, graph)
                         for e in entries
                         if (thread_id, str(e["interrupt_id"])) in still_open
                     ]
                     if any(d.outcome == "rejected" for d in settled):
-                        settled = self._finish_run(thread_id, settled)
+                        settled = self._finish_run(thread_id, settled, graph)
                     out.extend(self._emit(settled))
             except Exception:  # locked or unreadable: the intent stays open for the next run
                 continue
         return out
 
-    def _finish_run(self, thread_id: str, settled: list[Decision]) -> list[Decision]:
+    def _finish_run(self, thread_id: str, settled: list[Decision], graph: Any) -> list[Decision]:
         """A killed sweep's resume ran, but the process died inside a later node: the thread waits
         with that node pending and no interrupt, and no sweep would look at it again. Run it on."""
         config = {"configurable": {"thread_id": thread_id}}
-        snapshot = self.graph.get_state(config)
+        snapshot = graph.get_state(config)
         if not snapshot.next or any(task.interrupts for task in snapshot.tasks):
             return settled
         stopped = ", ".join(snapshot.next)
         try:
-            self.graph.invoke(None, config)
+            graph.invoke(None, config)
             note, failed = f"; its run had stopped before {stopped}: finished it", False
         except Exception as exc:  # the user's node raised: the thread is left unfinished, say so
             note, failed = (
@@ -435,7 +539,15 @@ class Sweeper:
             for d in settled
         ]
 
-    def _settle(self, intent: Mapping[str, Any], pending: Mapping[str, Pending]) -> Decision:
+    def _graph_of(self, intent: Mapping[str, Any]) -> Any:
+        """The graph (of those given) that owns the node an audit intent names; None if none does."""
+        ns = str(intent.get("checkpoint_ns") or "")
+        node = ns.split("|", 1)[0].split(":", 1)[0] if ns else intent.get("node")
+        if node is None:
+            return self.graph
+        return next((g for g in self.graphs if node in g.nodes), None)
+
+    def _settle(self, intent: Mapping[str, Any], pending: Mapping[str, Pending], graph: Any) -> Decision:
         iid, thread_id = str(intent["interrupt_id"]), str(intent["thread_id"])
         who = f"{intent.get('actor')} at {intent.get('time')}"
         if iid in pending:
@@ -445,7 +557,7 @@ class Sweeper:
                 None,
             )
         else:
-            found, answer = stored_answer(self.graph, thread_id, iid)
+            found, answer = stored_answer(graph, thread_id, iid)
             if found and answer == intent.get("answer"):
                 outcome, detail = "rejected", f"resumed by {who}, which was stopped before recording it"
             else:

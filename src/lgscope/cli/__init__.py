@@ -5,6 +5,10 @@ Each command group lives in its own module and is registered below.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
+from typing import Any
+
 import click
 
 from lgscope import __version__
@@ -13,13 +17,48 @@ from lgscope.cli import demo, forensics, inspect, metrics, spans, sweep, transfe
 __all__ = ["main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Lgscope(click.Group):
+    """The command group, with Click's usage errors as one ``Error: …`` line like every other error
+    (Click prints the usage, a hint and the error on three lines)."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            where = f" (see: {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+            click.echo(f"Error: {' '.join(exc.format_message().split())}{where}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+@click.group(
+    "lgscope",
+    cls=_Lgscope,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="lgscope")
 def main() -> None:
     """Observability and forensics for LangGraph checkpoint stores.
 
     STORE is a SQLite file (or sqlite:///path), a postgresql:// URL, or an lgscope export
-    file. lgscope only ever reads a store.
+    file. lgscope only reads a store, except where a command says it writes: `import` writes
+    the target store, `sweep --apply` resumes threads through your graph (and keeps its locks
+    beside the store), `demo` builds a sample store.
 
     \b
     Example:

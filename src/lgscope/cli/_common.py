@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import re
 import sqlite3
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -16,6 +16,7 @@ from rich.console import Console
 
 from lgscope._exceptions import LgscopeError, UsageError
 from lgscope.sanitize import safe_json, safe_text
+from lgscope.units import parse_duration
 
 __all__ = [
     "DURATION",
@@ -25,26 +26,12 @@ __all__ = [
     "handle_errors",
     "output_file",
     "parse_duration",
+    "progress",
     "shown_store",
 ]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_MAX_SECONDS = 36500 * 86400  # past it: dates and timers overflow
-
-
-def parse_duration(text: str) -> timedelta:
-    """``30s``, ``5m``, ``2h``, ``3d``, ``1w`` (and ``500ms``) as a timedelta."""
-    m = _DURATION_RE.match(text)
-    if not m:
-        raise UsageError(f"{text!r} is not a duration; write a number and a unit, like 30s, 5m, 2h or 3d.")
-    seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    if seconds > _MAX_SECONDS:
-        raise UsageError(f"{text!r} is longer than lgscope counts (at most 100 years, 36500d).")
-    return timedelta(seconds=seconds)
 
 
 class _Duration(click.ParamType):  # type: ignore[type-arg]
@@ -146,3 +133,21 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
             sys.exit(2)
 
     return wrapper
+
+
+@contextlib.contextmanager
+def progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr while a command works through a store, as ``tick(done, total)``;
+    on a terminal only (piped or redirected stderr gets nothing), and gone when the work is."""
+    if not sys.stderr.isatty():
+        yield lambda done, total: None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield tick

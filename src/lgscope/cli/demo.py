@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
+import os
+import sys
 import tempfile
 from collections import Counter
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from lgscope._exceptions import UsageError
 from lgscope.cli._common import console, handle_errors
 from lgscope.cli.forensics import findings_table, run_scan, summary_line
 from lgscope.cli.inspect import threads_table
@@ -17,19 +19,32 @@ from lgscope.cli.inspect import threads_table
 __all__ = ["COMMANDS"]
 
 
+def user_cache_dir() -> Path:
+    """This user's cache directory for lgscope: ``$XDG_CACHE_HOME/lgscope`` (``~/.cache/lgscope``)
+    on Linux, ``~/Library/Caches/lgscope`` on macOS, ``%LOCALAPPDATA%\\lgscope\\Cache`` on Windows."""
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "lgscope" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "lgscope"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache") / "lgscope"
+
+
 @click.command("demo")
 @click.option(
     "--dir",
     "directory",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Where to build the store [default: <tmp>/lgscope-demo].",
+    help="Where to build the store [default: your cache directory, e.g. ~/.cache/lgscope/demo].",
 )
 @handle_errors
 def demo_cmd(directory: Path | None) -> None:
     """Build a sample SQLite store from the example graphs, then show its threads and findings.
 
     The graphs model real deployments (blog review, approvals, a looping support agent …) with a
-    fake chat model; the store is rebuilt on every run.
+    fake chat model; the store is rebuilt on every run, in your own cache directory (printed),
+    so other users and other runs do not rebuild it under you.
 
     \b
     Example:
@@ -37,14 +52,27 @@ def demo_cmd(directory: Path | None) -> None:
     """
     from lgscope.examples import build_sample
 
-    directory = directory or Path(tempfile.gettempdir()) / "lgscope-demo"
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = directory or user_cache_dir() / "demo"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"Cannot make {directory} ({exc.strerror}); pick another place with --dir."
+        ) from None
     path = directory / "sample.sqlite"
-    staged = directory / "sample.sqlite.building"
-    staged.unlink(missing_ok=True)
+    # built under a name of its own, then moved into place in one step: a concurrent run
+    # never sees (nor removes) a half-built store
+    fd, name = tempfile.mkstemp(prefix="sample.", suffix=".building", dir=directory)
+    os.close(fd)
+    staged = Path(name)
+    staged.unlink()
     now = datetime.now(UTC)
-    build_sample(staged, reference_now=now, separate_processes=False)
-    shutil.move(staged, path)
+    try:
+        build_sample(staged, reference_now=now, separate_processes=False)
+        os.replace(staged, path)
+    finally:
+        for leftover in (staged, Path(f"{staged}-wal"), Path(f"{staged}-shm"), Path(f"{staged}-journal")):
+            leftover.unlink(missing_ok=True)
 
     result = run_scan(str(path), now=now)
     out = console()

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from lgscope._exceptions import UsageError
 from lgscope.cli._common import DURATION, STORE, console, echo_json, handle_errors, output_file, shown_store
+from lgscope.cli._common import progress as progress_bar
 from lgscope.forensics import ALL_KINDS, DetectorConfig, ScanResult, scan
 from lgscope.sanitize import safe_json, safe_text
 from lgscope.store import open_store
@@ -73,7 +74,8 @@ def _config(detectors: str | None, older_than: timedelta | None, settings: tuple
             else:
                 overrides[name] = type(default)(raw)
         except ValueError:
-            raise UsageError(f"--set {name}={raw!r}: expected a {type(default).__name__}.") from None
+            kind = {int: "a whole number", float: "a number"}.get(type(default), type(default).__name__)
+            raise UsageError(f"--set {name}={raw!r}: expected {kind}, e.g. {name}={default!r}.") from None
     return DetectorConfig(**overrides)
 
 
@@ -128,33 +130,16 @@ def run_scan(
     jobs: int = 0,
 ) -> ScanResult:
     now = now or datetime.now(UTC)
-    with open_store(store) as st:
-        if not progress:
-            return scan(
-                st,
-                since=now - since if since is not None else None,
-                thread_ids=thread_ids or None,
-                config=config,
-                now=now,
-                jobs=jobs,
-            )
-        from rich.progress import Progress
-
-        with Progress(console=console(stderr=True), transient=True) as bar:
-            task = bar.add_task("scanning threads", total=None)
-
-            def tick(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
-
-            return scan(
-                st,
-                since=now - since if since is not None else None,
-                thread_ids=thread_ids or None,
-                config=config,
-                now=now,
-                progress=tick,
-                jobs=jobs,
-            )
+    with open_store(store) as st, progress_bar("scanning threads") as tick:
+        return scan(
+            st,
+            since=now - since if since is not None else None,
+            thread_ids=thread_ids or None,
+            config=config,
+            now=now,
+            progress=tick if progress else None,
+            jobs=jobs,
+        )
 
 
 @click.command("scan")
@@ -291,7 +276,10 @@ def report_cmd(
     if output is not None:
         output_file(output)
     with open_store(store) as st:
-        result = scan(st, since=now - since if since is not None else None, now=now, jobs=jobs)
+        with progress_bar("scanning threads") as tick:
+            result = scan(
+                st, since=now - since if since is not None else None, now=now, jobs=jobs, progress=tick
+            )
         report = build_report(st, result, worst=worst)
     text = {"md": render_markdown, "html": render_html, "json": render_json}[fmt](report)
     if output is None:

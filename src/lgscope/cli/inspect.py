@@ -9,24 +9,15 @@ from typing import Any
 import click
 from rich.table import Table
 
-from lgscope.cli._common import DURATION, STORE, console, echo_json, echo_json_stream, handle_errors
+from lgscope.cli._common import DURATION, STORE, console, echo_json, echo_json_stream, handle_errors, progress
 from lgscope.forensics.diff import diff_steps, format_change, summarize
 from lgscope.model import Step, Thread
 from lgscope.sanitize import safe_json, safe_text
 from lgscope.store import open_store, rebuilt_channels
+from lgscope.store.resolve import resolve_checkpoint
+from lgscope.units import format_age
 
 __all__ = ["COMMANDS"]
-
-
-def _age(delta: timedelta) -> str:
-    s = int(delta.total_seconds())
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    if s < 86400:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
 
 
 def threads_table(threads: list[Thread], now: datetime) -> Table:
@@ -38,7 +29,7 @@ def threads_table(threads: list[Thread], now: datetime) -> Table:
         pending = ""
         if t.pending_interrupts:
             oldest = min(t.pending_interrupts, key=lambda i: i.created_at)
-            pending = f"{safe_text(oldest.node or '?')} for {_age(oldest.age(now))}"
+            pending = f"{safe_text(oldest.node or '?')} for {format_age(oldest.age(now).total_seconds())}"
             if len(t.pending_interrupts) > 1:
                 pending += f" (+{len(t.pending_interrupts) - 1})"
         table.add_row(
@@ -72,12 +63,14 @@ def threads_cmd(store: str, since: timedelta | None, statuses: tuple[str, ...], 
       lgscope threads checkpoints.sqlite --status interrupted --format json
     """
     now = datetime.now(UTC)
-    with open_store(store) as st:
-        found = [
-            t
-            for t in st.threads(since=now - since if since is not None else None)
-            if not statuses or t.status in statuses
-        ]
+    cutoff = now - since if since is not None else None
+    found = []
+    with open_store(store) as st, progress("reading threads") as tick:
+        total = len(st.index(since=cutoff))
+        for done, t in enumerate(st.threads(since=cutoff), 1):
+            if not statuses or t.status in statuses:
+                found.append(t)
+            tick(done, total)
     if fmt == "json":
         echo_json([t.to_dict(now) for t in found])
         return
@@ -146,7 +139,7 @@ def _timeline(steps: Sequence[Step]) -> Table:
     table.add_column("step", justify="right")
     for col in ("source", "node(s)", "time", "changed", "next"):
         table.add_column(col, overflow="fold")
-    table.add_column("", overflow="fold")
+    table.add_column("marks", overflow="fold")
     table.add_column("checkpoint", no_wrap=True)
     for st in steps:
         table.add_row(
@@ -176,10 +169,14 @@ def show_cmd(store: str, thread_id: str, checkpoint_id: str | None, ns: str, fmt
     Examples:
       lgscope show checkpoints.sqlite --thread support-7
       lgscope show checkpoints.sqlite --thread support-7 --checkpoint 1f0e…
+
+    --checkpoint takes the whole id or any unique part a view printed: its first or last
+    characters (5c1d2e3f), or head…tail.
     """
     with open_store(store) as st:
         if checkpoint_id:
-            step = st.step(thread_id, checkpoint_id)
+            whole, where = resolve_checkpoint(st, thread_id, checkpoint_id, ns or None)
+            step = st.step(thread_id, whole, where)
             if fmt == "json":
                 echo_json(step_to_dict(step, full=True))
                 return
@@ -282,9 +279,11 @@ def diff_cmd(store: str, a: str, b: str, thread_id: str, fmt: str) -> None:
     \b
     Example:
       lgscope diff checkpoints.sqlite --thread support-7 1f0e…a1 1f0e…b2
+
+    A and B are whole checkpoint ids or any unique part a view printed (first or last characters).
     """
     with open_store(store) as st:
-        first, second = st.step(thread_id, a), st.step(thread_id, b)
+        first, second = (st.step(thread_id, *resolve_checkpoint(st, thread_id, c)) for c in (a, b))
     changes = diff_steps(first, second)
     if fmt == "json":
         echo_json([c.to_dict() for c in changes])

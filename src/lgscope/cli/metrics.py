@@ -12,6 +12,7 @@ import click
 from lgscope._exceptions import UsageError
 from lgscope.cli._common import DURATION, STORE, handle_errors, shown_store
 from lgscope.store import open_store
+from lgscope.units import format_duration
 
 __all__ = ["COMMANDS"]
 
@@ -55,7 +56,8 @@ def serve_cmd(store: str, port: int, host: str, interval: timedelta) -> None:
     except OSError as exc:
         raise UsageError(f"Cannot listen on {host}:{port} ({exc.strerror}); pick another --port.") from None
     click.echo(
-        f"Serving metrics of {shown_store(store)} on http://{host}:{port}/metrics (rescanning every {interval})",
+        f"Serving metrics of {shown_store(store)} on http://{host}:{port}/metrics "
+        f"(rescanning every {format_duration(interval)})",
         err=True,
     )
     stop = threading.Event()

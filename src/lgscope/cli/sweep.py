@@ -16,9 +16,10 @@ import click
 from rich.table import Table
 
 from lgscope._exceptions import UsageError
-from lgscope.cli._common import DURATION, STORE, console, handle_errors
+from lgscope.cli._common import DURATION, STORE, console, handle_errors, progress
 from lgscope.cli.forensics import parse_now
 from lgscope.sanitize import safe_text
+from lgscope.units import format_age
 
 __all__ = ["COMMANDS", "load_graph"]
 
@@ -62,8 +63,6 @@ def _table(decisions: list[Any]) -> Table:
     table = Table()
     for col in ("thread", "node", "waited", "outcome", "detail"):
         table.add_column(col, no_wrap=col == "thread", overflow="fold")
-    from lgscope.forensics._stuck import format_age
-
     for d in decisions:
         table.add_row(
             safe_text(d.thread_id),
@@ -87,9 +86,11 @@ def _table(decisions: list[Any]) -> Table:
 @click.option("--policy", type=click.Choice(["reject", "escalate"]), default="reject", show_default=True)
 @click.option(
     "--graph",
-    "graph_spec",
+    "graph_specs",
+    multiple=True,
     metavar="MODULE:ATTR",
-    help="Your compiled graph (with its checkpointer), to resume threads.",
+    help="Your compiled graph (with its checkpointer), to resume threads; repeat it for a store several "
+    "graphs share. Threads none of them owns are skipped and listed.",
 )
 @click.option(
     "--payload",
@@ -125,7 +126,7 @@ def sweep_cmd(
     store: str,
     older_than: timedelta,
     policy: str,
-    graph_spec: str | None,
+    graph_specs: tuple[str, ...],
     payload: str | None,
     nodes: tuple[str, ...],
     apply: bool,
@@ -142,12 +143,15 @@ def sweep_cmd(
 
     A dry run unless --apply. Each thread is locked and re-read before acting, so several
     sweepers and people answering at the same time resolve each interrupt exactly once.
+    With --graph, a thread whose interrupt node or channels are not the graph's is skipped and
+    listed, never resumed. Escalations are remembered beside the locks: once per interrupt.
     Exit code: 0 done, 1 some interrupts could not be handled, 2 bad input.
 
     \b
     Examples:
       lgscope sweep checkpoints.sqlite --older-than 24h
       lgscope sweep postgresql://app@db/prod --policy reject --graph myapp.graphs:approvals --apply --audit sweep.jsonl
+      lgscope sweep prod.sqlite --graph myapp.graphs:refunds --graph myapp.graphs:onboarding --apply
       lgscope sweep prod.sqlite --policy escalate --node manager_approval --apply --watch --interval 5m
     """
     from lgscope.approvals import AuditLog, Sweeper
@@ -158,7 +162,7 @@ def sweep_cmd(
         raise UsageError(
             f"--payload is not JSON ({exc}); quote it, e.g. --payload '{{\"approved\": false}}'."
         ) from None
-    graph = load_graph(graph_spec) if graph_spec else None
+    graphs = [load_graph(spec) for spec in graph_specs]
     metrics = None
     if metrics_port is not None:
         from prometheus_client import CollectorRegistry
@@ -175,7 +179,7 @@ def sweep_cmd(
                 f"Cannot serve metrics on port {metrics_port} ({exc.strerror}); pick another."
             ) from None
     sweeper = Sweeper(
-        graph,
+        graphs=graphs,
         store=store,
         older_than=older_than,
         policy="reject" if policy == "reject" else "escalate",
@@ -198,7 +202,8 @@ def sweep_cmd(
     out = console()
     failed = 0
     while True:
-        report = sweeper.run(now=parse_now(now_text), stop=stop)
+        with progress("reading threads") as tick:
+            report = sweeper.run(now=parse_now(now_text), stop=stop, progress=tick)
         failed += report.failed
         if report.decisions:
             out.print(_table(report.decisions))
@@ -207,7 +212,7 @@ def sweep_cmd(
             ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items())) or "nothing to do"
         )
         out.print(
-            f"{len(report.decisions) - report.recovered} of {report.pending} pending interrupts are stale: {summary}"
+            f"{report.stale} of {report.pending} pending interrupts are stale: {summary}"
             + (f"; {report.recovered} left open by an earlier sweep settled" if report.recovered else "")
             + ("" if apply else " (dry run: add --apply to act)")
         )

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
 
+from lgscope._exceptions import UsageError
 from lgscope.cli._common import STORE, handle_errors, output_file, shown_store
 from lgscope.sanitize import safe_filename, safe_text, unused_path
 from lgscope.store import open_store
-from lgscope.store.export import export_thread, import_thread, parse_redaction
+from lgscope.store.export import Redaction, export_thread, import_thread
 
-__all__ = ["COMMANDS"]
+__all__ = ["COMMANDS", "parse_redaction"]
+
+
+def parse_redaction(keys: Iterable[str], pattern: str | None) -> Redaction:
+    """``--redact KEY,…`` and ``--redact-re REGEX`` as a `Redaction`."""
+    names = frozenset(k.strip() for item in keys for k in item.split(",") if k.strip())
+    try:
+        compiled = re.compile(pattern) if pattern else None
+    except re.error as exc:
+        raise UsageError(f"--redact-re {pattern!r} is not a valid regular expression ({exc}).") from None
+    return Redaction(names, compiled)
 
 
 @click.command("export")

@@ -8,20 +8,9 @@ from lgscope.forensics._config import STUCK_INTERRUPT, DetectorConfig
 from lgscope.forensics._pass import NamespaceFacts
 from lgscope.forensics._signature import short
 from lgscope.model import Finding
+from lgscope.units import format_age
 
-__all__ = ["format_age", "stuck_findings"]
-
-
-def format_age(seconds: float) -> str:
-    """``3d04h``, ``5h12m``, ``7m``, ``42s``."""
-    s = int(seconds)
-    if s >= 86400:
-        return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
-    if s >= 3600:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    if s >= 60:
-        return f"{s // 60}m"
-    return f"{s}s"
+__all__ = ["stuck_findings"]
 
 
 def stuck_findings(facts: NamespaceFacts, config: DetectorConfig, now: datetime) -> list[Finding]:

@@ -7,6 +7,7 @@ present it. The HTML is one self-contained file: styles and charts (SVG) inline,
 from __future__ import annotations
 
 import html
+import re
 from collections import Counter, deque
 from typing import Any
 
@@ -16,7 +17,7 @@ from lgscope.forensics._scan import ScanResult
 from lgscope.forensics.diff import diff_steps, format_change
 from lgscope.sanitize import safe_json, safe_markdown, safe_text
 from lgscope.store import Store
-from lgscope.store._raw import ts_from_checkpoint_id
+from lgscope.store.build import ts_from_checkpoint_id
 
 __all__ = ["build_report", "render_html", "render_json", "render_markdown"]
 
@@ -195,6 +196,11 @@ figure{margin:1em 0}figcaption{font-weight:600}
 """
 
 
+def _code(text: str) -> str:
+    """Escaped, with Markdown's `code` spans as <code> (the likely causes name commands)."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
 def render_html(report: dict[str, Any]) -> str:
     """The report as one self-contained HTML page with inline SVG charts."""
 
@@ -225,7 +231,7 @@ def render_html(report: dict[str, Any]) -> str:
     if report["findings_by_kind"]:
         parts.append("<table><tr><th>kind</th><th>findings</th><th>likely cause</th></tr>")
         parts += [
-            f"<tr><td>{e(k)}</td><td>{n}</td><td>{e(report['hypotheses'][k])}</td></tr>"
+            f"<tr><td>{e(k)}</td><td>{n}</td><td>{_code(report['hypotheses'][k])}</td></tr>"
             for k, n in report["findings_by_kind"].items()
         ]
         parts.append("</table><h2>Worst threads</h2>")

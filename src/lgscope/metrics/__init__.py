@@ -9,9 +9,9 @@ from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from lgscope.approvals._metrics import SweeperMetrics
 from lgscope.metrics._runtime import RuntimeMetrics
 from lgscope.metrics._store import StoreCollector
+from lgscope.metrics._sweeper import SweeperMetrics
 
 __all__ = ["RuntimeMetrics", "StoreCollector", "SweeperMetrics", "start_http_server"]
 

@@ -11,8 +11,8 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from lgscope.approvals._metrics import AGE_BUCKETS, age_bucket
 from lgscope.forensics import ALL_KINDS, DetectorConfig, scan
+from lgscope.metrics._sweeper import AGE_BUCKETS, age_bucket
 from lgscope.store import open_store
 
 __all__ = ["StoreCollector"]

@@ -717,13 +717,3 @@ def _import_postgres(export: ExportReader, url: str, thread_id: str, overwrite: 
             conn.rollback()
             raise
     return count
-
-
-def parse_redaction(keys: Iterable[str], pattern: str | None) -> Redaction:
-    """``--redact KEY,…`` and ``--redact-re REGEX`` as a `Redaction`."""
-    names = frozenset(k.strip() for item in keys for k in item.split(",") if k.strip())
-    try:
-        compiled = re.compile(pattern) if pattern else None
-    except re.error as exc:
-        raise UsageError(f"--redact-re {pattern!r} is not a valid regular expression ({exc}).") from None
-    return Redaction(names, compiled)

@@ -9,6 +9,7 @@ from typing import Any
 
 from lgscope.model import ThreadHistory
 from lgscope.store import open_store
+from lgscope.testing._window import WINDOW, WindowSaver
 
 __all__ = ["RecordedRun", "RunRecorder"]
 
@@ -27,11 +28,18 @@ class RecordedRun:
 class RunRecorder:
     """Patches ``Pregel.stream``/``astream`` (``invoke``, ``batch``, ``ainvoke`` go through them).
 
-    A graph compiled without a checkpointer gets an ``InMemorySaver`` for the test, and a
-    thread id if its config names none; the original is restored by `stop()`.
+    A graph compiled without a checkpointer gets a `WindowSaver` for the test (an
+    ``InMemorySaver`` that keeps the first and last checkpoints of a run, not all of them), and
+    a thread id if its config names none; the original is restored by `stop()`.
+
+    ``max_steps`` bounds every run while it runs: it becomes the run's ``recursion_limit``
+    (unless the config sets a lower one), so a runaway loop stops there with LangGraph's
+    ``GraphRecursionError`` instead of running to LangGraph's default of 10,007 steps.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_steps: int | None = None, window: int = WINDOW) -> None:
+        self.max_steps = max_steps
+        self.window = window
         self.runs: list[RecordedRun] = []
         self._originals: dict[str, Any] = {}
         self._lent: list[Any] = []
@@ -41,10 +49,12 @@ class RunRecorder:
         if configurable.get("checkpoint_ns") or any(k.startswith("__pregel_") for k in configurable):
             return config  # a subgraph call inside a run we already record
         if graph.checkpointer is None:
-            from langgraph.checkpoint.memory import InMemorySaver
-
-            graph.checkpointer = InMemorySaver()
+            graph.checkpointer = WindowSaver(window=self.window)
             self._lent.append(graph)
+        if self.max_steps is not None:
+            limit = (config or {}).get("recursion_limit")
+            if not isinstance(limit, int) or limit > self.max_steps:
+                config = {**(config or {}), "recursion_limit": self.max_steps}
         if isinstance(graph.checkpointer, bool):
             return config
         if "thread_id" not in configurable:
@@ -86,8 +96,10 @@ class RunRecorder:
 
     def histories(self) -> list[ThreadHistory]:
         """The history of every recorded run, read back through its checkpointer."""
-        out = []
+        return list(self.iter_histories())
+
+    def iter_histories(self) -> Iterator[ThreadHistory]:
+        """`histories`, one run at a time: only one run's decoded states are held at once."""
         for run in self.runs:
             with open_store(run.saver) as store:
-                out.append(store.load(run.thread_id))
-        return out
+                yield store.load(run.thread_id)

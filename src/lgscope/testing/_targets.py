@@ -9,7 +9,7 @@ from typing import Any
 from lgscope._exceptions import UsageError
 from lgscope.model import Step, ThreadHistory
 from lgscope.store import Store, open_store
-from lgscope.store._raw import build_thread
+from lgscope.store.build import build_thread
 
 __all__ = ["resolve"]
 

@@ -1,7 +1,11 @@
 """The lgscope pytest plugin, loaded through the ``pytest11`` entry point.
 
 * ``@pytest.mark.lgscope(no_loops=True, max_steps=50, …)`` records every graph run of the
-  test and checks each one when the test body ends; a problem fails the test.
+  test and checks each one when the test body ends; a problem fails the test. ``max_steps``
+  also stops a run at that many steps while it runs (it is the run's ``recursion_limit``), and
+  the failure then shows what the run was doing.
+* A graph compiled without a checkpointer gets one for the test that keeps the first 4 and the
+  last 24 checkpoints of each run, so a runaway run's memory does not grow with its length.
 * ``lgscope_recorder`` is the fixture behind it, for checks of your own.
 """
 
@@ -83,12 +87,14 @@ def lgscope_recorder() -> Generator[Any, None, None]:
         recorder.stop()
 
 
-def _check(options: MarkerOptions, recorder: Any) -> None:
-    __tracebackhide__ = True
+def _check(options: MarkerOptions, recorder: Any, *, stopped: bool = False) -> str | None:
+    """Every check of the marker over every recorded run (one run decoded at a time): the
+    failure message, or None. ``stopped``: a run hit its step limit, so say what each unfinished
+    run was doing, whatever the marker asked."""
     from lgscope.testing import _asserts
 
-    histories = recorder.histories()
     failures: list[str] = []
+    unfinished: list[str] = []
     checks: list[tuple[bool, Any, dict[str, Any]]] = [
         (options.no_loops, _asserts.assert_no_loops, dict(options.thresholds)),
         (options.no_oscillation, _asserts.assert_no_oscillation, dict(options.thresholds)),
@@ -97,10 +103,16 @@ def _check(options: MarkerOptions, recorder: Any) -> None:
             _asserts.assert_no_stuck_interrupts,
             {**options.thresholds, "older_than": options.older_than},
         ),
-        (options.max_steps is not None, _asserts.assert_terminates_within, {"steps": options.max_steps}),
+        (
+            options.max_steps is not None and not stopped,
+            _asserts.assert_terminates_within,
+            {"steps": options.max_steps},
+        ),
         (options.evolves is not None, _asserts.assert_state_evolves, {"field": options.evolves}),
     ]
-    for history in histories:
+    for history in recorder.iter_histories():
+        if stopped:
+            unfinished.extend(_asserts.termination_problems(history, options.max_steps))
         for enabled, check, kwargs in checks:
             if not enabled:
                 continue
@@ -108,8 +120,9 @@ def _check(options: MarkerOptions, recorder: Any) -> None:
                 check(history, **kwargs)
             except AssertionError as exc:
                 failures.append(str(exc))
-    if failures:
-        raise AssertionError("\n".join(failures))
+    if unfinished:
+        failures.insert(0, "\n".join(unfinished))
+    return "\n".join(failures) if failures else None
 
 
 @pytest.hookimpl(wrapper=True)
@@ -121,17 +134,38 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
         options = MarkerOptions.from_marker(mark)
     except pytest.UsageError as exc:
         pytest.fail(str(exc), pytrace=False)
+    from langgraph.errors import GraphRecursionError
+
     from lgscope.testing._recorder import RunRecorder
 
     funcargs = getattr(item, "funcargs", {})
     given = funcargs.get("lgscope_recorder")
     owned = not isinstance(given, RunRecorder)
     recorder: RunRecorder = given if isinstance(given, RunRecorder) else RunRecorder()
+    recorder.max_steps = options.max_steps
     if owned:
         recorder.start()
     try:
-        result = yield
-        _check(options, recorder)
+        stopped: GraphRecursionError | None = None
+        try:
+            result = yield
+        except GraphRecursionError as exc:
+            stopped = exc
+        if stopped is not None:
+            # the run was stopped at its limit: what it was doing is the failure, not the traceback
+            failure = _check(options, recorder, stopped=True)
+            if failure is None:
+                raise stopped
+            limit = (
+                f"max_steps={options.max_steps}" if options.max_steps is not None else "its recursion limit"
+            )
+            pytest.fail(
+                f"lgscope: the run was stopped at {limit} ({type(stopped).__name__}):\n{failure}",
+                pytrace=False,
+            )
+        failure = _check(options, recorder)
+        if failure is not None:
+            pytest.fail(failure, pytrace=False)
         return result
     finally:
         if owned:

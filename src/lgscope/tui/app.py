@@ -1,12 +1,27 @@
-"""`LgscopeApp`: the terminal UI over a read-only store."""
+"""`LgscopeApp`: the terminal UI over a read-only store.
+
+The event loop never waits on the store: every read (the threads list, a thread, a page of its
+timeline, a step's state) and every detector run happens in a thread worker, and the result
+comes back with ``call_from_thread``. A screen paints at once in a loading state and fills in;
+keys stay live meanwhile. Workers take `LgscopeApp.store_lock` around each read, so two never
+use the store's one connection at once; a whole-store scan reads through its own connection
+when the store can be reopened.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
+from textual import work
 from textual.app import App
+from textual.worker import WorkerCancelled, get_current_worker
 
 from lgscope.forensics import detect, scan
+from lgscope.model import Thread, ThreadHistory
 from lgscope.store import Store
 from lgscope.tui.thread_screen import ThreadScreen
 from lgscope.tui.threads_screen import ThreadsScreen
@@ -14,9 +29,12 @@ from lgscope.tui.threads_screen import ThreadsScreen
 __all__ = ["INTERACTIVE_CHECKPOINTS", "LgscopeApp"]
 
 INTERACTIVE_CHECKPOINTS = 2000
+"""Up to this many checkpoints, findings are computed with the first load; above, after it
+(a store) or on demand (a thread, key F)."""
 INTERACTIVE_BYTES = 64 * 1024 * 1024
-"""A thread past either bound opens lazily: a page of its timeline at a time, findings on demand."""
-"""Up to this many checkpoints, findings are computed before the first paint; above, after."""
+"""A thread past this many stored bytes opens lazily too: a page of its timeline at a time."""
+
+_T = TypeVar("_T")
 
 
 class LgscopeApp(App[None]):
@@ -25,35 +43,96 @@ class LgscopeApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "lgscope"
 
-    def __init__(self, store: Store, *, thread_id: str | None = None, now: datetime | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        thread_id: str | None = None,
+        start: tuple[str, str] | None = None,
+        now: datetime | None = None,
+    ) -> None:
         super().__init__()
+        self.start = start
+        """``(checkpoint_id, namespace)`` to open ``thread_id`` at (see `lgscope.store.resolve`)."""
         self.store = store
+        self.store_lock = threading.Lock()
+        """Held around every read of `store` from a worker."""
         self.thread_id = thread_id
         self.now = now or datetime.now(UTC)
         self.sub_title = store.url
 
+    def read(self, fn: Callable[[Store], _T]) -> _T:
+        """Run ``fn(store)`` under the store lock (call it from a worker, never the event loop).
+
+        Waiting for the lock gives up when the worker is cancelled (the screen closed, the app
+        quit), so a read queued behind a slow one never keeps the app from exiting."""
+        worker = get_current_worker()
+        while not self.store_lock.acquire(timeout=0.05):
+            if worker.is_cancelled:
+                raise WorkerCancelled("the read was no longer wanted")
+        try:
+            return fn(self.store)
+        finally:
+            self.store_lock.release()
+
+    def _until_mounted(self, screen: ThreadsScreen | ThreadScreen) -> None:
+        """In a worker: wait for ``screen`` to be mounted, so what the worker sends has somewhere to go."""
+        worker = get_current_worker()
+        while not screen.is_mounted:
+            if worker.is_cancelled:
+                raise WorkerCancelled("the screen was closed")
+            time.sleep(0.005)
+
     def on_mount(self) -> None:
         if self.thread_id:  # straight to the thread: the threads list is made when you go back
-            self.open_thread(self.thread_id)
+            self.open_thread(self.thread_id, self.start)
         else:
             self.show_threads()
 
     def show_threads(self) -> None:
         """The threads screen (replacing a thread screen opened straight from the command line)."""
-        index = self.store.index()
-        small = sum(e.checkpoints for e in index) <= INTERACTIVE_CHECKPOINTS
-        if small:
-            result = scan(self.store, now=self.now)
-            threads, findings = result.threads, result.findings
-        else:  # paint first; the findings follow from a background scan
-            threads, findings = list(self.store.threads()), []
-        screen = ThreadsScreen(sorted(threads, key=lambda t: t.thread_id), findings, self.now)
+        screen = ThreadsScreen([], [], self.now, loading=True)
         if isinstance(self.screen, ThreadScreen):
             self.switch_screen(screen)
         else:
             self.push_screen(screen)
-        if not small:
-            self.run_worker(lambda: self._scan_later(screen), thread=True, exclusive=True, group="scan")
+        self._load_threads(screen)
+
+    @work(thread=True, exclusive=True, group="threads")
+    def _load_threads(self, screen: ThreadsScreen) -> None:
+        index = self.read(lambda s: s.index())
+        total = len(index)
+        self._until_mounted(screen)
+        self.call_from_thread(screen.set_progress, f"reading {total:,} threads…")
+        if sum(e.checkpoints for e in index) <= INTERACTIVE_CHECKPOINTS:
+            result = self.read(lambda s: scan(s, now=self.now))
+            self.call_from_thread(screen.set_threads, result.threads, result.findings)
+            return
+        threads: list[Thread] = []
+        shown = time.monotonic()
+
+        def summaries(store: Store) -> None:
+            nonlocal shown
+            for thread in store.threads():
+                threads.append(thread)
+                if time.monotonic() - shown > 0.1:
+                    shown = time.monotonic()
+                    self.call_from_thread(screen.set_progress, f"read {len(threads):,} of {total:,} threads…")
+
+        self.read(summaries)
+        self.call_from_thread(screen.set_threads, threads, None)
+        # the findings follow from a scan through a connection of its own, when there can be one
+        reopen = self.store.reopener()
+
+        def progress(done: int, all_: int) -> None:
+            self.call_from_thread(screen.set_progress, f"finding problems: {done:,} of {all_:,} threads…")
+
+        if reopen is not None:
+            with reopen() as own:
+                result = scan(own, now=self.now, progress=progress)
+        else:
+            result = self.read(lambda s: scan(s, now=self.now, progress=progress))
+        self.call_from_thread(screen.set_findings, result.findings)
 
     def leave_thread(self) -> None:
         """Back from a thread screen to the threads list."""
@@ -62,20 +141,49 @@ class LgscopeApp(App[None]):
         else:
             self.show_threads()
 
-    def _scan_later(self, screen: ThreadsScreen) -> None:
-        result = scan(self.store, now=self.now)
-        self.call_from_thread(screen.set_findings, result.findings)
+    def open_thread(self, thread_id: str, start: tuple[str, str] | None = None) -> None:
+        """Paint the thread screen at once; its thread, findings and timeline load in a worker
+        (``start``: the checkpoint and namespace to open it at)."""
+        screen = ThreadScreen(thread_id, self.store)
+        self.push_screen(screen)
+        self._load_thread(screen, start)
 
-    def open_thread(self, thread_id: str) -> None:
-        thread = self.store.thread(thread_id)
-        if thread.checkpoints <= INTERACTIVE_CHECKPOINTS and thread.size <= INTERACTIVE_BYTES:
-            self.push_screen(
-                ThreadScreen(thread, detect(self.store.load(thread_id), now=self.now), self.store)
-            )
-            return
-        # A large thread: paint at once; its findings (which read every state) only on demand (F).
-        self.push_screen(ThreadScreen(thread, None, self.store, lazy=True))
+    @work(thread=True, group="thread")
+    def _load_thread(self, screen: ThreadScreen, start: tuple[str, str] | None) -> None:
+        checkpoint_id, ns = start or ("", "")
+        try:
+            thread = self.read(lambda s: s.thread(screen.thread_id))
+            self._until_mounted(screen)
+            if thread.checkpoints <= INTERACTIVE_CHECKPOINTS and thread.size <= INTERACTIVE_BYTES:
+                # read whole here, in the worker: a store's history streams its steps from the store
+                history = self.read(lambda s: _whole(s.load(screen.thread_id)))
+                ids = [s.checkpoint_id for s in history.steps.get(ns, ())]
+                row = ids.index(checkpoint_id) if checkpoint_id in ids else 0
+                findings = detect(history, now=self.now)
+                self.call_from_thread(screen.loaded, thread, findings, history.steps, ns=ns, row=row)
+            else:  # a large thread: its findings (which read every state) only on demand (F)
+                steps = self.read(lambda s: screen.read_timeline(s, thread.thread_id, ns))
+                found = (
+                    self.read(lambda s: s.timeline_index(thread.thread_id, checkpoint_id, ns))
+                    if start
+                    else None
+                )
+                self.call_from_thread(
+                    screen.loaded, thread, None, {ns: steps}, lazy=True, ns=ns, row=found or 0
+                )
+        except Exception as exc:  # an unreadable thread: say so on the screen, keep the app
+            self._until_mounted(screen)
+            self.call_from_thread(screen.failed, f"{type(exc).__name__}: {exc}")
 
     def find_in_thread(self, screen: ThreadScreen) -> None:
         """Run the detectors over the screen's whole thread (the F key on large threads)."""
-        screen.set_findings(detect(self.store.load(screen.thread.thread_id), now=self.now))
+        self._find(screen)
+
+    @work(thread=True, exclusive=True, group="find")
+    def _find(self, screen: ThreadScreen) -> None:
+        history = self.read(lambda s: s.load(screen.thread_id))
+        self.call_from_thread(screen.set_findings, detect(history, now=self.now))
+
+
+def _whole(history: ThreadHistory) -> ThreadHistory:
+    return ThreadHistory(history.thread, {ns: tuple(steps) for ns, steps in history.steps.items()})

@@ -95,8 +95,11 @@ class StateTree(Tree[Any]):
         self._shape = shape
         self.root.expand()
 
+    def cursor_value(self) -> Any:
+        """The selected node's value."""
+        node = self.cursor_node
+        return node.data if node is not None else None
+
     def full_text(self) -> str:
         """The selected node's value, whole."""
-        node = self.cursor_node
-        value = node.data if node is not None else None
-        return safe_json(value)
+        return safe_json(self.cursor_value())

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from lgscope.model import Finding, Thread
 from lgscope.sanitize import safe_text
+from lgscope.units import format_age
 
 __all__ = ["ThreadsScreen"]
 
@@ -20,23 +21,24 @@ _STATUSES = ("all", "done", "interrupted", "running", "error")
 _SORTS = ("thread", "status", "checkpoints", "updated")
 
 
-def _age(seconds: float) -> str:
-    from lgscope.forensics._stuck import format_age
-
-    return format_age(seconds)
-
-
 class ThreadsScreen(Screen[None]):
     BINDINGS = [
-        Binding("enter", "open", "Open"),
+        Binding("enter", "open", "Open", priority=True),
+        Binding("j", "move(1)", "Next", show=False),
+        Binding("k", "move(-1)", "Prev", show=False),
+        # the table's own Home/End scroll without moving the cursor: these move it
+        Binding("home", "jump(0)", "First", show=False, priority=True),
+        Binding("end", "jump(-1)", "Last", show=False, priority=True),
         Binding("s", "sort", "Sort"),
         Binding("f", "filter_status", "Status"),
-        Binding("k", "filter_kind", "Finding kind"),
+        Binding("c", "filter_kind", "Finding kind"),
         Binding("slash", "search", "Search id"),
         Binding("q", "app.quit", "Quit"),
     ]
 
-    def __init__(self, threads: list[Thread], findings: list[Finding], now: datetime) -> None:
+    def __init__(
+        self, threads: list[Thread], findings: list[Finding], now: datetime, *, loading: bool = False
+    ) -> None:
         super().__init__()
         self.threads = threads
         self.findings: dict[str, list[Finding]] = {}
@@ -47,6 +49,10 @@ class ThreadsScreen(Screen[None]):
         self.kind = "all"
         self.sort_by = "thread"
         self.query_text = ""
+        self.loading_threads = loading
+        """True until the worker has read the threads."""
+        self.progress = "reading the store…" if loading else ""
+        """What the worker is doing, shown on the status line (empty when done)."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -58,7 +64,26 @@ class ThreadsScreen(Screen[None]):
     def on_mount(self) -> None:
         table = self.query_one("#threads", DataTable)
         table.add_columns("thread", "status", "checkpoints", "updated", "pending for", "findings")
+        table.loading = self.loading_threads
         self.refresh_rows()
+
+    def set_progress(self, text: str) -> None:
+        """The worker's progress, on the status line."""
+        self.progress = text
+        self._status_line(self.query_one("#threads", DataTable).row_count)
+
+    def set_threads(self, threads: list[Thread], findings: list[Finding] | None) -> None:
+        """The worker's threads (and findings, or None when a scan for them follows)."""
+        self.threads = sorted(threads, key=lambda t: t.thread_id)
+        self.loading_threads = False
+        self.progress = "finding problems…" if findings is None else ""
+        table = self.query_one("#threads", DataTable)
+        table.loading = False
+        if findings is not None:
+            self.set_findings(findings)
+        else:
+            self.refresh_rows()
+        table.focus()
 
     def shown_threads(self) -> list[Thread]:
         rows = [
@@ -78,6 +103,7 @@ class ThreadsScreen(Screen[None]):
 
     def set_findings(self, findings: list[Finding]) -> None:
         """Findings from a background scan (large stores)."""
+        self.progress = ""
         self.findings = {}
         for f in findings:
             self.findings.setdefault(f.thread_id, []).append(f)
@@ -89,7 +115,7 @@ class ThreadsScreen(Screen[None]):
         for t in self.shown_threads():
             pending = ""
             if t.pending_interrupts:
-                pending = _age(max(i.age(self.now).total_seconds() for i in t.pending_interrupts))
+                pending = format_age(max(i.age(self.now).total_seconds() for i in t.pending_interrupts))
             kinds = sorted({f.kind for f in self.findings.get(t.thread_id, [])})
             table.add_row(
                 Text(safe_text(t.thread_id)),
@@ -100,15 +126,37 @@ class ThreadsScreen(Screen[None]):
                 Text(safe_text(", ".join(kinds))),
                 key=t.thread_id,
             )
+        self._status_line(table.row_count)
+
+    def _status_line(self, shown: int) -> None:
         self.query_one("#filters", Static).update(
             Text(
                 safe_text(
                     f"status: {self.status}   finding: {self.kind}   sort: {self.sort_by}"
                     + (f"   search: {self.query_text}" if self.query_text else "")
-                    + f"   ({table.row_count} of {len(self.threads)} threads)"
+                    + (
+                        f"   {self.progress}"
+                        if self.loading_threads
+                        else f"   ({shown} of {len(self.threads)} threads)"
+                        + (f"   {self.progress}" if self.progress else "")
+                    )
                 )
             )
         )
+
+    def action_move(self, delta: int) -> None:
+        table = self.query_one("#threads", DataTable)
+        if table.row_count:
+            table.move_cursor(row=max(0, min(table.cursor_row + delta, table.row_count - 1)))
+
+    def action_jump(self, row: int) -> None:
+        box = self.query_one("#search", Input)
+        if box.has_focus:  # Home/End in the search box move its cursor
+            box.action_home() if row == 0 else box.action_end()
+            return
+        table = self.query_one("#threads", DataTable)
+        if table.row_count:
+            table.move_cursor(row=row if row >= 0 else table.row_count - 1)
 
     def action_sort(self) -> None:
         self.sort_by = _SORTS[(_SORTS.index(self.sort_by) + 1) % len(_SORTS)]
@@ -138,6 +186,11 @@ class ThreadsScreen(Screen[None]):
         self.query_one("#threads", DataTable).focus()
 
     def action_open(self) -> None:
+        box = self.query_one("#search", Input)
+        if not box.has_class("hidden"):  # Enter in the search box ends the search
+            box.add_class("hidden")
+            self.query_one("#threads", DataTable).focus()
+            return
         table = self.query_one("#threads", DataTable)
         if table.row_count:
             row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)

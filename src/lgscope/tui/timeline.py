@@ -74,6 +74,14 @@ class Timeline(ScrollView, can_focus=True):
         Binding("end", "jump(-1)", "Last", show=False),
     ]
 
+    class PageWanted(Message):
+        """Row ``row`` is on screen but its page of a large timeline has not been read yet."""
+
+        def __init__(self, timeline: Timeline, row: int) -> None:
+            super().__init__()
+            self.timeline = timeline
+            self.row = row
+
     class RowHighlighted(Message):
         """The cursor moved to ``row``."""
 
@@ -87,6 +95,7 @@ class Timeline(ScrollView, can_focus=True):
         self._steps: Sequence[Step] = ()
         self._marker: Callable[[Step], str] = lambda step: ""
         self._overrides: dict[int, str] = {}
+        self._wanted: set[int] = set()
         self.cursor_row = 0
         self.marked_row: int | None = None
 
@@ -94,7 +103,7 @@ class Timeline(ScrollView, can_focus=True):
 
     def set_steps(self, steps: Sequence[Step], marker: Callable[[Step], str]) -> None:
         """Show ``steps``; ``marker`` gives a step's marker text when its line is painted."""
-        self._steps, self._marker, self._overrides = steps, marker, {}
+        self._steps, self._marker, self._overrides, self._wanted = steps, marker, {}, set()
         self.cursor_row = min(self.cursor_row, max(len(steps) - 1, 0))
         self.virtual_size = Size(self._width(), len(steps) + 1)
         self.refresh()
@@ -104,9 +113,28 @@ class Timeline(ScrollView, can_focus=True):
         return len(self._steps)
 
     def get_row_at(self, row: int) -> tuple[str, ...]:
-        """The cells of a row, as painted."""
-        step = self._steps[row]
+        """The cells of a row, as painted (``…`` while its page is being read)."""
+        steps = self._steps
+        if isinstance(steps, TimelinePages):
+            step = steps.peek(row)
+            if step is None:
+                page = row // steps.PAGE
+                if page not in self._wanted:  # ask once; the screen reads it in a worker
+                    self._wanted.add(page)
+                    self.post_message(self.PageWanted(self, row))
+                return (str(row), "…", "", "", "", "reading")
+        else:
+            step = steps[row]
         return _cells(step, self._overrides.get(row, self._marker(step)))
+
+    def page_read(self, row: int) -> None:
+        """The page of ``row`` has been read: paint it (and show the cursor's step if it is there)."""
+        steps = self._steps
+        if isinstance(steps, TimelinePages):
+            self._wanted.discard(row // steps.PAGE)
+            if self.cursor_row // steps.PAGE == row // steps.PAGE:
+                self.post_message(self.RowHighlighted(self, self.cursor_row))
+        self.refresh()
 
     def set_marker(self, row: int, text: str) -> None:
         """Replace a row's marker (a corrupt checkpoint is only known once it is read)."""
@@ -237,6 +265,16 @@ class TimelinePages(Sequence[Step]):
         if offset >= len(page):  # the thread shrank or was rewritten under us: read afresh
             raise IndexError(index)
         return page[offset]
+
+    def peek(self, index: int) -> Step | None:
+        """Row ``index`` if its page has been read, else None (never reads the store)."""
+        page = self._pages.get(index // self.PAGE)
+        offset = index % self.PAGE
+        return page[offset] if page is not None and 0 <= index < self._size and offset < len(page) else None
+
+    def fetch(self, index: int) -> None:
+        """Read the page of row ``index`` (in a worker)."""
+        self._page(index // self.PAGE)
 
     def index_of(self, checkpoint_id: str) -> int | None:
         """A checkpoint's row, asked of the store (no page is read)."""
