@@ -104,6 +104,18 @@ class Interrupt:
         """How long it has waited, as of ``now`` (default: the current time)."""
         return (now or datetime.now(UTC)) - self.created_at
 
+    def to_dict(self, now: datetime | None = None) -> dict[str, Any]:
+        """The stable JSON form, wherever an interrupt is shown."""
+        return {
+            "id": self.id,
+            "node": self.node,
+            "checkpoint_ns": self.checkpoint_ns,
+            "checkpoint_id": self.checkpoint_id,
+            "created_at": _iso(self.created_at),
+            "age_seconds": round(self.age(now).total_seconds(), 3),
+            "value": self.value,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class TaskError:
@@ -115,6 +127,15 @@ class TaskError:
     error_type: str
     """The exception's class name, e.g. ``GraphRecursionError`` or ``ValueError``."""
     message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON form, wherever a failed task is shown."""
+        return {
+            "node": self.node,
+            "type": self.error_type,
+            "message": self.message,
+            "checkpoint_id": self.checkpoint_id,
+        }
 
 
 ChangeKind = Literal["set", "append", "same"]
@@ -220,6 +241,46 @@ class Step:
             if (i.id not in answered and i.task_id not in answered) or i.task_id in failed
         )
 
+    def to_dict(self, *, full: bool = False, now: datetime | None = None) -> dict[str, Any]:
+        """The stable JSON form (``lgscope show --format json``); ``full`` adds the state, the
+        metadata and every pending write (and which channels were rebuilt, not stored)."""
+        pending = {i.id for i in self.pending_interrupts}
+        out: dict[str, Any] = {
+            "checkpoint_id": self.checkpoint_id,
+            "parent_id": self.parent_id,
+            "checkpoint_ns": self.checkpoint_ns,
+            "step": self.step,
+            "source": self.source,
+            "ts": self.ts.isoformat(),
+            "nodes": list(self.nodes),
+            "changed": list(self.changed),
+            "next": list(self.next),
+            "size_bytes": self.size,
+            "interrupts": [{**i.to_dict(now), "pending": i.id in pending} for i in self.interrupts],
+            "pending_interrupts": sorted(pending),
+            "resumes": [w.value for w in self.resumes],
+            "errors": [e.to_dict() for e in self.errors],
+            "corrupt": self.corrupt,
+        }
+        if full:
+            out["values"] = dict(self.values)
+            rebuilt = getattr(self.values, "rebuilt_how", None)  # a DeltaChannel's, from the store
+            if rebuilt:
+                out["rebuilt"] = dict(rebuilt)
+            out["metadata"] = dict(self.metadata)
+            out["writes"] = [
+                {
+                    "task_id": w.task_id,
+                    "node": w.node,
+                    "task_path": w.task_path,
+                    "idx": w.idx,
+                    "channel": w.channel,
+                    "value": w.value,
+                }
+                for w in self.writes
+            ]
+        return out
+
 
 @dataclass(frozen=True, slots=True)
 class Thread:
@@ -258,18 +319,7 @@ class Thread:
             "next": list(self.next),
             "size_bytes": self.size,
             "corrupt_checkpoints": self.corrupt,
-            "pending_interrupts": [
-                {
-                    "id": i.id,
-                    "node": i.node,
-                    "checkpoint_ns": i.checkpoint_ns,
-                    "checkpoint_id": i.checkpoint_id,
-                    "created_at": _iso(i.created_at),
-                    "age_seconds": round(i.age(now).total_seconds(), 3),
-                    "value": i.value,
-                }
-                for i in self.pending_interrupts
-            ],
+            "pending_interrupts": [i.to_dict(now) for i in self.pending_interrupts],
         }
 
 

@@ -38,8 +38,13 @@ def test_show_one_checkpoint_as_json(sample_store: Path) -> None:
     )
     assert code == 0
     step = json.loads(out)
-    assert step["errors"] == [
-        {"node": "parse", "type": "ValueError", "message": "row 42: unexpected delimiter ';'"}
+    assert step["errors"] == [  # the one JSON form of a failed task (TaskError.to_dict)
+        {
+            "node": "parse",
+            "type": "ValueError",
+            "message": "row 42: unexpected delimiter ';'",
+            "checkpoint_id": last,
+        }
     ]
     assert step["values"] == {"path": "s3://bucket/export.csv", "rows": 1200}
     assert step["next"] == ["parse"]

@@ -82,41 +82,8 @@ def threads_cmd(store: str, since: timedelta | None, statuses: tuple[str, ...], 
 
 
 def step_to_dict(step: Step, *, full: bool) -> dict[str, Any]:
-    """The JSON form of a step (``lgscope show --format json``)."""
-    out: dict[str, Any] = {
-        "checkpoint_id": step.checkpoint_id,
-        "parent_id": step.parent_id,
-        "checkpoint_ns": step.checkpoint_ns,
-        "step": step.step,
-        "source": step.source,
-        "ts": step.ts.isoformat(),
-        "nodes": list(step.nodes),
-        "changed": list(step.changed),
-        "next": list(step.next),
-        "size_bytes": step.size,
-        "interrupts": [{"id": i.id, "node": i.node, "value": i.value} for i in step.interrupts],
-        "pending_interrupts": [i.id for i in step.pending_interrupts],
-        "resumes": [w.value for w in step.resumes],
-        "errors": [{"node": e.node, "type": e.error_type, "message": e.message} for e in step.errors],
-        "corrupt": step.corrupt,
-    }
-    if full:
-        out["values"] = dict(step.values)
-        if how := rebuilt_channels(step):
-            out["rebuilt"] = how
-        out["metadata"] = dict(step.metadata)
-        out["writes"] = [
-            {
-                "task_id": w.task_id,
-                "node": w.node,
-                "task_path": w.task_path,
-                "idx": w.idx,
-                "channel": w.channel,
-                "value": w.value,
-            }
-            for w in step.writes
-        ]
-    return out
+    """The JSON form of a step (``lgscope show --format json``): `Step.to_dict`."""
+    return step.to_dict(full=full)
 
 
 def _markers(step: Step) -> str:

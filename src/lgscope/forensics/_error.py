@@ -50,16 +50,7 @@ def error_findings(facts: NamespaceFacts, config: DetectorConfig, now: datetime)
                 + ("" if unresolved else " (the thread ran on afterwards)")
                 + (f"; {sum(len(e) for _c, e in failed)} failures in all" if len(failed) > 1 else ""),
                 evidence={
-                    "errors": [
-                        {
-                            "node": e.node,
-                            "type": e.error_type,
-                            "message": e.message,
-                            "checkpoint_id": e.checkpoint_id,
-                        }
-                        for _cid, errors in failed
-                        for e in errors
-                    ],
+                    "errors": [e.to_dict() for _cid, errors in failed for e in errors],
                     "unresolved": unresolved,
                 },
             )
