@@ -490,7 +490,8 @@ def _step(
     node_of_task: dict[str, str] = {}
     step_writes: tuple[Write, ...] = ()
     corrupt = raw.corrupt
-    if own:
+    # in a scan, a step's writes matter only for its interrupts, resumes and errors: most have none
+    if own and (not control_writes_only or any(w.channel in _CONTROL for w, _v, _e in own)):
         node_of_task = {w.task_id: n for w, _v, _e in own if (n := _node_of_path(w.task_path)) is not None}
         for w, _v, _e in own:
             if w.task_id not in node_of_task and (n := _push_node(w.task_path, frame.sends)):
