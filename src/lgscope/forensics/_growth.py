@@ -26,13 +26,13 @@ class ThreadSize:
 
 def size_of(root: NamespaceFacts, thread: Thread) -> ThreadSize | None:
     """What growth needs of a thread, from the pass over its root namespace."""
-    if root.last_good is None or not root.list_lengths:
+    if root.last_good is None or root.first_good is None:
         return None
     return ThreadSize(
         thread.thread_id,
         len(root.final_messages()),
         thread.size,
-        root.list_lengths[0][0],
+        root.first_good,
         root.last_good.checkpoint_id,
     )
 

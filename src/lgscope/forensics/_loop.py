@@ -118,8 +118,9 @@ def _repeated_messages(facts: NamespaceFacts, config: DetectorConfig) -> Finding
     channels = [ch for ch in final if isinstance(v := final[ch], list) and v and is_message(v[-1])]
     # the checkpoints where the first and the last repeated message appeared
     counts = [(cid, sum(lengths.get(ch, 0) for ch in channels)) for cid, lengths in facts.list_lengths]
-    first = next(cid for cid, n in counts if n > first_pos)
-    last = next(cid for cid, n in counts if n > last_pos)
+    final = facts.last_good.checkpoint_id
+    first = next((cid for cid, n in counts if n > first_pos), final)
+    last = next((cid for cid, n in counts if n > last_pos), final)
     excerpt = short(texts[best_start][1])
     return Finding(
         kind=LOOP,

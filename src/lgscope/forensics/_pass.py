@@ -94,7 +94,9 @@ class NamespaceFacts:
     message_channels: set[str] = field(default_factory=set)
     shapes: list[tuple[tuple[str, Digest], ...]] = field(default_factory=list)
     list_lengths: list[tuple[str, dict[str, int]]] = field(default_factory=list)
-    """(checkpoint id, length of each list channel) of every good step."""
+    """(checkpoint id, length of each list channel) of each good step where one changed."""
+    first_good: str | None = None
+    """The first step that is not corrupt."""
     stall_best: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     stall_run: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     failed: list[tuple[str, tuple[TaskError, ...]]] = field(default_factory=list)
@@ -110,6 +112,7 @@ class NamespaceFacts:
 
     _memo: OrderedDict[Digest, _Seen] = field(default_factory=OrderedDict)
     _shape: dict[str, Digest] = field(default_factory=dict)
+    _length: dict[str, int] = field(default_factory=dict)
     _recent: OrderedDict[str, bool] = field(default_factory=OrderedDict)
     """Recent checkpoint ids → whether they were corrupt (for parents)."""
 
@@ -128,6 +131,8 @@ class NamespaceFacts:
             self.stall_run = []
             return
         self.last_good = step
+        if self.first_good is None:
+            self.first_good = step.checkpoint_id
         if step.source in ("input", "update") or step.resumes or step.interrupts:
             self.starts.append((step.step, step.checkpoint_id))
         seen = {c.channel: self._see(c) for c in step.changes if c.kind != "same"}
@@ -219,12 +224,15 @@ class NamespaceFacts:
                 kept[s.norm] = step.values.get(ch)
 
     def _lengths(self, step: Step) -> None:
-        lengths = {}
-        for ch in step.values:
-            n = list_length(step.values, ch)
-            if n is not None:
-                lengths[ch] = n
-        self.list_lengths.append((step.checkpoint_id, lengths))
+        # lengths change only where a channel changed: kept at those steps only
+        moved = False
+        for c in step.changes:
+            n = list_length(step.values, c.channel)
+            if n is not None and self._length.get(c.channel) != n:
+                self._length[c.channel] = n
+                moved = True
+        if moved:
+            self.list_lengths.append((step.checkpoint_id, dict(self._length)))
 
     # -- what detectors read ---------------------------------------------------------------
 
