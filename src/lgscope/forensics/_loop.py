@@ -118,9 +118,9 @@ def _repeated_messages(facts: NamespaceFacts, config: DetectorConfig) -> Finding
     channels = [ch for ch in final if isinstance(v := final[ch], list) and v and is_message(v[-1])]
     # the checkpoints where the first and the last repeated message appeared
     counts = [(cid, sum(lengths.get(ch, 0) for ch in channels)) for cid, lengths in facts.list_lengths]
-    final = facts.last_good.checkpoint_id
-    first = next((cid for cid, n in counts if n > first_pos), final)
-    last = next((cid for cid, n in counts if n > last_pos), final)
+    last_id = facts.last_good.checkpoint_id
+    first = next((cid for cid, n in counts if n > first_pos), last_id)
+    last = next((cid for cid, n in counts if n > last_pos), last_id)
     excerpt = short(texts[best_start][1])
     return Finding(
         kind=LOOP,
