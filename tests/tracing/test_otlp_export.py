@@ -110,7 +110,7 @@ def test_http_export_and_a_resume_in_another_process_links_back(http_collector: 
     second = _run(store, "resume", env, tmp_path)  # another process, later
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout) == "executed"
-    roots = [s for svc, s in collector.spans if s.name == "invoke_workflow bank_transfer"]
+    roots = [s for svc, s in collector.spans if s.name == "invoke_agent bank_transfer"]
     assert {svc for svc, _ in collector.spans} == {"bank-app"}
     assert len(roots) == 2
     started, resumed = sorted(roots, key=lambda s: s.start_time_unix_nano)
@@ -150,7 +150,7 @@ def test_grpc_export(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
     finally:
         server.stop(0)
-    assert "invoke_workflow bank_transfer" in {s.name for _, s in collector.spans}
+    assert "invoke_agent bank_transfer" in {s.name for _, s in collector.spans}
 
 
 @pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
