@@ -17,6 +17,10 @@ import wrapt
 
 __all__ = ["Patch"]
 
+_PROXIES = (getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy), wrapt.ObjectProxy)
+"""wrapt's proxies: those whose ``__wrapped__`` can be rewired (FunctionWrapper derives from the
+first in wrapt 2, from ObjectProxy before)."""
+
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
 
@@ -61,7 +65,7 @@ class Patch:
             setattr(self.owner, self.name, below)
             return
         outer = current
-        while isinstance(outer, wrapt.ObjectProxy):
+        while isinstance(outer, _PROXIES):
             inner = outer.__wrapped__
             if inner is proxy:
                 outer.__wrapped__ = below  # cut ours out from under a later wrapper

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -380,3 +381,85 @@ def test_a_run_inside_an_application_span_is_its_child_and_the_sampler_decides()
     assert {s.context.trace_id for s in spans.values()} == {request.get_span_context().trace_id}
     asked = [attributes for name, attributes in sampler.asked if name == root.name]
     assert asked and asked[0]["gen_ai.conversation.id"] == "in-request"
+
+
+def _originals() -> dict[str, Any]:
+    import langgraph.pregel._runner as runner
+    from langchain_core.tools import BaseTool
+    from langgraph.pregel import Pregel
+
+    return {
+        "Pregel.stream": Pregel.__dict__["stream"],
+        "Pregel.astream": Pregel.__dict__["astream"],
+        "run_with_retry": vars(runner)["run_with_retry"],
+        "arun_with_retry": vars(runner)["arun_with_retry"],
+        "BaseTool.run": BaseTool.__dict__["run"],
+        "BaseTool.arun": BaseTool.__dict__["arun"],
+    }
+
+
+@pytest.mark.parametrize("stops", list(itertools.permutations("AGR")))
+@pytest.mark.parametrize("starts", list(itertools.permutations("AGR")))
+def test_every_order_of_instrument_record_and_uninstrument_gives_langgraph_its_functions_back(
+    exported: tuple[TracerProvider, InMemorySpanExporter], starts: tuple[str, ...], stops: tuple[str, ...]
+) -> None:
+    """A: the instrumentor; G: `instrument(graph)`; R: the test recorder. Each wraps some of the
+    same functions; whichever stops first, the others keep working, and when all have stopped
+    LangGraph's and LangChain's functions are the very objects they were."""
+    from lgscope.testing import RunRecorder
+
+    provider, exporter = exported
+    before = _originals()
+    graph, recorder, instrumentor = _approval(InMemorySaver()), RunRecorder(), LangGraphInstrumentor()
+    start = {
+        "A": lambda: instrumentor.instrument(tracer_provider=provider),
+        "G": lambda: instrument(graph, tracer_provider=provider),
+        "R": recorder.start,
+    }
+    stop = {"A": instrumentor.uninstrument, "G": lambda: uninstrument(graph), "R": recorder.stop}
+    for name in starts:
+        start[name]()
+    graph.invoke({"amount": 1}, {"configurable": {"thread_id": "all"}})
+    assert [r.thread_id for r in recorder.runs] == ["all"]
+    assert [s.name for s in exporter.get_finished_spans() if s.parent is None] == ["invoke_agent approvals"]
+    for i, name in enumerate(stops):
+        stop[name]()
+        on = set(stops[i + 1 :])
+        exporter.clear()
+        recorder.runs.clear()
+        graph.invoke({"amount": 1}, {"configurable": {"thread_id": f"after-{name}"}})
+        roots = [s.name for s in exporter.get_finished_spans() if s.parent is None]
+        assert roots == (["invoke_agent approvals"] if on & {"A", "G"} else [])
+        assert [r.thread_id for r in recorder.runs] == ([f"after-{name}"] if "R" in on else [])
+    assert _originals() == before
+    assert all(a is b for a, b in zip(_originals().values(), before.values(), strict=True))
+    assert isinstance(graph.checkpointer, InMemorySaver)
+
+
+def test_the_public_names() -> None:
+    import lgscope.tracing
+
+    assert lgscope.tracing.__all__ == [
+        "LangGraphInstrumentor",
+        "RunObserver",
+        "TracedSaver",
+        "configure",
+        "instrument",
+        "shutdown",
+        "uninstrument",
+    ]
+    assert LangGraphInstrumentor().instrumentation_dependencies() == ("langgraph >= 1.2, < 2",)
+
+
+def test_node_spans_carry_the_proposed_gen_ai_names_when_opted_in(
+    exported: tuple[TracerProvider, InMemorySpanExporter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider, exporter = exported
+    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "http, gen_ai_latest_experimental")
+    instrument(_flaky_graph(0, None), tracer_provider=provider).invoke(
+        {}, {"configurable": {"thread_id": "n"}}
+    )
+    (node,) = [s for s in exporter.get_finished_spans() if s.name == "invoke_node charge"]
+    assert node.attributes["gen_ai.operation.name"] == "invoke_node"
+    assert node.attributes["gen_ai.node.name"] == "charge" == node.attributes["langgraph.node"]
+    assert node.attributes["gen_ai.node.id"] == node.attributes["langgraph.task.id"]
