@@ -272,6 +272,9 @@ def main() -> None:
     parser.add_argument("--loops", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--work-ms", type=float, default=5.0, help="CPU work per node of the realistic graph")
     parser.add_argument("--realistic-rounds", type=int, default=30)
+    parser.add_argument(
+        "--graphs", default="trivial,realistic,bytes", help="which parts to run (comma-separated)"
+    )
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.saver, args.blob, args.attribute_bytes, args.loops)
@@ -283,19 +286,21 @@ def main() -> None:
         f"{args.batch} runs each ({runs} runs)",
         flush=True,
     )
-    for saver in ("memory", "sqlite"):
+    graphs = set(args.graphs.split(","))
+    for saver in ("memory", "sqlite") if "trivial" in graphs else ():
         label = ("InMemorySaver" if saver == "memory" else "SqliteSaver") + " 10 trivial nodes"
         _report(label, _lock_step(saver, args.rounds, args.batch, args.processes, seed), runs)
-    loops = calibrate(args.work_ms)
-    runs = args.realistic_rounds * args.batch * args.processes
-    print(
-        f"realistic graph: 10 nodes of {args.work_ms:g} ms CPU each ({loops} loops), SqliteSaver; "
-        f"{args.realistic_rounds} rounds ({runs} runs per variant)",
-        flush=True,
-    )
-    results = _lock_step("sqlite", args.realistic_rounds, args.batch, args.processes, seed, loops)
-    _report(f"SqliteSaver 10 nodes x {args.work_ms:g} ms CPU", results, runs)
-    for variant in ("lgscope", "openinference", "openllmetry"):
+    if "realistic" in graphs:
+        loops = calibrate(args.work_ms)
+        runs = args.realistic_rounds * args.batch * args.processes
+        print(
+            f"realistic graph: 10 nodes of {args.work_ms:g} ms CPU each ({loops} loops), SqliteSaver; "
+            f"{args.realistic_rounds} rounds ({runs} runs per variant)",
+            flush=True,
+        )
+        results = _lock_step("sqlite", args.realistic_rounds, args.batch, args.processes, seed, loops)
+        _report(f"SqliteSaver 10 nodes x {args.work_ms:g} ms CPU", results, runs)
+    for variant in ("lgscope", "openinference", "openllmetry") if "bytes" in graphs else ():
         small = _attribute_bytes(variant, 1000, seed)
         large = _attribute_bytes(variant, 200_000, seed)
         print(
