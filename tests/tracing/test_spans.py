@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from lgscope.examples._common import scripted_model
-from lgscope.tracing import instrument, uninstrument
+from lgscope.tracing import TracedSaver, instrument, uninstrument
 
 USER: dict[str, TracerProvider] = {}
 
@@ -212,6 +212,21 @@ def test_interrupt_is_an_event_and_a_resume_links_back(
     assert second.attributes["langgraph.resumed"] is True
     (link,) = second.links
     assert (link.context.trace_id, link.context.span_id) == (first.context.trace_id, first.context.span_id)
+
+
+def test_a_resume_links_back_through_a_saver_the_app_wrapped_itself(
+    spans: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, exporter = spans
+    saver = TracedSaver(InMemorySaver(), provider.get_tracer("app"))
+    graph = instrument(_approval(saver), tracer_provider=provider)
+    config = {"configurable": {"thread_id": "wrapped"}}
+    graph.invoke({"amount": 9000}, config)
+    (first,) = [s for s in exporter.get_finished_spans() if s.parent is None]
+    exporter.clear()
+    graph.invoke(Command(resume=True), config)
+    (second,) = [s for s in exporter.get_finished_spans() if s.parent is None]
+    assert [link.context.span_id for link in second.links] == [first.context.span_id]
 
 
 def test_each_resume_names_the_interrupts_it_answers(

@@ -352,6 +352,8 @@ class _Instrumentation:
         """
         resumed = isinstance(input, Command) and input.resume is not None
         saver = self.original_saver
+        if isinstance(saver, TracedSaver):  # wrapped by the app: read what it stored, untraced
+            saver = saver.inner
         if not resumed or not isinstance(saver, BaseCheckpointSaver):
             return resumed, [], []
         try:
