@@ -202,3 +202,46 @@ def test_postgres_checkpoint_spans_name_the_tables(
     assert spans["checkpoint put"].attributes["db.system.name"] == "postgresql"
     assert spans["checkpoint put_writes"].attributes["db.collection.name"] == "checkpoint_writes"
     assert spans["checkpoint put"].kind == SpanKind.CLIENT
+
+
+async def test_an_async_resume_on_an_async_saver_links_back(
+    exported: tuple[TracerProvider, InMemorySpanExporter], tmp_path: Path
+) -> None:
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    provider, exporter = exported
+    async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "r.sqlite")) as saver:
+        graph = instrument(_approval(saver), tracer_provider=provider)
+        config: Any = {"configurable": {"thread_id": "async-resume"}}
+        await graph.ainvoke({"amount": 3}, config)
+        (first,) = [s for s in exporter.get_finished_spans() if s.parent is None]
+        exporter.clear()
+        await graph.ainvoke(Command(resume=True), config)
+    (second,) = [s for s in exporter.get_finished_spans() if s.parent is None]
+    assert [link.context.span_id for link in second.links] == [first.context.span_id]
+    assert second.attributes["langgraph.resume.interrupt_ids"]
+
+
+@pytest.mark.postgres
+def test_a_resume_with_a_uuid_thread_id_leaves_a_postgres_pipeline_usable(
+    exported: tuple[TracerProvider, InMemorySpanExporter], postgres_url: str
+) -> None:
+    """The resume's read uses the config LangGraph's own read does (thread id as text): a read
+    that failed in pipeline mode would abort LangGraph's next query."""
+    import uuid
+
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+    provider, exporter = exported
+    with PostgresSaver.from_conn_string(postgres_url) as saver:
+        saver.setup()
+        with saver.conn.pipeline() as pipe:
+            saver.pipe = pipe
+            graph = instrument(_approval(saver), tracer_provider=provider)
+            config: Any = {"configurable": {"thread_id": uuid.uuid4()}}
+            graph.invoke({"amount": 3}, config)
+            (first,) = [s for s in exporter.get_finished_spans() if s.parent is None]
+            exporter.clear()
+            assert graph.invoke(Command(resume=True), config) == {"amount": 3, "approved": True}
+    (second,) = [s for s in exporter.get_finished_spans() if s.parent is None]
+    assert [link.context.span_id for link in second.links] == [first.context.span_id]

@@ -340,9 +340,28 @@ class _Instrumentation:
         ):
             graph.checkpointer = TracedSaver(graph.checkpointer, tracer, content)
 
-    def _resumes(self, input: Any, config: Any) -> tuple[bool, list[Link], list[str]]:
-        """Whether the run resumes an interrupted one and, if so, a link to the run that wrote
-        the checkpoint it resumes from and the ids of the interrupts it answers.
+    def _resume_read(self, input: Any, config: Any) -> tuple[Any, dict[str, Any]] | None:
+        """The saver and config to read the checkpoint a resume starts from (None for a run
+        that resumes nothing, or whose checkpoint cannot be read).
+
+        The config is what LangGraph's own first read uses (the thread id as text): on a
+        connection in pipeline mode, a read that failed would abort LangGraph's next one.
+        """
+        if not (isinstance(input, Command) and input.resume is not None):
+            return None
+        saver = self.original_saver
+        if isinstance(saver, TracedSaver):  # wrapped by the app: read what it stored, untraced
+            saver = saver.inner
+        configurable = (config or {}).get("configurable") or {}
+        if not isinstance(saver, BaseCheckpointSaver) or configurable.get("thread_id") is None:
+            return None
+        read = {k: v for k, v in configurable.items() if k in ("checkpoint_ns", "checkpoint_id")}
+        return saver, {"configurable": {**read, "thread_id": str(configurable["thread_id"])}}
+
+    @staticmethod
+    def _links(tup: Any) -> tuple[list[Link], list[str]]:
+        """A link to the run that wrote the checkpoint a resume starts from, and the ids of the
+        interrupts it answers.
 
         Runs leave their trace context in the metadata of the checkpoints they write. A resumed
         run that interrupts again in the same node writes none, so the run after it links to
@@ -350,18 +369,8 @@ class _Instrumentation:
         span that interrupted, tie it to the run whose interrupt it answers. Read before the
         root starts, so that a sampler sees the link.
         """
-        resumed = isinstance(input, Command) and input.resume is not None
-        saver = self.original_saver
-        if isinstance(saver, TracedSaver):  # wrapped by the app: read what it stored, untraced
-            saver = saver.inner
-        if not resumed or not isinstance(saver, BaseCheckpointSaver):
-            return resumed, [], []
-        try:
-            tup = saver.get_tuple(config)
-        except Exception:
-            return resumed, [], []
         if tup is None:
-            return resumed, [], []
+            return [], []
         answered = [
             str(item.id)
             for _, channel, value in tup.pending_writes or ()
@@ -371,7 +380,7 @@ class _Instrumentation:
         ]
         stored = (tup.metadata or {}).get(A.METADATA_KEY)
         if not isinstance(stored, dict):
-            return resumed, [], answered
+            return [], answered
         try:
             ctx = SpanContext(
                 int(stored["trace_id"], 16),
@@ -380,13 +389,14 @@ class _Instrumentation:
                 trace_flags=TraceFlags(TraceFlags.SAMPLED),
             )
         except (KeyError, TypeError, ValueError):
-            return resumed, [], answered
-        return resumed, [Link(ctx, {"langgraph.link": "resumes"})] if ctx.is_valid else [], answered
+            return [], answered
+        return [Link(ctx, {"langgraph.link": "resumes"})] if ctx.is_valid else [], answered
 
-    def begin(self, input: Any, config: Any) -> tuple[RunState, Any, Any, dict[str, Any]]:
-        """The run's state, its context tokens, and the config to run with."""
+    def begin(self, config: Any, resumed: bool, tup: Any) -> tuple[RunState, Any, Any, dict[str, Any]]:
+        """The run's state, its context tokens, and the config to run with (``tup``: the
+        checkpoint a resume starts from)."""
         thread_id = str(((config or {}).get("configurable") or {}).get("thread_id", ""))
-        resumed, links, answered = self._resumes(input, config)
+        links, answered = self._links(tup)
         # given at the start, the sampler sees them too
         attributes: dict[str, Any] = {
             A.GEN_AI_OPERATION_NAME: A.OP_AGENT,
@@ -448,7 +458,11 @@ class _Instrumentation:
     def stream(
         self, wrapped: Callable[..., Any], input: Any, config: Any, rest: Any, kwargs: Any
     ) -> Iterator[Any]:
-        state, run_token, ctx_token, config = self.begin(input, config)
+        read, tup = self._resume_read(input, config), None
+        if read is not None:
+            with contextlib.suppress(Exception):  # no link rather than no run
+                tup = read[0].get_tuple(read[1])
+        state, run_token, ctx_token, config = self.begin(config, read is not None, tup)
         failure: BaseException | None = None
         try:
             yield from wrapped(input, config, *rest, **kwargs)
@@ -461,7 +475,11 @@ class _Instrumentation:
     async def astream(
         self, wrapped: Callable[..., Any], input: Any, config: Any, rest: Any, kwargs: Any
     ) -> AsyncIterator[Any]:
-        state, run_token, ctx_token, config = self.begin(input, config)
+        read, tup = self._resume_read(input, config), None
+        if read is not None:
+            with contextlib.suppress(Exception):
+                tup = await read[0].aget_tuple(read[1])
+        state, run_token, ctx_token, config = self.begin(config, read is not None, tup)
         failure: BaseException | None = None
         try:
             # closed when this is: closing a run's astream cancels the nodes still running
