@@ -1,6 +1,12 @@
-"""Tracing overhead: a 10-node graph, uninstrumented vs lgscope vs two peer instrumentations.
+"""Tracing overhead: 10-node graphs, uninstrumented vs lgscope vs two peer instrumentations.
 
     python benchmarks/bench_tracing.py [--rounds 60] [--batch 5] [--processes 2]
+                                       [--realistic-rounds 30] [--work-ms 5]
+
+Two graphs: ten trivial nodes (LangGraph's own work and the tracing are all there is, on an
+InMemorySaver and a SqliteSaver), and a realistic one, ten nodes doing ``--work-ms`` of CPU work
+each (far less than one model call) on a SqliteSaver; the work is a loop calibrated once, in the
+parent, so every variant does the same.
 
 Every variant exports to the same in-memory exporter through a BatchSpanProcessor and runs in
 processes of its own (the peers instrument LangChain globally), ``--processes`` of them, so that
@@ -10,10 +16,10 @@ invocations while the others wait, variants in an order rotated each round, so t
 the machine's speed (shared VMs drift by tens of percent within seconds) hit every variant
 alike. Between batches, outside the timing, each process hands its spans to the exporter and
 drops them, as an OTLP exporter drops what it has sent (kept, they would pile up in memory for
-the whole benchmark). A variant's overhead is its total time over the uninstrumented total;
-beside it, the median and middle half of the per-round ratios show how far one round can be
-trusted, and user CPU time (all threads) the work done without the kernel's part (page faults,
-thread wake-ups), which on a shared VM varies by tens of percent from one minute to the next. All
+the whole benchmark). A variant's overhead is its user CPU time (all threads: the work done,
+without the kernel's part) over the uninstrumented graph's, with wall time beside it (which on a
+shared VM varies by tens of percent from one minute to the next); the median and middle half of
+the per-round CPU ratios show how far one round can be trusted. All
 processes get the same ``PYTHONHASHSEED``. The "noise" line compares the uninstrumented
 processes with each other (an A/A test): an overhead no larger than their spread says nothing.
 Also: span attribute bytes per run with a 1 KB and a 200 KB state.
@@ -38,7 +44,28 @@ VARIANTS = ["uninstrumented", "lgscope", "openinference", "openllmetry"]
 WARM_UP = 20
 
 
-def _graph(saver: object) -> object:
+def _spin(loops: int) -> int:
+    """CPU work standing in for a node's own (parsing, prompt building, scoring)."""
+    total = 0
+    for i in range(loops):
+        total += i * i % 7
+    return total
+
+
+def calibrate(ms: float) -> int:
+    """How many `_spin` loops take ``ms`` of CPU time on this machine (fastest of five tries)."""
+    loops = 20_000
+    best = min(_timed(loops) for _ in range(5))
+    return max(1, int(loops * ms / 1000 / best))
+
+
+def _timed(loops: int) -> float:
+    started = time.process_time()
+    _spin(loops)
+    return time.process_time() - started
+
+
+def _graph(saver: object, loops: int = 0) -> object:
     from typing import TypedDict
 
     from langgraph.graph import END, START, StateGraph
@@ -50,7 +77,10 @@ def _graph(saver: object) -> object:
     g = StateGraph(S)
     names = [f"node_{i}" for i in range(10)]
     for name in names:
-        g.add_node(name, lambda s: {"n": s.get("n", 0) + 1})
+        if loops:
+            g.add_node(name, lambda s: {"n": s.get("n", 0) + 1 + _spin(loops) * 0})
+        else:
+            g.add_node(name, lambda s: {"n": s.get("n", 0) + 1})
     g.add_edge(START, names[0])
     for a, b in zip(names, names[1:], strict=False):
         g.add_edge(a, b)
@@ -58,7 +88,7 @@ def _graph(saver: object) -> object:
     return g.compile(checkpointer=saver, name="ten_nodes")
 
 
-def serve(variant: str, saver_kind: str, blob: int, attribute_bytes: bool = False) -> None:
+def serve(variant: str, saver_kind: str, blob: int, attribute_bytes: bool = False, loops: int = 0) -> None:
     """One variant's process: set up, warm up, then run batches on command from stdin
     (``run N``) until ``done``, answering each with a JSON line on stdout; with
     ``attribute_bytes``, the spans' attributes are read and their bytes counted."""
@@ -80,7 +110,7 @@ def serve(variant: str, saver_kind: str, blob: int, attribute_bytes: bool = Fals
         saver: object = SqliteSaver(sqlite3.connect(path, check_same_thread=False))
     else:
         saver = InMemorySaver()
-    graph: Any = _graph(saver)
+    graph: Any = _graph(saver, loops)
     if variant == "lgscope":
         from lgscope.tracing import instrument
 
@@ -141,9 +171,12 @@ def serve(variant: str, saver_kind: str, blob: int, attribute_bytes: bool = Fals
 class _Variant:
     """A variant's process, driven over its stdin and stdout."""
 
-    def __init__(self, variant: str, saver: str, blob: int, seed: str, attribute_bytes: bool = False) -> None:
+    def __init__(
+        self, variant: str, saver: str, blob: int, seed: str, attribute_bytes: bool = False, loops: int = 0
+    ) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, __file__, "--serve", variant, "--saver", saver, "--blob", str(blob)]
+            + ["--loops", str(loops)]
             + ["--attribute-bytes"] * attribute_bytes,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -167,10 +200,12 @@ class _Variant:
         return out
 
 
-def _lock_step(saver: str, rounds: int, batch: int, processes: int, seed: str) -> dict[str, Any]:
+def _lock_step(
+    saver: str, rounds: int, batch: int, processes: int, seed: str, loops: int = 0
+) -> dict[str, Any]:
     """Per variant: its per-round times (seconds and CPU seconds, summed over its processes), each
     process's total seconds, and spans per run."""
-    procs = {v: [_Variant(v, saver, 1000, seed) for _ in range(processes)] for v in VARIANTS}
+    procs = {v: [_Variant(v, saver, 1000, seed, loops=loops) for _ in range(processes)] for v in VARIANTS}
     for proc in (p for group in procs.values() for p in group):
         proc.ask()  # ready
     times: dict[str, list[tuple[float, float]]] = {v: [] for v in VARIANTS}
@@ -196,6 +231,33 @@ def _attribute_bytes(variant: str, blob: int, seed: str) -> float:
     return float(proc.finish()["attr_bytes_per_run"])
 
 
+def _report(label: str, results: dict[str, Any], runs: int) -> None:
+    """One line per instrumented variant: its wall and CPU time per run over the uninstrumented
+    graph's, with how far one round can be trusted."""
+    base = results["uninstrumented"]["rounds"]
+    base_s, base_cpu = sum(b[0] for b in base), sum(b[1] for b in base)
+    alike = results["uninstrumented"]["totals"]
+    if len(alike) > 1:  # the same program in two processes: how far apart two runs fall here
+        print(
+            f"noise {label}: uninstrumented processes, slowest over fastest {max(alike) / min(alike):.2f} (A/A)",
+            flush=True,
+        )
+    for variant in VARIANTS[1:]:
+        rounds = results[variant]["rounds"]
+        seconds, cpu = sum(r[0] for r in rounds), sum(r[1] for r in rounds)
+        per_round = sorted(r[1] / b[1] for r, b in zip(rounds, base, strict=True) if b[1] > 0)
+        quarter = len(per_round) // 4
+        print(
+            f"overhead {label}: {variant} CPU {cpu * 1000 / runs:.2f} ms/run (wall {seconds * 1000 / runs:.2f}), "
+            f"baseline uninstrumented CPU {base_cpu * 1000 / runs:.2f} ms/run (wall {base_s * 1000 / runs:.2f}), "
+            f"CPU ratio {cpu / base_cpu:.3f} ({(cpu / base_cpu - 1) * 100:+.1f}%; wall {(seconds / base_s - 1) * 100:+.1f}%; "
+            f"per round CPU: median {statistics.median(per_round):.2f}, "
+            f"middle half {per_round[quarter]:.2f}-{per_round[-quarter - 1]:.2f}), "
+            f"{results[variant]['spans_per_run']:.0f} spans/run",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -207,9 +269,15 @@ def main() -> None:
     parser.add_argument("--saver", default="memory")
     parser.add_argument("--blob", type=int, default=1000)
     parser.add_argument("--attribute-bytes", action="store_true")
+    parser.add_argument("--loops", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--work-ms", type=float, default=5.0, help="CPU work per node of the realistic graph")
+    parser.add_argument("--realistic-rounds", type=int, default=30)
+    parser.add_argument(
+        "--graphs", default="trivial,realistic,bytes", help="which parts to run (comma-separated)"
+    )
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.saver, args.blob, args.attribute_bytes)
+        serve(args.serve, args.saver, args.blob, args.attribute_bytes, args.loops)
         return
     seed = str(random.randrange(1, 2**32 - 1))
     runs = args.rounds * args.batch * args.processes
@@ -218,34 +286,21 @@ def main() -> None:
         f"{args.batch} runs each ({runs} runs)",
         flush=True,
     )
-    for saver in ("memory", "sqlite"):
-        results = _lock_step(saver, args.rounds, args.batch, args.processes, seed)
-        label = "InMemorySaver" if saver == "memory" else "SqliteSaver"
-        base = results["uninstrumented"]["rounds"]
-        base_s, base_cpu = sum(b[0] for b in base), sum(b[1] for b in base)
-        alike = results["uninstrumented"]["totals"]
-        if len(alike) > 1:  # the same program in two processes: how far apart two runs fall here
-            print(
-                f"noise {label} 10 nodes: uninstrumented processes, slowest over fastest "
-                f"{max(alike) / min(alike):.2f} (A/A)",
-                flush=True,
-            )
-        for variant in VARIANTS[1:]:
-            rounds = results[variant]["rounds"]
-            seconds, cpu = sum(r[0] for r in rounds), sum(r[1] for r in rounds)
-            ratio = seconds / base_s
-            per_round = sorted(r[0] / b[0] for r, b in zip(rounds, base, strict=True))
-            quarter = len(per_round) // 4
-            print(
-                f"overhead {label} 10 nodes: {variant} {seconds * 1000 / runs:.2f} ms/run, "
-                f"baseline uninstrumented {base_s * 1000 / runs:.2f} ms/run, ratio {ratio:.2f} "
-                f"(+{(ratio - 1) * 100:.0f}%; per round: median {statistics.median(per_round):.2f}, "
-                f"middle half {per_round[quarter]:.2f}-{per_round[-quarter - 1]:.2f}; "
-                f"user CPU time +{(cpu / base_cpu - 1) * 100:.0f}%), "
-                f"{results[variant]['spans_per_run']:.0f} spans/run",
-                flush=True,
-            )
-    for variant in ("lgscope", "openinference", "openllmetry"):
+    graphs = set(args.graphs.split(","))
+    for saver in ("memory", "sqlite") if "trivial" in graphs else ():
+        label = ("InMemorySaver" if saver == "memory" else "SqliteSaver") + " 10 trivial nodes"
+        _report(label, _lock_step(saver, args.rounds, args.batch, args.processes, seed), runs)
+    if "realistic" in graphs:
+        loops = calibrate(args.work_ms)
+        runs = args.realistic_rounds * args.batch * args.processes
+        print(
+            f"realistic graph: 10 nodes of {args.work_ms:g} ms CPU each ({loops} loops), SqliteSaver; "
+            f"{args.realistic_rounds} rounds ({runs} runs per variant)",
+            flush=True,
+        )
+        results = _lock_step("sqlite", args.realistic_rounds, args.batch, args.processes, seed, loops)
+        _report(f"SqliteSaver 10 nodes x {args.work_ms:g} ms CPU", results, runs)
+    for variant in ("lgscope", "openinference", "openllmetry") if "bytes" in graphs else ():
         small = _attribute_bytes(variant, 1000, seed)
         large = _attribute_bytes(variant, 200_000, seed)
         print(

@@ -1,16 +1,12 @@
-"""GraphInstrumentor, RunObserver, retries, sampling and the lean span path, on real graphs."""
+"""LangGraphInstrumentor, RunObserver, retries, sampling and processors, on real graphs."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
-import os
+import itertools
 import re
 import sqlite3
-import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -22,7 +18,7 @@ from langgraph.graph import START, StateGraph
 from langgraph.types import Command, RetryPolicy
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import (
@@ -32,12 +28,11 @@ from opentelemetry.sdk.trace.sampling import (
     ParentBased,
     Sampler,
     SamplingResult,
-    TraceIdRatioBased,
 )
 from opentelemetry.trace import NoOpTracerProvider, StatusCode
 from tests.tracing.test_spans import USER, _agent, _approval
 
-from lgscope.tracing import GraphInstrumentor, _lean, instrument, uninstrument
+from lgscope.tracing import LangGraphInstrumentor, TracedSaver, instrument, uninstrument
 from lgscope.tracing._attributes import METADATA_KEY
 
 
@@ -74,8 +69,9 @@ def test_graph_instrumentor_traces_every_graph_until_uninstrumented(
     exported: tuple[TracerProvider, InMemorySpanExporter],
 ) -> None:
     provider, exporter = exported
-    instrumentor = GraphInstrumentor()
+    instrumentor = LangGraphInstrumentor()
     instrumentor.instrument(tracer_provider=provider)
+    assert instrumentor.is_instrumented_by_opentelemetry
     try:
         approvals = _approval(InMemorySaver())  # compiled after instrument(): still traced
         agent = _agent(InMemorySaver())
@@ -86,12 +82,16 @@ def test_graph_instrumentor_traces_every_graph_until_uninstrumented(
             )
         )
         roots = sorted(s.name for s in exporter.get_finished_spans() if s.parent is None)
-        assert roots == ["invoke_agent support_agent", "invoke_workflow approvals"]
+        assert roots == ["invoke_agent approvals", "invoke_agent support_agent"]
         assert any(s.name == "execute_tool lookup_order" for s in exporter.get_finished_spans())
+        assert isinstance(approvals.checkpointer, TracedSaver)
     finally:
         instrumentor.uninstrument()
+    # the graphs it met have their own checkpointers back, and nothing is traced any more
+    assert isinstance(approvals.checkpointer, InMemorySaver)
     exporter.clear()
-    _approval(InMemorySaver()).invoke({"amount": 5}, {"configurable": {"thread_id": "c"}})
+    approvals.invoke({"amount": 5}, {"configurable": {"thread_id": "c"}})
+    _approval(InMemorySaver()).invoke({"amount": 5}, {"configurable": {"thread_id": "d"}})
     assert exporter.get_finished_spans() == ()
 
 
@@ -152,12 +152,14 @@ def test_a_retried_node_is_one_span_with_its_attempts(
     assert out == {"calls": 3, "done": True}  # the writes of the third attempt, once
     (node,) = [s for s in exporter.get_finished_spans() if s.name == "invoke_node charge"]
     assert node.attributes["langgraph.node.attempt"] == 3
-    assert node.attributes["gen_ai.operation.name"] == "invoke_node"
+    assert "gen_ai.operation.name" not in node.attributes  # no node convention is merged yet
     failed = [e for e in node.events if e.name == "langgraph.attempt.failed"]
-    assert [(e.attributes["langgraph.node.attempt"], e.attributes["exception.message"]) for e in failed] == [
-        (1, "gateway timeout #1"),
-        (2, "gateway timeout #2"),
+    # an attempt's error message is content: off by default
+    assert [(e.attributes["langgraph.node.attempt"], e.attributes["exception.type"]) for e in failed] == [
+        (1, "ConnectionError"),
+        (2, "ConnectionError"),
     ]
+    assert all("exception.message" not in e.attributes for e in failed)
     assert node.status.status_code == StatusCode.UNSET
 
     exporter.clear()
@@ -220,7 +222,7 @@ class StartWatcher(SpanProcessor):
         span.set_attribute("deployment", "blue")
 
 
-def test_lean_spans_reach_every_processor_and_encode_as_otlp(
+def test_spans_reach_every_processor_and_encode_as_otlp(
     exported: tuple[TracerProvider, InMemorySpanExporter],
 ) -> None:
     provider, exporter = exported
@@ -325,7 +327,7 @@ class Ends(SpanProcessor):
 
 def test_a_recorded_but_unsampled_run_reaches_processors_and_not_the_batch_exporter() -> None:
     """RECORD_ONLY: spans are recorded for processors, but the batch processor exports only
-    sampled spans (lgscope feeds its queue directly only for sampled runs)."""
+    sampled spans."""
 
     class RecordOnly(Sampler):
         def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
@@ -374,307 +376,90 @@ def test_a_run_inside_an_application_span_is_its_child_and_the_sampler_decides()
     with provider.get_tracer("app").start_as_current_span("POST /refunds") as request:
         graph.invoke({"amount": 1}, {"configurable": {"thread_id": "in-request"}})
     spans = {s.name: s for s in exporter.get_finished_spans()}
-    root = next(s for s in spans.values() if s.name.startswith(("invoke_workflow", "invoke_agent")))
+    root = spans["invoke_agent approvals"]
     assert root.parent is not None and root.parent.span_id == request.get_span_context().span_id
     assert {s.context.trace_id for s in spans.values()} == {request.get_span_context().trace_id}
     asked = [attributes for name, attributes in sampler.asked if name == root.name]
     assert asked and asked[0]["gen_ai.conversation.id"] == "in-request"
 
 
-_TRACE_STATE = trace.TraceState([("vendor", "v1")])
-_PARENTS = {
-    "none": None,
-    "local sampled": trace.SpanContext(7, 8, False, trace.TraceFlags(1), _TRACE_STATE),
-    "local unsampled": trace.SpanContext(7, 8, False, trace.TraceFlags(0), _TRACE_STATE),
-    "remote sampled": trace.SpanContext(7, 8, True, trace.TraceFlags(1), _TRACE_STATE),
-    "remote unsampled": trace.SpanContext(7, 8, True, trace.TraceFlags(0), _TRACE_STATE),
-}
-_SAMPLERS = {
-    "default": ParentBased(ALWAYS_ON),
-    "parent-based off": ParentBased(ALWAYS_OFF),
-    "remote unsampled on": ParentBased(ALWAYS_OFF, remote_parent_not_sampled=ALWAYS_ON),
-    "always on": ALWAYS_ON,
-    "always off": ALWAYS_OFF,
-    "ratio": TraceIdRatioBased(0.5),  # asked for every root
-}
+def _originals() -> dict[str, Any]:
+    import langgraph.pregel._runner as runner
+    from langchain_core.tools import BaseTool
+    from langgraph.pregel import Pregel
 
-
-@pytest.mark.parametrize(
-    ("sampler", "parent"),
-    # the ratio sampler with no parent: each root has a new trace id, and so a decision of its own
-    [(s, p) for s in _SAMPLERS for p in _PARENTS if (s, p) != ("ratio", "none")],
-)
-def test_a_root_is_started_as_the_sdk_s_tracer_would_start_it(sampler: str, parent: str) -> None:
-    """The root decides, names and parents itself as the SDK's ``start_span`` does, whether
-    the sampler's decisions are resolved once (static and parent-based static samplers) or
-    asked for every root."""
-    provider = TracerProvider(sampler=_SAMPLERS[sampler])
-    tracer = provider.get_tracer("test")
-    context = _PARENTS[parent]
-    scope = trace.use_span(trace.NonRecordingSpan(context)) if context else contextlib.nullcontext()
-    with scope:
-        started = _lean.RootStarter(tracer).start("run", {"a": 1}, ())
-        theirs: Any = tracer.start_span("run", attributes={"a": 1})
-    assert started is not None
-    ours, factory = started
-    mine, sdk = ours.get_span_context(), theirs.get_span_context()
-    assert ours.is_recording() == theirs.is_recording()
-    assert (factory is None) == (not theirs.is_recording())
-    assert mine.trace_flags == sdk.trace_flags and mine.trace_state == sdk.trace_state
-    assert mine.is_valid and not mine.is_remote and mine.span_id != sdk.span_id
-    if context is not None:
-        assert mine.trace_id == sdk.trace_id == context.trace_id
-    if factory is not None:
-        assert ours.parent == theirs.parent and dict(ours.attributes or {}) == {"a": 1}
-        ours.end()
-        factory.flush()
-
-
-def _set_from_app_code(span: trace.Span) -> None:
-    span.set_attribute("app.list", [1, 2])
-    span.set_attribute("app.object", object())  # type: ignore[arg-type]
-    span.set_attribute("app.long", "x" * 20)
-    span.add_event("checked", {"ok": 1, "bad": object()})  # type: ignore[dict-item]
-    for i in range(10):
-        span.set_attribute(f"app.n{i}", i)
-
-
-def test_attributes_set_inside_a_node_are_checked_as_the_sdk_checks_them() -> None:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=12, max_span_attribute_length=8))
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-
-    class S(TypedDict, total=False):
-        n: int
-
-    def work(state: S) -> S:
-        _set_from_app_code(trace.get_current_span())
-        return {"n": 1}
-
-    g = StateGraph(S)
-    g.add_node("work", work)
-    g.add_edge(START, "work")
-    instrument(g.compile(checkpointer=InMemorySaver()), tracer_provider=provider).invoke(
-        {}, {"configurable": {"thread_id": "limits"}}
-    )
-    with provider.get_tracer("reference").start_as_current_span("sdk span") as reference:
-        _set_from_app_code(reference)
-    spans = {s.name: s for s in exporter.get_finished_spans()}
-    node, sdk = dict(spans["invoke_node work"].attributes or {}), dict(spans["sdk span"].attributes or {})
-    assert len(node) == 12  # the provider's limit, oldest dropped first, as the SDK drops them
-    assert node == {k: v for k, v in sdk.items() if k in node}
-    assert node["app.long"] == "x" * 8 and node["app.n9"] == 9
-    ((event,), (sdk_event,)) = spans["invoke_node work"].events, spans["sdk span"].events
-    assert dict(event.attributes or {}) == dict(sdk_event.attributes or {})
-    encode_spans(exporter.get_finished_spans())  # what the OTLP exporters send: every value encodes
-
-
-class Count(TypedDict, total=False):
-    n: int
-
-
-def _in_order(**nodes: Any) -> Any:
-    """A graph of ``nodes``, one after the other."""
-    g = StateGraph(Count)
-    for name, node in nodes.items():
-        g.add_node(name, node)
-    names = list(nodes)
-    g.add_edge(START, names[0])
-    for a, b in zip(names, names[1:], strict=False):
-        g.add_edge(a, b)
-    return g.compile(checkpointer=InMemorySaver())
-
-
-def _chain(length: int) -> Any:
-    return _in_order(**{f"node_{i}": lambda s: {"n": s.get("n", 0) + 1} for i in range(length)})
-
-
-def _run_in_order(provider: TracerProvider, thread_id: str, **nodes: Any) -> None:
-    """Run a traced graph of ``nodes``, one after the other, to its end."""
-    graph = instrument(_in_order(**nodes), tracer_provider=provider)
-    graph.invoke({}, {"configurable": {"thread_id": thread_id}})
-
-
-def test_a_long_run_hands_checkpoint_spans_over_while_it_runs(
-    exported: tuple[TracerProvider, InMemorySpanExporter], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A run's spans below its root are handed over in batches: at the end of a run, and in a
-    long run at least every `_MAX_DELAY_NS` (a second; 50 ms here), so a collector sees a long
-    run's work."""
-    provider, exporter = exported
-    monkeypatch.setattr(_lean, "_MAX_DELAY_NS", 50_000_000)
-    seen: dict[str, int] = {}
-
-    def slow(state: Count) -> Count:
-        time.sleep(0.12)
-        return {"n": 1}
-
-    def check(state: Count) -> Count:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:  # the put after `slow` runs on LangGraph's thread
-            names = [s.name for s in exporter.get_finished_spans()]
-            seen["puts"], seen["slow"] = names.count("checkpoint put"), names.count("invoke_node slow")
-            if seen["puts"]:
-                break
-            time.sleep(0.01)
-        return {"n": 2}
-
-    _run_in_order(provider, "long", slow=slow, check=check)
-    assert seen["puts"] >= 2  # the run's first checkpoints, exported before the run ended
-    assert seen["slow"] == 1  # and the node span that ended before them
-
-
-def test_a_run_stuck_in_a_node_still_hands_over_what_it_did_before(
-    exported: tuple[TracerProvider, InMemorySpanExporter], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """No span ends while a node hangs: the watcher thread hands the earlier spans over once
-    they are due, so a collector shows what a stuck run did."""
-    provider, exporter = exported
-    monkeypatch.setattr(_lean, "_MAX_DELAY_NS", 50_000_000)
-    seen: list[str] = []
-
-    def stuck(state: Count) -> Count:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and "invoke_node first" not in seen:
-            seen[:] = [s.name for s in exporter.get_finished_spans()]
-            time.sleep(0.02)
-        return {"n": 2}
-
-    _run_in_order(provider, "stuck", first=lambda s: {"n": 1}, stuck=stuck)
-    assert "invoke_node first" in seen and "checkpoint put" in seen
-    assert "invoke_node stuck" not in seen  # seen while it ran
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_a_process_forked_in_a_node_does_not_hand_over_the_parent_s_spans(
-    exported: tuple[TracerProvider, InMemorySpanExporter], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A node that forks (a process pool, say): the child has a copy of the run's pending spans,
-    which are the parent's to hand over; the child's copy of the exporter must stay as it was."""
-    provider, exporter = exported
-    monkeypatch.setattr(_lean, "_MAX_DELAY_NS", 50_000_000)
-    status: dict[str, int] = {}
-
-    def firsts() -> int:
-        return [s.name for s in exporter._finished_spans].count("invoke_node first")
-
-    def forks(state: Count) -> Count:
-        before = firsts()
-        pid = os.fork()
-        if pid == 0:  # the child runs a graph of its own, waits past a few hand-overs, reports
-            try:
-                graph = instrument(_chain(1), tracer_provider=provider)
-                # a run of its own (in this thread's context it would be a subgraph of the node's)
-                contextvars.Context().run(graph.invoke, {}, {"configurable": {"thread_id": "c"}})
-                time.sleep(0.4)
-                os._exit(0 if firsts() == before else 1)
-            finally:
-                os._exit(2)
-        _, status["code"] = os.waitpid(pid, 0)
-        return {"n": 2}
-
-    _run_in_order(provider, "fork", first=lambda s: {"n": 1}, forks=forks)
-    assert os.waitstatus_to_exitcode(status["code"]) == 0
-    assert "invoke_node first" in [s.name for s in exporter.get_finished_spans()]  # the parent's
-
-
-def test_the_batch_queue_gets_a_run_s_spans_in_the_order_they_ended() -> None:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=60_000))
-    instrument(_chain(6), tracer_provider=provider).invoke({}, {"configurable": {"thread_id": "o"}})
-    provider.force_flush()
-    names = [s.name for s in exporter.get_finished_spans()]
-    assert [n for n in names if n.startswith("invoke_node")] == [f"invoke_node node_{i}" for i in range(6)]
-    assert names[-1] == "invoke_workflow LangGraph"  # the root ends last
-    assert len(names) == len(set(id(s) for s in exporter.get_finished_spans()))
-    # checkpoint spans, made from records at the hand-over, take their places among the others
-    assert "checkpoint put" in names and "checkpoint put_writes" in names
-    ends = [s.end_time for s in exporter.get_finished_spans()]
-    assert ends == sorted(ends)
-
-
-@pytest.mark.parametrize("count", [5, 12])
-def test_a_batch_lands_in_the_sdk_queue_as_the_spans_would_one_by_one(
-    count: int, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Five spans fit the queue of eight and go in at once; twelve do not, and go one by one,
-    so the SDK drops the oldest and warns. The queues' worker threads are held off (their
-    export lock) so that the queues can be compared."""
-    source = InMemorySpanExporter()
-    made = TracerProvider()
-    made.add_span_processor(SimpleSpanProcessor(source))
-    for i in range(count):
-        made.get_tracer("t").start_span(f"s{i}").end()
-    spans = list(source.get_finished_spans())
-    ours, theirs = (
-        BatchSpanProcessor(InMemorySpanExporter(), max_queue_size=8, max_export_batch_size=8) for _ in "ab"
-    )
-    batchers: list[Any] = [p._batch_processor for p in (ours, theirs)]
-    # the installed SDK's queueing is the one lgscope repeats for a batch (else: one by one)
-    assert _lean._hand(ours).__qualname__.startswith("_hand.")
-    with batchers[0]._export_lock, batchers[1]._export_lock, caplog.at_level("WARNING"):
-        _lean._hand(ours)(spans)
-        warned = [r.getMessage() for r in caplog.records]
-        for span in spans:
-            theirs.on_end(span)
-        assert list(batchers[0]._queue) == list(batchers[1]._queue) == spans[::-1][:8]
-    assert any("Queue full" in m for m in warned) == (count > 8)
-
-
-def test_a_processor_lgscope_does_not_know_gets_every_span_by_itself() -> None:
-    """A subclass of the batch processor may do anything in ``on_end``: it is called."""
-
-    class Counting(BatchSpanProcessor):
-        def __init__(self, exporter: InMemorySpanExporter) -> None:
-            super().__init__(exporter)
-            self.ends = 0
-
-        def on_end(self, span: ReadableSpan) -> None:
-            self.ends += 1
-            super().on_end(span)
-
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    processor = Counting(exporter)
-    provider.add_span_processor(processor)
-    instrument(_chain(3), tracer_provider=provider).invoke({}, {"configurable": {"thread_id": "c"}})
-    provider.force_flush()
-    assert processor.ends == len(exporter.get_finished_spans()) > 3
-
-
-def test_checkpoint_attributes_are_made_once_by_their_first_reader() -> None:
-    """A checkpoint span keeps what it did and makes its attributes when first read after it
-    ended (by the exporter's thread, off the run): readers racing get the same attributes, and
-    the run's config is not kept once they are made."""
-    ends = Ends()
-    provider = TracerProvider()
-    provider.add_span_processor(ends)
-    instrument(_chain(3), tracer_provider=provider).invoke({}, {"configurable": {"thread_id": "m"}})
-    puts = [s for s in ends.ended if s.name == "checkpoint put"]
-    assert len(puts) == 5  # input, one per node, and the one LangGraph writes first
-    assert all(getattr(s, "config", None) is not None for s in puts)  # nothing made yet
-    with ThreadPoolExecutor(8) as pool:
-        reads = list(pool.map(lambda s: s.attributes, puts * 8))
-    for i, span in enumerate(puts):
-        assert all(dict(r) == dict(reads[i]) for r in reads[i :: len(puts)])
-        assert reads[i]["langgraph.checkpoint.id"] and reads[i]["langgraph.thread.id"] == "m"
-        assert span.attributes["langgraph.checkpoint.bytes"] > 0
-        assert getattr(span, "config", None) is None
-
-
-def test_task_path_text_is_remembered_within_a_bound_and_never_for_unhashable_paths(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from lgscope.tracing import _instrument
-
-    monkeypatch.setattr(_instrument, "_PATHS", {})
-    monkeypatch.setattr(_instrument, "_MAX_PATHS", 2)
-    assert _instrument._path_text(("__pregel_pull", "a")) == "__pregel_pull, a"
-    assert _instrument._path_text(("__pregel_push", 0, [1])) == "__pregel_push, 0, [1]"
-    assert _instrument._path_text(("__pregel_pull", "b")) == "__pregel_pull, b"
-    assert _instrument._path_text(("__pregel_pull", "c")) == "__pregel_pull, c"
-    assert _instrument._PATHS == {
-        ("__pregel_pull", "a"): "__pregel_pull, a",
-        ("__pregel_pull", "b"): "__pregel_pull, b",
+    return {
+        "Pregel.stream": Pregel.__dict__["stream"],
+        "Pregel.astream": Pregel.__dict__["astream"],
+        "run_with_retry": vars(runner)["run_with_retry"],
+        "arun_with_retry": vars(runner)["arun_with_retry"],
+        "BaseTool.run": BaseTool.__dict__["run"],
+        "BaseTool.arun": BaseTool.__dict__["arun"],
     }
+
+
+@pytest.mark.parametrize("stops", list(itertools.permutations("AGR")))
+@pytest.mark.parametrize("starts", list(itertools.permutations("AGR")))
+def test_every_order_of_instrument_record_and_uninstrument_gives_langgraph_its_functions_back(
+    exported: tuple[TracerProvider, InMemorySpanExporter], starts: tuple[str, ...], stops: tuple[str, ...]
+) -> None:
+    """A: the instrumentor; G: `instrument(graph)`; R: the test recorder. Each wraps some of the
+    same functions; whichever stops first, the others keep working, and when all have stopped
+    LangGraph's and LangChain's functions are the very objects they were."""
+    from lgscope.testing import RunRecorder
+
+    provider, exporter = exported
+    before = _originals()
+    graph, recorder, instrumentor = _approval(InMemorySaver()), RunRecorder(), LangGraphInstrumentor()
+    start = {
+        "A": lambda: instrumentor.instrument(tracer_provider=provider),
+        "G": lambda: instrument(graph, tracer_provider=provider),
+        "R": recorder.start,
+    }
+    stop = {"A": instrumentor.uninstrument, "G": lambda: uninstrument(graph), "R": recorder.stop}
+    for name in starts:
+        start[name]()
+    graph.invoke({"amount": 1}, {"configurable": {"thread_id": "all"}})
+    assert [r.thread_id for r in recorder.runs] == ["all"]
+    assert [s.name for s in exporter.get_finished_spans() if s.parent is None] == ["invoke_agent approvals"]
+    for i, name in enumerate(stops):
+        stop[name]()
+        on = set(stops[i + 1 :])
+        exporter.clear()
+        recorder.runs.clear()
+        graph.invoke({"amount": 1}, {"configurable": {"thread_id": f"after-{name}"}})
+        roots = [s.name for s in exporter.get_finished_spans() if s.parent is None]
+        assert roots == (["invoke_agent approvals"] if on & {"A", "G"} else [])
+        assert [r.thread_id for r in recorder.runs] == ([f"after-{name}"] if "R" in on else [])
+    assert _originals() == before
+    assert all(a is b for a, b in zip(_originals().values(), before.values(), strict=True))
+    assert isinstance(graph.checkpointer, InMemorySaver)
+
+
+def test_the_public_names() -> None:
+    import lgscope.tracing
+
+    assert lgscope.tracing.__all__ == [
+        "LangGraphInstrumentor",
+        "RunObserver",
+        "TracedSaver",
+        "configure",
+        "instrument",
+        "shutdown",
+        "uninstrument",
+    ]
+    assert LangGraphInstrumentor().instrumentation_dependencies() == ("langgraph >= 1.2, < 2",)
+
+
+def test_node_spans_carry_the_proposed_gen_ai_names_when_opted_in(
+    exported: tuple[TracerProvider, InMemorySpanExporter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider, exporter = exported
+    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "http, gen_ai_latest_experimental")
+    instrument(_flaky_graph(0, None), tracer_provider=provider).invoke(
+        {}, {"configurable": {"thread_id": "n"}}
+    )
+    (node,) = [s for s in exporter.get_finished_spans() if s.name == "invoke_node charge"]
+    assert node.attributes["gen_ai.operation.name"] == "invoke_node"
+    assert node.attributes["gen_ai.node.name"] == "charge" == node.attributes["langgraph.node"]
+    assert node.attributes["gen_ai.node.id"] == node.attributes["langgraph.task.id"]

@@ -110,7 +110,7 @@ def test_http_export_and_a_resume_in_another_process_links_back(http_collector: 
     second = _run(store, "resume", env, tmp_path)  # another process, later
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout) == "executed"
-    roots = [s for svc, s in collector.spans if s.name == "invoke_workflow bank_transfer"]
+    roots = [s for svc, s in collector.spans if s.name == "invoke_agent bank_transfer"]
     assert {svc for svc, _ in collector.spans} == {"bank-app"}
     assert len(roots) == 2
     started, resumed = sorted(roots, key=lambda s: s.start_time_unix_nano)
@@ -150,7 +150,7 @@ def test_grpc_export(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
     finally:
         server.stop(0)
-    assert "invoke_workflow bank_transfer" in {s.name for _, s in collector.spans}
+    assert "invoke_agent bank_transfer" in {s.name for _, s in collector.spans}
 
 
 @pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
@@ -172,3 +172,50 @@ def test_a_dead_collector_neither_breaks_the_graph_nor_delays_exit(protocol: str
     untraced = time.monotonic() - started
     assert plain.returncode == 0, plain.stderr
     assert traced - untraced < 2.5, (traced, untraced)  # exit waits at most shutdown_timeout (2 s)
+
+
+def test_otel_traces_exporter_chooses_console_or_none(http_collector: Any, tmp_path: Path) -> None:
+    collector, endpoint = http_collector
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_TRACES_EXPORTER": "console"}
+    shown = _run(tmp_path / "a.sqlite", "start", env, tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert '"name": "invoke_agent bank_transfer"' in shown.stdout  # spans on stdout, no collector
+    silent = _run(tmp_path / "b.sqlite", "start", {**env, "OTEL_TRACES_EXPORTER": "none"}, tmp_path)
+    assert (silent.returncode, silent.stdout, silent.stderr) == (0, "", "")
+    both = _run(tmp_path / "c.sqlite", "start", {**env, "OTEL_TRACES_EXPORTER": "otlp,console"}, tmp_path)
+    assert both.returncode == 0 and "invoke_agent bank_transfer" in both.stdout
+    assert {s.name for _, s in collector.spans} >= {"invoke_agent bank_transfer"}  # only from the last
+
+
+def test_an_unknown_exporter_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lgscope import UsageError
+    from lgscope.tracing import configure
+
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "zipkin")
+    with pytest.raises(UsageError, match="'zipkin' .* use otlp, console or none, or pass spans_file="):
+        configure(set_global=False)
+
+
+def test_a_spans_file_is_what_lgscope_spans_reads_with_no_collector(tmp_path: Path) -> None:
+    import sqlite3
+
+    from click.testing import CliRunner
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from lgscope.cli import main
+    from lgscope.examples import bank
+    from lgscope.tracing import configure, instrument, shutdown, uninstrument
+
+    path = tmp_path / "spans.jsonl"
+    provider = configure(exporter="none", spans_file=path, set_global=False)
+    saver = SqliteSaver(sqlite3.connect(tmp_path / "bank.sqlite", check_same_thread=False))
+    graph = instrument(bank.build(saver), tracer_provider=provider)
+    graph.invoke({"message": "Transfer 9000 to Ravi"}, {"configurable": {"thread_id": "f"}})
+    uninstrument(graph)
+    shutdown(provider)
+    lines = path.read_text().splitlines()
+    assert lines and all(json.loads(line)["resourceSpans"] for line in lines)
+    result = CliRunner().invoke(main, ["spans", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    nodes = {row["node"] for row in json.loads(result.output)["nodes"]}
+    assert nodes == {"validate_input", "prepare", "approval"}  # it stops at the approval

@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from lgscope.examples._common import scripted_model
-from lgscope.tracing import instrument, uninstrument
+from lgscope.tracing import TracedSaver, instrument, uninstrument
 
 USER: dict[str, TracerProvider] = {}
 
@@ -198,15 +198,35 @@ def test_interrupt_is_an_event_and_a_resume_links_back(
     first = [s for s in exporter.get_finished_spans() if s.parent is None][0]
     (node,) = [s for s in exporter.get_finished_spans() if s.name == "invoke_node approve"]
     (event,) = node.events
-    iid = graph.get_state(config).interrupts[0].id
+    snapshot = graph.get_state(config)
+    iid = snapshot.interrupts[0].id
     assert (event.name, list(event.attributes["langgraph.interrupt.ids"])) == ("langgraph.interrupt", [iid])
     assert node.status.status_code == StatusCode.UNSET and first.attributes["langgraph.interrupted"] is True
+    # the root hears it from LangGraph's lifecycle callbacks, with the checkpoint it stopped at
+    (heard,) = first.events
+    assert heard.name == "langgraph.interrupt" and list(heard.attributes["langgraph.interrupt.ids"]) == [iid]
+    assert heard.attributes["langgraph.checkpoint.id"] == snapshot.config["configurable"]["checkpoint_id"]
     exporter.clear()
     graph.invoke(Command(resume=True), config)
     (second,) = [s for s in exporter.get_finished_spans() if s.parent is None]
     assert second.attributes["langgraph.resumed"] is True
     (link,) = second.links
     assert (link.context.trace_id, link.context.span_id) == (first.context.trace_id, first.context.span_id)
+
+
+def test_a_resume_links_back_through_a_saver_the_app_wrapped_itself(
+    spans: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, exporter = spans
+    saver = TracedSaver(InMemorySaver(), provider.get_tracer("app"))
+    graph = instrument(_approval(saver), tracer_provider=provider)
+    config = {"configurable": {"thread_id": "wrapped"}}
+    graph.invoke({"amount": 9000}, config)
+    (first,) = [s for s in exporter.get_finished_spans() if s.parent is None]
+    exporter.clear()
+    graph.invoke(Command(resume=True), config)
+    (second,) = [s for s in exporter.get_finished_spans() if s.parent is None]
+    assert [link.context.span_id for link in second.links] == [first.context.span_id]
 
 
 def test_each_resume_names_the_interrupts_it_answers(
@@ -235,7 +255,12 @@ def test_each_resume_names_the_interrupts_it_answers(
         graph.invoke(given, config)
         finished = exporter.get_finished_spans()
         (root,) = [s for s in finished if s.parent is None]
-        asked = [list(e.attributes["langgraph.interrupt.ids"]) for s in finished for e in s.events]
+        asked = [
+            list(e.attributes["langgraph.interrupt.ids"])
+            for s in finished
+            if s.name.startswith("invoke_node ")
+            for e in s.events
+        ]
         runs.append((root, asked))
     (first, asked_first), (second, asked_second), (third, asked_third) = runs
     assert graph.get_state(config).values == {"first": "yes", "second": "also"}
@@ -250,7 +275,12 @@ def test_each_resume_names_the_interrupts_it_answers(
     ]
 
 
-def test_errors_mark_the_node_span(spans: tuple[TracerProvider, InMemorySpanExporter]) -> None:
+@pytest.mark.parametrize("capture", [False, True])
+def test_errors_mark_the_node_span_and_their_message_is_content(
+    spans: tuple[TracerProvider, InMemorySpanExporter], capture: bool
+) -> None:
+    import re
+
     provider, exporter = spans
     g = StateGraph(ApprovalState)
 
@@ -259,13 +289,24 @@ def test_errors_mark_the_node_span(spans: tuple[TracerProvider, InMemorySpanExpo
 
     g.add_node("charge", boom)
     g.add_edge(START, "charge")
-    graph = instrument(g.compile(name="billing"), tracer_provider=provider)
+    graph = instrument(
+        g.compile(name="billing"),
+        tracer_provider=provider,
+        capture_content=capture,
+        redact=re.compile("declined"),
+    )
     with pytest.raises(ValueError):
         graph.invoke({"amount": 1})
     (node,) = [s for s in exporter.get_finished_spans() if s.name == "invoke_node charge"]
     (root,) = [s for s in exporter.get_finished_spans() if s.parent is None]
-    assert node.status.status_code == StatusCode.ERROR and "card declined" in (node.status.description or "")
-    assert root.status.status_code == StatusCode.ERROR and root.name == "invoke_workflow billing"
+    expected = "ValueError: card [REDACTED]" if capture else "ValueError"
+    for span in (node, root):
+        assert span.status.status_code == StatusCode.ERROR and span.status.description == expected
+        (event,) = span.events
+        assert event.name == "exception" and event.attributes["exception.type"] == "ValueError"
+        assert event.attributes.get("exception.message") == ("card [REDACTED]" if capture else None)
+        assert "declined" not in str(dict(event.attributes)) + str(span.status.description)
+    assert root.name == "invoke_agent billing" and root.attributes["gen_ai.agent.name"] == "billing"
 
 
 def test_no_content_by_default_and_attributes_do_not_grow_with_state(

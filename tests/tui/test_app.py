@@ -259,6 +259,7 @@ async def test_large_threads_read_the_timeline_page_by_page(
     monkeypatch.setattr(store, "timeline", counted)
     app = LgscopeApp(store, thread_id="support-loop-gave-up", now=reference_now)
     async with app.run_test(size=(160, 12)) as pilot:  # a short screen: 13 rows do not all show
+        await settled(pilot)  # the first page is read in a worker
         screen = app.screen
         assert isinstance(screen, ThreadScreen) and isinstance(screen.steps, TimelinePages)
         assert reads and all(limit == 4 for _offset, limit in reads)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from lgscope._patch import Patch
 from lgscope.model import ThreadHistory
 from lgscope.store import open_store
 from lgscope.testing._window import WINDOW, WindowSaver
@@ -26,7 +27,8 @@ class RecordedRun:
 
 
 class RunRecorder:
-    """Patches ``Pregel.stream``/``astream`` (``invoke``, ``batch``, ``ainvoke`` go through them).
+    """Wraps ``Pregel.stream``/``astream`` (``invoke``, ``batch``, ``ainvoke`` go through them)
+    while started; `stop()` takes its wrappers out whatever was wrapped over them since.
 
     A graph compiled without a checkpointer gets a `WindowSaver` for the test (an
     ``InMemorySaver`` that keeps the first and last checkpoints of a run, not all of them), and
@@ -41,7 +43,7 @@ class RunRecorder:
         self.max_steps = max_steps
         self.window = window
         self.runs: list[RecordedRun] = []
-        self._originals: dict[str, Any] = {}
+        self._patches: list[Patch] = []
         self._lent: list[Any] = []
 
     def _prepare(self, graph: Any, config: Any) -> Any:
@@ -65,31 +67,28 @@ class RunRecorder:
             self.runs.append(run)
         return config
 
+    def _record(
+        self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if len(args) > 1:
+            args = (args[0], self._prepare(instance, args[1]), *args[2:])
+        else:
+            kwargs = {**kwargs, "config": self._prepare(instance, kwargs.get("config"))}
+        return wrapped(*args, **kwargs)
+
     def start(self) -> None:
         from langgraph.pregel import Pregel
 
-        if self._originals:
+        if self._patches:
             return
-        stream, astream = Pregel.stream, Pregel.astream
-        self._originals = {"stream": stream, "astream": astream}
-        recorder = self
-
-        def recorded_stream(self: Any, input: Any, config: Any = None, **kw: Any) -> Iterator[Any]:
-            return stream(self, input, recorder._prepare(self, config), **kw)
-
-        def recorded_astream(self: Any, input: Any, config: Any = None, **kw: Any) -> AsyncIterator[Any]:
-            return astream(self, input, recorder._prepare(self, config), **kw)
-
-        Pregel.stream = recorded_stream  # type: ignore[method-assign]
-        Pregel.astream = recorded_astream  # type: ignore[method-assign]
+        self._patches = [Patch(Pregel, "stream", self._record), Patch(Pregel, "astream", self._record)]
+        for patch in self._patches:
+            patch.apply()
 
     def stop(self) -> None:
-        from langgraph.pregel import Pregel
-
-        if self._originals:
-            Pregel.stream = self._originals["stream"]  # type: ignore[method-assign]
-            Pregel.astream = self._originals["astream"]  # type: ignore[method-assign]
-            self._originals = {}
+        for patch in self._patches:
+            patch.remove()  # cut out of the chain, wherever other wrappers put it
+        self._patches = []
         for graph in self._lent:
             graph.checkpointer = None
         self._lent = []

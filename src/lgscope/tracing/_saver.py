@@ -1,11 +1,15 @@
 """A checkpointer wrapper: a span for every checkpoint read and write, and the trace context
-stored in checkpoint metadata so that a resume — in any process, any day — links back."""
+stored in checkpoint metadata so that a resume — in any process, any day — links back.
+
+What LangGraph gets back is what the wrapped saver returns: the trace context is taken out of
+the metadata of every checkpoint read (`get_tuple`, `list` and their async twins).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextvars import ContextVar
@@ -13,24 +17,26 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from opentelemetry import trace
-from opentelemetry.trace import Status, StatusCode, Tracer
+from opentelemetry.trace import SpanKind, Tracer
 
 from lgscope.tracing import _attributes as A
-from lgscope.tracing._context import current_span
-from lgscope.tracing._lean import LEAN, NO_ATTRIBUTES, DeferredSpan, SpanFactory, child_span
-from lgscope.tracing._run import CURRENT_RUN, RunState, notify, run_for
+from lgscope.tracing._run import CURRENT_RUN, Content, RunState, failed, notify, run_for
 
 __all__ = ["TracedSaver"]
 
 _EMPTY: dict[str, Any] = {}
-_time_ns = time.time_ns
-_MAKING = threading.Lock()
-_GET, _LIST, _PUT, _PUT_WRITES = (
-    "checkpoint get",
-    "checkpoint list",
-    "checkpoint put",
-    "checkpoint put_writes",
-)
+_NO_CONTENT = Content()
+_GET, _LIST, _PUT, _PUT_WRITES = "get_tuple", "list", "put", "put_writes"
+_TABLES = {
+    "sqlite": {_GET: "checkpoints", _LIST: "checkpoints", _PUT: "checkpoints", _PUT_WRITES: "writes"},
+    "postgresql": {
+        _GET: "checkpoints",
+        _LIST: "checkpoints",
+        _PUT: "checkpoints",
+        _PUT_WRITES: "checkpoint_writes",
+    },
+}
+"""The table each operation of LangGraph's SQLite and Postgres savers reads or writes."""
 
 
 def _counting(cls: type) -> type | None:
@@ -94,147 +100,54 @@ def count_bytes(serde: Any) -> Any:
     return _CountingSerde(serde)
 
 
-def _base_attributes(configurable: dict[str, Any], checkpoint_id: Any = None) -> dict[str, Any]:
-    """A checkpoint span's thread, namespace and checkpoint id (``checkpoint_id``, that of the
-    checkpoint a put wrote, else the one the config names)."""
-    attributes: dict[str, Any] = {
-        A.THREAD_ID: str(configurable.get("thread_id", "")),
-        A.CHECKPOINT_NS: str(configurable.get("checkpoint_ns", "")),
-    }
-    if checkpoint_id is None:
-        checkpoint_id = configurable.get("checkpoint_id")
-    if checkpoint_id:
-        attributes[A.CHECKPOINT_ID] = str(checkpoint_id)
-    return attributes
+def _db_system(saver: Any) -> str | None:
+    """``db.system.name`` of the database behind one of LangGraph's savers (None for others)."""
+    module = type(saver).__module__
+    if module.startswith("langgraph.checkpoint.sqlite"):
+        return "sqlite"
+    if module.startswith("langgraph.checkpoint.postgres"):
+        return "postgresql"
+    return None
 
 
-class _CheckpointOp(DeferredSpan):
-    """The span of a checkpoint operation of a lean run: what it did is kept, and its
-    attributes are made from that when they are first read after it ended, in practice by the
-    exporter's thread. Made from a `_Recorded` operation when the run's spans are handed over
-    (or at the operation's start when a span processor is to be told of it then).
-    """
-
-    config: Any = None
-    bytes = 0
-    writes = -1
-    checkpoint_id: Any = None
-    _made: dict[str, Any] | None = None
-    _early: Any = NO_ATTRIBUTES  # set before it ended (by a processor's on_start): these win
-
-    @property
-    def _attributes(self) -> Any:
-        made = self._made
-        if made is not None:
-            return made
-        if self._end_time is None:
-            return self._early
-        with _MAKING:  # readers may race; the config is dropped once the attributes are made
-            made = self._made
-            if made is None:
-                made = self._made = self._make_attributes()
-                self.config = None
-        return made
-
-    @_attributes.setter
-    def _attributes(self, value: Any) -> None:
-        self._early = value
-
-    def _make_attributes(self) -> dict[str, Any]:
-        config = self.config
-        attributes = _base_attributes(
-            (config.get("configurable") if config else None) or _EMPTY, self.checkpoint_id
-        )
-        if self.checkpoint_id is not None:  # a put
-            attributes[A.CHECKPOINT_BYTES] = self.bytes
-        elif self.writes >= 0:
-            attributes[A.CHECKPOINT_WRITES] = self.writes
-            attributes[A.CHECKPOINT_BYTES] = self.bytes
-        if self._early:
-            attributes.update(self._early)
-        return attributes
-
-    def put_done(self, checkpoint: Any) -> None:
-        self.checkpoint_id = checkpoint.get("id", "")
-        self.end()
-
-    def writes_done(self, count: int) -> None:
-        self.writes = count
-        self.end()
+def _takes_task_path(method: Any) -> bool:
+    """Whether a saver's ``put_writes``/``aput_writes`` takes ``task_path`` (older savers do not:
+    LangGraph asks the same question of the signature and passes it only if so)."""
+    try:
+        return inspect.signature(method).parameters.get("task_path") is not None
+    except (TypeError, ValueError):
+        return True
 
 
-class _Recorded:
-    """A checkpoint operation of a lean run, recorded while it runs: its span is made when the
-    run's spans are handed over (see `SpanFactory.defer`)."""
+def _hidden(tup: Any) -> Any:
+    """A checkpoint tuple as the wrapped saver stored it, without lgscope's metadata key."""
+    metadata = getattr(tup, "metadata", None)
+    if not metadata or A.METADATA_KEY not in metadata:
+        return tup
+    return tup._replace(metadata={k: v for k, v in metadata.items() if k != A.METADATA_KEY})
 
-    __slots__ = (
-        "bytes",
-        "checkpoint_id",
-        "config",
-        "ended",
-        "error",
-        "factory",
-        "name",
-        "parent",
-        "started",
-        "writes",
-    )
-    checkpoint_id: Any
-    error: BaseException | None
-    ended: int
 
-    def __init__(self, factory: SpanFactory, name: str, parent: trace.Span, config: Any) -> None:
-        self.factory, self.name, self.parent, self.config = factory, name, parent, config
-        self.bytes, self.writes, self.checkpoint_id, self.error = 0, -1, None, None
-        self.started = _time_ns()
+class _Op:
+    """One checkpoint operation's span and the bytes its serializer wrote."""
+
+    __slots__ = ("bytes", "content", "span")
+
+    def __init__(self, span: trace.Span, content: Content) -> None:
+        self.span, self.content, self.bytes = span, content, 0
 
     def fail(self, exc: BaseException) -> None:
-        self.error = exc
-
-    def finish(self) -> None:
-        now = self.ended = _time_ns()
-        self.factory.defer(self, now)
-
-    def put_done(self, checkpoint: Any) -> None:
-        self.checkpoint_id = checkpoint.get("id", "")
-        now = self.ended = _time_ns()
-        self.factory.defer(self, now)
-
-    def writes_done(self, count: int) -> None:
-        self.writes = count
-        now = self.ended = _time_ns()
-        self.factory.defer(self, now)
-
-    def span(self, factory: SpanFactory) -> _CheckpointOp:
-        op = factory.start(self.name, self.parent.get_span_context(), None, _CheckpointOp, tell=False)
-        op._start_time = self.started
-        op.config, op.checkpoint_id, op.bytes, op.writes = (
-            self.config,
-            self.checkpoint_id,
-            self.bytes,
-            self.writes,
-        )
-        if self.error is not None:
-            op.fail(self.error)
-        op._end_time, op._factory = self.ended, None
-        return op
-
-
-class _SpanOp:
-    """A checkpoint operation's ordinary span (outside lean runs), behind `_CheckpointOp`'s API."""
-
-    __slots__ = ("bytes", "span")
-
-    def __init__(self, span: trace.Span) -> None:
-        self.span = span
-        self.bytes = 0
-
-    def fail(self, exc: BaseException) -> None:
-        self.span.record_exception(exc)
-        self.span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        failed(self.span, exc, self.content)
+        self.span.end()
 
     def finish(self) -> None:
         self.span.end()
+
+    def stopped(self, exc: BaseException) -> None:
+        """A listing ended by ``exc``: closed early by its reader (not a failure), or failed."""
+        if isinstance(exc, GeneratorExit):
+            self.span.end()
+        else:
+            self.fail(exc)
 
     def put_done(self, checkpoint: Any) -> None:
         if self.span.is_recording():
@@ -249,43 +162,35 @@ class _SpanOp:
         self.span.end()
 
 
-class _NoOp:
-    """A checkpoint operation of a run that is not recorded: only its bytes are counted (for
-    observers)."""
-
-    __slots__ = ("bytes",)
-
-    def __init__(self) -> None:
-        self.bytes = 0
-
-    def fail(self, exc: BaseException) -> None:
-        pass
-
-    def finish(self) -> None:
-        pass
-
-    def put_done(self, checkpoint: Any) -> None:
-        pass
-
-    def writes_done(self, count: int) -> None:
-        pass
-
-
-_Op = _Recorded | _CheckpointOp | _SpanOp | _NoOp
-_IDLE = _NoOp()
+_IDLE = _Op(trace.INVALID_SPAN, _NO_CONTENT)
 """The operation of a run with nothing to record or tell: shared; its writes go straight to the
 wrapped saver (with the run's trace ids in the metadata), counting no bytes."""
-_BYTES: ContextVar[_Op] = ContextVar("lgscope_checkpoint_op", default=_NoOp())  # noqa: B039
+_BYTES: ContextVar[_Op] = ContextVar("lgscope_checkpoint_op", default=_Op(trace.INVALID_SPAN, _NO_CONTENT))  # noqa: B039
 """The operation whose bytes a serialization counts; by default one that nobody reads (cheaper,
 per serialized value, than asking whether an operation is open)."""
 
 
 class TracedSaver(BaseCheckpointSaver[Any]):
-    """Wraps any saver; forwards every method (sync, async, ``with_allowlist``) and traces them."""
+    """Wraps any saver; forwards every method (sync, async, ``with_allowlist``) and traces them.
 
-    def __init__(self, inner: BaseCheckpointSaver[Any], tracer: Tracer) -> None:
+    ``content`` decides whether an error's message goes on a failed operation's span.
+    """
+
+    def __init__(
+        self, inner: BaseCheckpointSaver[Any], tracer: Tracer, content: Content = _NO_CONTENT
+    ) -> None:
         self.inner = inner
         self._tracer = tracer
+        self._content = content
+        system = _db_system(inner)
+        self._kind = SpanKind.CLIENT if system else SpanKind.INTERNAL
+        self._attributes = {
+            op: {A.DB_OPERATION_NAME: op}
+            | ({A.DB_SYSTEM_NAME: system, A.DB_COLLECTION_NAME: _TABLES[system][op]} if system else {})
+            for op in (_GET, _LIST, _PUT, _PUT_WRITES)
+        }
+        self._task_path = _takes_task_path(inner.put_writes)
+        self._atask_path = _takes_task_path(inner.aput_writes)
         self._serde_before = inner.serde
         self.serde = inner.serde = count_bytes(inner.serde)
         # called on every channel write: bound straight to the wrapped saver, no extra frame
@@ -299,7 +204,7 @@ class TracedSaver(BaseCheckpointSaver[Any]):
     def with_allowlist(self, *args: Any, **kwargs: Any) -> TracedSaver:
         # LangGraph asks for it on every run when strict msgpack is on: unchanged, keep this one
         inner = self.inner.with_allowlist(*args, **kwargs)
-        return self if inner is self.inner else TracedSaver(inner, self._tracer)
+        return self if inner is self.inner else TracedSaver(inner, self._tracer, self._content)
 
     def restore(self) -> None:
         """Give the wrapped saver back the serializer it had before it was traced."""
@@ -314,57 +219,54 @@ class TracedSaver(BaseCheckpointSaver[Any]):
         return self.inner.get_next_version(current, channel)
 
     def _op(self, name: str, config: Any) -> tuple[RunState | None, _Op]:
-        """The run a checkpoint operation belongs to and its span (in a lean run, a record of
-        it): a leaf under the current span (or the run's root, from a thread outside the run's
-        context).
+        """The run a checkpoint operation belongs to and its span: a leaf under the current span
+        (or the run's root, from a thread outside the run's context).
 
-        The span is not made current: the wrapped saver's own work is not lgscope's to trace,
-        and attaching a context would cost on every checkpoint write.
+        The span is not made current: the wrapped saver's own work is not lgscope's to trace.
         """
         run = CURRENT_RUN.get()
-        if run is not None:
-            if run.idle:
-                return run, _IDLE
-            parent = current_span()
-        else:
+        parent: Any = None  # the current context
+        if run is None:
             run = run_for(config)
-            parent = current_span() if run is None else run.root
-        if run is not None:
-            if run.idle:
-                return run, _IDLE
-            factory = run.spans
-            if factory is not None:
-                if type(parent) in LEAN or parent.get_span_context().is_valid:  # a lean one's is
-                    if not factory.starts:  # no processor is to be told of its start
-                        return run, _Recorded(factory, name, parent, config)
-                    op = factory.start(name, parent.get_span_context(), None, _CheckpointOp)
-                    op.config = config
-                    return run, op
-            elif not run.root.is_recording():
-                return run, _NoOp()
+            if run is not None:
+                parent = run.root_context
+        if run is not None and run.idle:
+            return run, _IDLE
         configurable = (config.get("configurable") if config else None) or _EMPTY
-        span = child_span(None, self._tracer, name, parent, _base_attributes(configurable))
-        return run, _SpanOp(span)
+        attributes = {
+            **self._attributes[name],
+            A.THREAD_ID: str(configurable.get("thread_id", "")),
+            A.CHECKPOINT_NS: str(configurable.get("checkpoint_ns", "")),
+        }
+        if name != _PUT and configurable.get("checkpoint_id"):
+            attributes[A.CHECKPOINT_ID] = str(configurable["checkpoint_id"])
+        span = self._tracer.start_span(f"checkpoint {name}", parent, self._kind, attributes)
+        return run, _Op(span, run.content if run is not None else self._content)
 
     # -- sync --------------------------------------------------------------------------
 
     def get_tuple(self, config: Any) -> Any:
         _, op = self._op(_GET, config)
         try:
-            return self.inner.get_tuple(config)
+            tup = self.inner.get_tuple(config)
         except BaseException as exc:
             op.fail(exc)
             raise
-        finally:
-            op.finish()
+        op.finish()
+        return _hidden(tup)
 
     def list(self, config: Any, **kwargs: Any) -> Iterator[Any]:
         # open over the iteration without becoming current: the caller's code runs between items
         _, op = self._op(_LIST, config)
         try:
-            yield from self.inner.list(config, **kwargs)
-        finally:
-            op.finish()
+            items: Any = self.inner.list(config, **kwargs)
+            with contextlib.closing(items):
+                for tup in items:
+                    yield _hidden(tup)
+        except BaseException as exc:
+            op.stopped(exc)
+            raise
+        op.finish()
 
     def put(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
         run, op = self._op(_PUT, config)
@@ -377,7 +279,6 @@ class TracedSaver(BaseCheckpointSaver[Any]):
             out = self.inner.put(config, checkpoint, metadata, new_versions)
         except BaseException as exc:
             op.fail(exc)
-            op.finish()
             raise
         finally:
             _BYTES.reset(token)
@@ -390,15 +291,15 @@ class TracedSaver(BaseCheckpointSaver[Any]):
         self, config: Any, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
         _, op = self._op(_PUT_WRITES, config)
+        args = (config, writes, task_id, task_path) if self._task_path else (config, writes, task_id)
         if op is _IDLE:
-            self.inner.put_writes(config, writes, task_id, task_path)
+            self.inner.put_writes(*args)
             return
         token = _BYTES.set(op)
         try:
-            self.inner.put_writes(config, writes, task_id, task_path)
+            self.inner.put_writes(*args)
         except BaseException as exc:
             op.fail(exc)
-            op.finish()
             raise
         finally:
             _BYTES.reset(token)
@@ -438,20 +339,24 @@ class TracedSaver(BaseCheckpointSaver[Any]):
     async def aget_tuple(self, config: Any) -> Any:
         _, op = self._op(_GET, config)
         try:
-            return await self.inner.aget_tuple(config)
+            tup = await self.inner.aget_tuple(config)
         except BaseException as exc:
             op.fail(exc)
             raise
-        finally:
-            op.finish()
+        op.finish()
+        return _hidden(tup)
 
     async def alist(self, config: Any, **kwargs: Any) -> AsyncIterator[Any]:
         _, op = self._op(_LIST, config)
         try:
-            async for item in self.inner.alist(config, **kwargs):
-                yield item
-        finally:
-            op.finish()
+            items: Any = self.inner.alist(config, **kwargs)
+            async with contextlib.aclosing(items):
+                async for tup in items:
+                    yield _hidden(tup)
+        except BaseException as exc:
+            op.stopped(exc)
+            raise
+        op.finish()
 
     async def aput(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
         run, op = self._op(_PUT, config)
@@ -464,7 +369,6 @@ class TracedSaver(BaseCheckpointSaver[Any]):
             out = await self.inner.aput(config, checkpoint, metadata, new_versions)
         except BaseException as exc:
             op.fail(exc)
-            op.finish()
             raise
         finally:
             _BYTES.reset(token)
@@ -477,15 +381,15 @@ class TracedSaver(BaseCheckpointSaver[Any]):
         self, config: Any, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
         _, op = self._op(_PUT_WRITES, config)
+        args = (config, writes, task_id, task_path) if self._atask_path else (config, writes, task_id)
         if op is _IDLE:
-            await self.inner.aput_writes(config, writes, task_id, task_path)
+            await self.inner.aput_writes(*args)
             return
         token = _BYTES.set(op)
         try:
-            await self.inner.aput_writes(config, writes, task_id, task_path)
+            await self.inner.aput_writes(*args)
         except BaseException as exc:
             op.fail(exc)
-            op.finish()
             raise
         finally:
             _BYTES.reset(token)
