@@ -229,6 +229,28 @@ class Store(ABC):
         """Like `scan` over a run of consecutive ids of `thread_ids()` (backends read it in bulk)."""
         return self.scan(thread_ids=thread_ids, state_writes=state_writes)
 
+    def _bulk_resuming(
+        self, read: Callable[[str | None], Iterator[ThreadHistory | str]], state_writes: bool
+    ) -> Iterator[ThreadHistory]:
+        """Threads read in bulk by ``read(after)``. A thread it hands back by id instead (too large
+        to read in bulk) is streamed on its own (`load`), and the bulk read resumes after it, so
+        memory stays bounded."""
+        after: str | None = None
+        while True:
+            large: str | None = None
+            for item in read(after):
+                if isinstance(item, str):
+                    large = item
+                    break
+                yield item
+            if large is None:
+                return
+            try:
+                yield self.load(large, control_only=not state_writes)
+            except ThreadNotFound:
+                pass  # deleted since
+            after = large
+
     def reopener(self) -> Callable[[], Store] | None:
         """A picklable way to open this store again in another process (None: it cannot be)."""
         return None

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import ormsgpack
 
-from lgscope._exceptions import NotACheckpointStore, StoreUnavailable, ThreadNotFound
+from lgscope._exceptions import NotACheckpointStore, StoreUnavailable
 from lgscope.model import ThreadHistory
 from lgscope.store._base import Store, ThreadIndexEntry
 from lgscope.store._msgpack import skip
@@ -175,23 +175,8 @@ class PostgresStore(Store):
         return functools.partial(PostgresStore, self._dsn, connect_timeout=self._connect_timeout)
 
     def _bulk(self, chunk: list[str] | None, state_writes: bool) -> Iterator[ThreadHistory]:
-        # Small threads in bulk; one past `_BULK_BYTES` is streamed on its own (`load`) and the
-        # bulk read resumes after it, so memory stays bounded.
-        after: str | None = None
-        while True:
-            large: str | None = None
-            for item in self._bulk_from(chunk, after, state_writes):
-                if isinstance(item, str):
-                    large = item
-                    break
-                yield item
-            if large is None:
-                return
-            try:
-                yield self.load(large, control_only=not state_writes)
-            except ThreadNotFound:
-                pass  # deleted since
-            after = large
+        # small threads in bulk; one past `_BULK_BYTES` streamed on its own (see _bulk_resuming)
+        return self._bulk_resuming(lambda after: self._bulk_from(chunk, after, state_writes), state_writes)
 
     def _bulk_from(
         self, chunk: list[str] | None, after: str | None, state_writes: bool

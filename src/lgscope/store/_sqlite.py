@@ -21,7 +21,6 @@ from lgscope._exceptions import (
     DecodeError,
     NotACheckpointStore,
     StoreNotFound,
-    ThreadNotFound,
 )
 from lgscope.model import Step, ThreadHistory
 from lgscope.store._base import Store, ThreadIndexEntry
@@ -367,23 +366,8 @@ class SqliteStore(Store):
         return functools.partial(SqliteStore, self.path)
 
     def _bulk(self, chunk: Sequence[str] | None, state_writes: bool) -> Iterator[ThreadHistory]:
-        # Threads are read in bulk while they are small; one past `_BULK_BYTES` is streamed on
-        # its own (`load`) and the bulk read resumes after it, so memory stays bounded.
-        after: str | None = None
-        while True:
-            large: str | None = None
-            for item in self._bulk_from(chunk, after, state_writes):
-                if isinstance(item, str):
-                    large = item
-                    break
-                yield item
-            if large is None:
-                return
-            try:
-                yield self.load(large, control_only=not state_writes)
-            except ThreadNotFound:
-                pass  # deleted since
-            after = large
+        # small threads in bulk; one past `_BULK_BYTES` streamed on its own (see _bulk_resuming)
+        return self._bulk_resuming(lambda after: self._bulk_from(chunk, after, state_writes), state_writes)
 
     def _bulk_from(
         self, chunk: Sequence[str] | None, after: str | None, state_writes: bool

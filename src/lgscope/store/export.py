@@ -328,13 +328,7 @@ class ExportReader:
                     yield parsed, self._rebuild(parsed, state, count)
             except UnicodeDecodeError as exc:
                 raise ExportFileError(f"Cannot read the export file {self.path} ({exc}).") from None
-        if trailer is None:
-            raise ExportFileError(f"{self.path} is truncated: it has no end record; export the thread again.")
-        if trailer.get("records") != count or trailer.get("sha256") != digest.hexdigest():
-            raise ExportFileError(
-                f"{self.path} is damaged: its end record promises {trailer.get('records')} records and a checksum "
-                "that the file does not match; export the thread again."
-            )
+        self._check_end(trailer, count, digest.hexdigest())
 
     def verify(self) -> int:
         """Check the whole file against its end record, without interpreting a record; returns
@@ -360,14 +354,21 @@ class ExportReader:
             raise ExportFileError(
                 f"{self.path} is not a valid lgscope export: a line is not JSON ({exc})."
             ) from None
-        if not isinstance(trailer, dict) or trailer.get("type") != "end":
+        self._check_end(
+            trailer if isinstance(trailer, dict) and trailer.get("type") == "end" else None,
+            count,
+            digest.hexdigest(),
+        )
+        return count
+
+    def _check_end(self, trailer: Any, count: int, sha256: str) -> None:
+        if trailer is None:
             raise ExportFileError(f"{self.path} is truncated: it has no end record; export the thread again.")
-        if trailer.get("records") != count or trailer.get("sha256") != digest.hexdigest():
+        if trailer.get("records") != count or trailer.get("sha256") != sha256:
             raise ExportFileError(
                 f"{self.path} is damaged: its end record promises {trailer.get('records')} records and a checksum "
                 "that the file does not match; export the thread again."
             )
-        return count
 
     @staticmethod
     def _rebuild(
