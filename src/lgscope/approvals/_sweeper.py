@@ -520,7 +520,15 @@ class Sweeper:
         with that node pending and no interrupt, and no sweep would look at it again. Run it on."""
         config = {"configurable": {"thread_id": thread_id}}
         snapshot = graph.get_state(config)
-        if not snapshot.next or any(task.interrupts for task in snapshot.tasks):
+        # an interrupt with its answer stored is one LangGraph replays on the next run; only one
+        # with none waits for a person
+        waiting = [
+            i
+            for task in snapshot.tasks
+            for i in task.interrupts
+            if not stored_answer(graph, thread_id, str(i.id))[0]
+        ]
+        if not snapshot.next or waiting:
             return settled
         stopped = ", ".join(snapshot.next)
         try:
@@ -550,21 +558,22 @@ class Sweeper:
     def _settle(self, intent: Mapping[str, Any], pending: Mapping[str, Pending], graph: Any) -> Decision:
         iid, thread_id = str(intent["interrupt_id"]), str(intent["thread_id"])
         who = f"{intent.get('actor')} at {intent.get('time')}"
-        if iid in pending:
+        # The answer first: a sweep killed inside the resumed node leaves its answer stored while
+        # LangGraph still lists the interrupt (the node never finished); the run is finished below.
+        found, answer = stored_answer(graph, thread_id, iid)
+        if found and answer == intent.get("answer"):
+            outcome, detail = "rejected", f"resumed by {who}, which was stopped before recording it"
+        elif iid in pending and not found:
             outcome, detail, answer = (
                 "interrupted",
                 f"the resume by {who} never finished; still pending",
                 None,
             )
         else:
-            found, answer = stored_answer(graph, thread_id, iid)
-            if found and answer == intent.get("answer"):
-                outcome, detail = "rejected", f"resumed by {who}, which was stopped before recording it"
-            else:
-                outcome, detail = (
-                    "already_resolved",
-                    f"the resume by {who} never finished; answered by someone else",
-                )
+            outcome, detail = (
+                "already_resolved",
+                f"the resume by {who} never finished; answered by someone else",
+            )
         return Decision(
             time=datetime.now(UTC).isoformat(),
             thread_id=thread_id,
