@@ -304,7 +304,7 @@ class StoredSteps(Sequence[Step]):
     """One namespace's steps as a sequence that reads the store each time it is iterated.
 
     Iterating streams (memory flat in the thread's length); ``len`` is known without reading;
-    indexing reads up to the step asked for (the last one directly).
+    indexing reads up to the step asked for.
     """
 
     __slots__ = ("_control_only", "_count", "_ns", "_store", "_thread_id")
