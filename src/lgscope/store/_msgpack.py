@@ -1,7 +1,7 @@
 """Just enough msgpack to slice and splice bytes without decoding values.
 
 An export keeps each channel value's own serialized bytes. SQLite stores a checkpoint as one
-msgpack map, so `channel_slices` cuts ``channel_values`` into per-channel byte strings, and
+msgpack map, so `split_checkpoint` cuts it into its frame and per-channel byte strings, and
 `pack_map` puts such pre-encoded values back into a map. Nothing here decodes a value.
 """
 
@@ -15,7 +15,6 @@ import msgpack
 __all__ = [
     "array_header",
     "array_info",
-    "channel_slices",
     "max_depth",
     "pack_map",
     "shrink",
@@ -254,11 +253,6 @@ def _str_at(data: bytes, pos: int) -> tuple[str, int]:
         end = skip(data, pos)
         return data[pos:end].hex(), end  # a non-string key: keep it unique, never decode it
     return data[start : start + size].decode("utf-8"), start + size
-
-
-def channel_slices(checkpoint_blob: bytes) -> dict[str, bytes]:
-    """Each ``channel_values`` entry's raw msgpack bytes, by channel name."""
-    return split_checkpoint(checkpoint_blob)[1]
 
 
 def split_checkpoint(blob: bytes) -> tuple[bytes, dict[str, bytes]]:

@@ -528,7 +528,7 @@ def _step(
         step=step if _is_int(step) else -1,
         source=str(raw.metadata.get("source", "")),
         ts=ts,
-        nodes=_producer_nodes(raw, parent) if raw.parent_id else ("__input__",),
+        nodes=_producer_nodes(raw, parent),
         values=values,
         changed=changed,
         versions=versions,
@@ -651,8 +651,3 @@ def _created_at(steps: Sequence[Step]) -> datetime | None:
         return None
     first = min(s.checkpoint_id for s in steps)
     return ts_from_checkpoint_id(first) or min(s.ts for s in steps)
-
-
-def iter_sorted(raws: Iterable[RawCheckpoint]) -> list[RawCheckpoint]:
-    """Oldest first: LangGraph's checkpoint ids sort by creation time."""
-    return sorted(raws, key=lambda r: r.checkpoint_id)
