@@ -189,6 +189,13 @@ def scan_cmd(
     """
     gate = parse_kinds(fail_on, "--fail-on")
     config = _config(detectors, older_than, settings)
+    idle = sorted(gate - config.detectors)
+    if idle:
+        raise UsageError(
+            f"--fail-on {', '.join(idle)} can never fail: --detectors {detectors} does not run "
+            f"{'that detector' if len(idle) == 1 else 'those detectors'}; add {', '.join(idle)} to "
+            "--detectors or leave it out of --fail-on."
+        )
     result = run_scan(
         store,
         since=since,
