@@ -223,11 +223,11 @@ def sweep_cmd(
         summary = (
             ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items())) or "nothing to do"
         )
-        pauses = (
+        static = (
             f", and {report.paused} static pause{'s' if report.paused != 1 else ''}" if report.paused else ""
         )
         out.print(
-            f"{report.stale} of {report.pending} pending interrupts are stale{pauses}: {summary}"
+            f"{report.stale} of {report.pending} pending interrupts are stale{static}: {summary}"
             + (f"; {report.recovered} left open by an earlier sweep settled" if report.recovered else "")
             + ("" if apply else " (dry run: add --apply to act)")
         )
