@@ -244,6 +244,15 @@ def interrupts(r: Run) -> None:
     )
     r.clock.advance(timedelta(minutes=7))
 
+    cfg = r.thread("feedback-rounds")  # the same question each round, after a new draft each time
+    graph = t.feedback_loop(r.checkpointer, ["draft 1", "draft 2, shorter", "draft 3, titled", "draft 4"])
+    graph.invoke({"topic": "tides"}, cfg)
+    for answer in ("shorter", "add a title", "fix the typo", "ship"):
+        r.clock.advance(timedelta(minutes=9))
+        graph.invoke(Command(resume=answer), cfg)
+    r.expect("feedback-rounds", "feedback", "done", [], "asked for feedback 4 times, each after a new draft")
+    r.clock.advance(timedelta(minutes=7))
+
     cfg = r.thread("approval-answered-once")
     graph = t.approval(r.checkpointer)
     graph.invoke({"amount": 450}, cfg)

@@ -22,6 +22,7 @@ from lgscope.examples._common import scripted_model
 __all__ = [
     "approval",
     "evaluator_optimizer",
+    "feedback_loop",
     "map_reduce",
     "plan_execute",
     "provider_reply",
@@ -329,3 +330,31 @@ def evaluator_optimizer(checkpointer: Any, drafts: list[str], grades: list[tuple
         "evaluator", lambda s: END if s["grade"] == "good" else "generator", ["generator", END]
     )
     return g.compile(checkpointer=checkpointer, name="evaluator_optimizer")
+
+
+class Feedback(TypedDict, total=False):
+    topic: str
+    draft: str
+    notes: Annotated[list[str], operator.add]
+
+
+def feedback_loop(checkpointer: Any, drafts: list[str]) -> Any:
+    """Human feedback each round (the "review and edit" how-to): write a draft, ask for feedback
+    with the same question every round, rewrite until the answer is "ship"."""
+    write_next = iter(drafts)
+
+    def write(state: Feedback) -> Feedback:
+        return {"draft": next(write_next)}
+
+    def feedback(state: Feedback) -> Feedback:
+        return {"notes": [str(interrupt({"question": "Any feedback on the draft?"}))]}
+
+    g = StateGraph(Feedback)
+    g.add_node("write", write)
+    g.add_node("feedback", feedback)
+    g.add_edge(START, "write")
+    g.add_edge("write", "feedback")
+    g.add_conditional_edges(
+        "feedback", lambda s: END if s["notes"][-1] == "ship" else "write", ["write", END]
+    )
+    return g.compile(checkpointer=checkpointer, name="feedback_loop")

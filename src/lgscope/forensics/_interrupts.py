@@ -7,7 +7,8 @@ LangGraph does not guard an interrupt against these (users report each against i
   (a transfer executed twice);
 - **answer ignored**: a task that failed after its interrupt was answered keeps that answer,
   and the next resume replays it — a second, different answer is stored and never used;
-- **asked again and again**: one node raising the same question many times in a row.
+- **asked again and again**: one node raising the same question many times in a row, nothing
+  else running in between (its answers never satisfy it, or are never seen).
 
 It reads only what the store holds: the interrupts, the stored answers (the one given last,
 under LangGraph's null task, and the ones each task ran with) and the checkpoints' parents.
@@ -18,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from lgscope.forensics._config import INTERRUPT_INTEGRITY, DetectorConfig
-from lgscope.forensics._pass import NamespaceFacts
+from lgscope.forensics._pass import Ask, NamespaceFacts
 from lgscope.model import Finding
 
 __all__ = ["interrupt_findings"]
@@ -89,10 +90,22 @@ def _ignored(facts: NamespaceFacts) -> list[Finding]:
 
 def _asked_again(facts: NamespaceFacts, config: DetectorConfig) -> list[Finding]:
     asks = facts.asks
+    if len(asks) < config.interrupt_max_asks:
+        return []
+    position = {t.checkpoint_id: i for i, t in enumerate(facts.tokens)}
+
+    def again(a: Ask, b: Ask) -> bool:
+        # asked again: the same node, the same question, and nothing but that node ran in between
+        # (a feedback loop that asks "any feedback?" after new work each round is not this)
+        if (a.node, a.question) != (b.node, b.question):
+            return False
+        i, j = position.get(a.checkpoint_id, -1), position.get(b.checkpoint_id, -1)
+        return 0 <= i < j and all(n == a.node for t in facts.tokens[i + 1 : j + 1] for n in t.nodes)
+
     best: tuple[int, int] | None = None
     start = 0
     for k in range(1, len(asks) + 1):
-        if k < len(asks) and (asks[k].node, asks[k].question) == (asks[start].node, asks[start].question):
+        if k < len(asks) and again(asks[k - 1], asks[k]):
             continue
         if k - start >= config.interrupt_max_asks and (best is None or k - start > best[1] - best[0]):
             best = (start, k)
