@@ -62,7 +62,8 @@ def _change_text(facts: NamespaceFacts, token: Token, counters: frozenset[str]) 
     text = facts.texts.get(token.change, "") if not token.empty else ""
     if ints:
         text = short(fingerprint(ints), 60) + (f" {text}" if text else "")
-    return text or "{}"
+    counted = [k for k, _v in token.ints if k in counters]
+    return text or (f"{', '.join(counted)} up" if counted else "{}")
 
 
 def _node_cycle(facts: NamespaceFacts, config: DetectorConfig) -> Finding | None:

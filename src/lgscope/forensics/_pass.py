@@ -243,7 +243,7 @@ class NamespaceFacts:
         self.nodes.update(step.nodes)
         if parts and change not in self.texts and any(t.change == change for t in self.tokens[-8:]):
             # a change seen again within a few steps: keep its text, a loop may show it
-            delta = {c.channel: c.value for c in step.changes if c.channel in dict(parts)}
+            delta = {c.channel: _what_changed(c) for c in step.changes if c.channel in dict(parts)}
             self.texts[change] = short(fingerprint(delta), _TEXT_LIMIT)
         self.tokens.append(token)
 
@@ -366,6 +366,13 @@ class NamespaceFacts:
 
 
 _EMPTY = _digest(b"")
+
+
+def _what_changed(change: ChannelChange) -> Any:
+    value = change.value
+    if change.kind == "set" and isinstance(value, list) and value and is_message(value[-1]):
+        return value[-1:]  # a replaced message: it is the change, not the whole conversation
+    return value
 
 
 def _appended(step: Step, channel: str) -> bool:
