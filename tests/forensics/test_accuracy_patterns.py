@@ -1,8 +1,16 @@
-"""The accuracy rules in isolation: message normal forms, growth over per-thread summaries."""
+"""The accuracy rules in isolation: message normal forms, growth over per-thread summaries, a
+killed run told from a static pause."""
 
 from __future__ import annotations
 
-from lgscope.forensics import GROWTH, DetectorConfig
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from lgscope import open_store
+from lgscope.approvals import Sweeper
+from lgscope.forensics import GROWTH, STUCK_RUN, DetectorConfig, detect, scan
 from lgscope.forensics._growth import ThreadSize, growth_findings
 from lgscope.forensics._signature import key
 
@@ -61,3 +69,45 @@ def test_growth_compares_a_thread_with_threads_of_the_same_graph_per_turn() -> N
     )
     # pure: the same summaries, the same findings, whatever order they come in
     assert growth_findings(list(reversed(sizes)), DetectorConfig()) == [found]
+
+
+_CRASHING_RUN = """
+import os, sqlite3, sys, time, operator
+from typing import Annotated, TypedDict
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph import START, StateGraph
+
+class S(TypedDict, total=False):
+    done: Annotated[list, operator.add]
+
+def fast(state): return {"done": ["fast"]}
+
+def slow(state):
+    time.sleep(0.3)
+    os._exit(3)  # killed mid-step: no error written, fast's writes already stored
+
+g = StateGraph(S)
+g.add_node("fast", fast)
+g.add_node("slow", slow)
+g.add_edge(START, "fast")
+g.add_edge(START, "slow")
+conn = sqlite3.connect(sys.argv[1], check_same_thread=False, isolation_level=None)
+saver = SqliteSaver(conn)
+saver.setup()
+g.compile(checkpointer=saver).invoke({"done": []}, {"configurable": {"thread_id": "killed"}})
+"""
+
+
+def test_a_run_killed_mid_step_is_told_from_a_pause(tmp_path: Path) -> None:
+    store = tmp_path / "killed.sqlite"
+    run = subprocess.run([sys.executable, "-c", _CRASHING_RUN, str(store)], capture_output=True, check=False)
+    assert run.returncode == 3, run.stderr
+    later = datetime.now(UTC) + timedelta(days=2)
+    with open_store(store) as st:
+        (scanned,) = scan(st, now=later).findings  # a scan reads control writes only
+        (detected,) = detect(st.load("killed"), now=later)  # every write
+    assert scanned.kind == detected.kind == STUCK_RUN
+    assert scanned.evidence["likely"] == detected.evidence["likely"] == "crashed"
+    assert detected.summary.startswith("stopped for 2d00h in slow: fast finished, the rest wrote nothing")
+    assert scanned.summary.startswith("stopped for 2d00h with fast, slow pending: some finished, the rest")
+    assert Sweeper(store=str(store)).run(now=later).decisions == []  # only pauses are swept

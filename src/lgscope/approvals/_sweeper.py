@@ -303,15 +303,14 @@ class Sweeper:
     def _paused(self, store: Store, threads: Sequence[Thread], now: datetime) -> list[Candidate]:
         """Static pauses past the threshold: what forensics' ``stuck_run`` says is likely a pause
         (tasks pending that never started, no interrupt, no error, not a recursion-limit stop)."""
-        from lgscope.forensics import STUCK_RUN, DetectorConfig
-        from lgscope.forensics._detect import analyze
+        from lgscope.forensics import STUCK_RUN, DetectorConfig, detect
 
         config = DetectorConfig(detectors=frozenset({STUCK_RUN}), stuck_after=self.older_than)
         out = []
         for t in threads:
             if t.status != "running" or t.updated_at is None or now - t.updated_at < self.older_than:
                 continue
-            for f in analyze(store.load(t.thread_id), config, now=now).findings:
+            for f in detect(store.load(t.thread_id), config, now=now):
                 waiting = list(f.evidence.get("waiting", ()))
                 if f.evidence.get("likely") != "paused" or not waiting:
                     continue

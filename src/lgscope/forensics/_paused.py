@@ -33,9 +33,11 @@ def paused_findings(facts: NamespaceFacts, config: DetectorConfig, now: datetime
     if age < limit:
         return []
     wrote = sorted({w.node for w in last.writes if w.node})
+    # a scan keeps only control writes: task_writes still counts the others
+    started = bool(wrote) or last.task_writes > len(last.writes)
     waiting = [n for n in last.next if n not in wrote]
     after = [n for n in last.nodes if n != "__input__"]
-    if not wrote:
+    if not started:
         likely = "paused"
         summary = (
             f"paused before {', '.join(waiting)} for {format_age(age)}"
@@ -45,10 +47,14 @@ def paused_findings(facts: NamespaceFacts, config: DetectorConfig, now: datetime
         )
     else:
         likely = "crashed"
+        where = (
+            f"in {', '.join(waiting)}: {', '.join(wrote)} finished"
+            if wrote
+            else f"with {', '.join(last.next)} pending: some finished"
+        )
         summary = (
-            f"stopped in {', '.join(waiting) or ', '.join(last.next)} for {format_age(age)}: "
-            f"{', '.join(wrote)} finished but the rest wrote nothing and no error — a crash or kill "
-            "mid-step, or a run still going"
+            f"stopped for {format_age(age)} {where}, the rest wrote nothing and no error — a crash or "
+            "kill mid-step, or a run still going"
         )
     return [
         Finding(
