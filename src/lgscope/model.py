@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any, Literal
 
 __all__ = [
@@ -29,10 +30,20 @@ __all__ = [
     "node_from_task_path",
 ]
 
-ThreadStatus = Literal["done", "interrupted", "running", "error"]
-"""done: nothing left to run; interrupted: a pending interrupt; running: tasks pending and no
-interrupt (in flight, crashed, or paused by a static ``interrupt_before``); error: the last task
-failed."""
+
+class ThreadStatus(StrEnum):
+    """A thread's state from its latest checkpoints; members compare equal to their names."""
+
+    DONE = "done"
+    """Nothing left to run."""
+    INTERRUPTED = "interrupted"
+    """An interrupt is pending."""
+    RUNNING = "running"
+    """Tasks pending and no interrupt: in flight, crashed, or paused by a static
+    ``interrupt_before``."""
+    ERROR = "error"
+    """The last task failed."""
+
 
 Severity = Literal["info", "warning", "error", "critical"]
 
@@ -310,7 +321,7 @@ class Thread:
         now = now or datetime.now(UTC)
         return {
             "thread_id": self.thread_id,
-            "status": self.status,
+            "status": self.status.value,
             "checkpoints": self.checkpoints,
             "namespaces": list(self.namespaces),
             "created_at": _iso(self.created_at),
