@@ -252,6 +252,26 @@ class Step:
             if (i.id not in answered and i.task_id not in answered) or i.task_id in failed
         )
 
+    def to_row(self) -> dict[str, Any]:
+        """The flat form, a row of a table (`lgscope.forensics.frames`): counts, not contents."""
+        return {
+            "thread_id": self.thread_id,
+            "checkpoint_ns": self.checkpoint_ns,
+            "checkpoint_id": self.checkpoint_id,
+            "parent_id": self.parent_id,
+            "step": self.step,
+            "source": self.source,
+            "ts": self.ts,
+            "nodes": self.nodes,
+            "changed": self.changed,
+            "next": self.next,
+            "size_bytes": self.size,
+            "interrupts": len(self.interrupts),
+            "resumes": len(self.resumes),
+            "errors": len(self.errors),
+            "corrupt": self.corrupt is not None,
+        }
+
     def to_dict(self, *, full: bool = False, now: datetime | None = None) -> dict[str, Any]:
         """The stable JSON form (``lgscope show --format json``); ``full`` adds the state, the
         metadata and every pending write (and which channels were rebuilt, not stored)."""
@@ -315,6 +335,23 @@ class Thread:
     namespace; in a scan's result, every one the scan read."""
     last_checkpoint_id: str | None = None
     """The latest checkpoint of the root namespace."""
+
+    def to_row(self, now: datetime) -> dict[str, Any]:
+        """The flat form, a row of a table (`lgscope.forensics.frames`): counts, not contents."""
+        return {
+            "thread_id": self.thread_id,
+            "status": self.status.value,
+            "checkpoints": self.checkpoints,
+            "namespaces": len(self.namespaces),
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "size_bytes": self.size,
+            "pending_interrupts": len(self.pending_interrupts),
+            "oldest_pending_age_s": max(
+                (i.age(now).total_seconds() for i in self.pending_interrupts), default=None
+            ),
+            "next": self.next,
+        }
 
     def to_dict(self, now: datetime | None = None) -> dict[str, Any]:
         """The stable JSON form (``lgscope threads --format json``)."""

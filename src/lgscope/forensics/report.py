@@ -60,7 +60,7 @@ def _thread_detail(store: Store, thread_id: str, result: ScanResult, transitions
         parent = s
     return {
         "thread_id": thread_id,
-        "status": history.thread.status,
+        "status": history.thread.status.value,
         "checkpoints": history.thread.checkpoints,
         "findings": [f.to_dict() for f in findings],
         "node_sequence": list(nodes)[-_NODES_SHOWN:],
