@@ -17,7 +17,7 @@ import os
 import re
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -177,12 +177,18 @@ def _writes(raw: RawCheckpoint, redaction: Redaction, cache: ValueCache) -> list
 
 
 def _records(
-    store: Store, thread_id: str, namespaces: Sequence[str], redaction: Redaction
+    store: Store,
+    thread_id: str,
+    namespaces: Sequence[str],
+    redaction: Redaction,
+    only: Callable[[str, str], bool] | None = None,
 ) -> Iterator[dict[str, Any]]:
     cache = ValueCache()
     for namespace in namespaces:
         channels = _ChannelWriter(redaction, cache)
         for raw in store._iter_raw(thread_id, namespace, control_only=False):
+            if only is not None and not only(namespace, raw.checkpoint_id):
+                continue
             if raw.checkpoint is None:
                 raise ExportFileError(
                     f"Checkpoint {raw.checkpoint_id} of thread {thread_id!r} is corrupt ({raw.corrupt}); "
@@ -213,8 +219,13 @@ def export_thread(
     *,
     ns: str | None = None,
     redaction: Redaction | None = None,
+    only: Callable[[str, str], bool] | None = None,
 ) -> int:
     """Write ``thread_id`` (every namespace, or just ``ns``) to ``out``; returns the record count.
+
+    ``only(ns, checkpoint_id)``, when given, picks the checkpoints to write (the header then says
+    ``"partial": true``): what `lgscope.housekeeping.prune` archives, which ``import_thread(...,
+    merge=True)`` puts back beside the checkpoints the thread kept.
 
     Streams: one checkpoint is held at a time, and each record carries only what changed since
     the one before (a message list's new items, not the list again). The file appears only
@@ -243,6 +254,8 @@ def export_thread(
         "records": sum(counts.get(n, 0) for n in namespaces),
         "redacted": bool(redaction),
     }
+    if only is not None:
+        header["partial"] = True
     digest = hashlib.sha256()
     count = 0
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
@@ -250,7 +263,7 @@ def export_thread(
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             # the header starts with the format name so `open_store` can sniff it
             fh.write(json.dumps(header, ensure_ascii=False) + "\n")
-            for record in _records(store, thread_id, namespaces, redaction):
+            for record in _records(store, thread_id, namespaces, redaction, only):
                 line = json.dumps(record, ensure_ascii=False, sort_keys=True)
                 digest.update(line.encode("utf-8"))
                 fh.write(line + "\n")
@@ -487,16 +500,16 @@ class _NoCommit:
         return getattr(self._conn, name)
 
 
-def _write(saver: Any, export: ExportReader, thread_id: str, overwrite: bool) -> int:
+def _write(saver: Any, export: ExportReader, thread_id: str, overwrite: bool, merge: bool = False) -> int:
     exists = saver.get_tuple({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}) is not None
     if not exists:
         exists = next(iter(saver.list({"configurable": {"thread_id": thread_id}}, limit=1)), None) is not None
-    if exists and not overwrite:
+    if exists and not (overwrite or merge):
         raise ImportConflict(
-            f"The target store already has a thread {thread_id!r}; pass --force to replace it, or "
-            "--thread NEW_ID to import it under another id."
+            f"The target store already has a thread {thread_id!r}; pass --force to replace it, --merge to add "
+            "the file's checkpoints to it (a prune archive), or --thread NEW_ID to import it under another id."
         )
-    if exists:
+    if exists and not merge:
         saver.delete_thread(thread_id)
     decoder = Decoder()
     versions_of: dict[tuple[str, str], dict[str, Any]] = {}
@@ -612,10 +625,12 @@ def import_thread(
     thread_id: str | None = None,
     overwrite: bool = False,
     allow_types: Iterable[str] = (),
+    merge: bool = False,
 ) -> tuple[str, int]:
     """Write an export into a SQLite path or ``postgresql://`` URL, in one transaction.
 
-    Goes through the official saver; refuses an existing thread unless ``overwrite``, and values
+    Goes through the official saver; refuses an existing thread unless ``overwrite`` (replace it)
+    or ``merge`` (add the file's checkpoints beside the thread's own: undoes a prune), and values
     an app would load by running code (pickle, types outside `lgscope.store.decode.SAFE_TYPES`)
     unless ``allow_types`` names them. Returns the thread id written and the number of checkpoints.
     """
@@ -624,9 +639,9 @@ def import_thread(
     _refuse_unsafe(export, frozenset(allow_types))
     tid = thread_id or str(export.header["thread_id"])
     if target.startswith(("postgresql://", "postgres://")):
-        count = _import_postgres(export, target, tid, overwrite)
+        count = _import_postgres(export, target, tid, overwrite, merge)
     else:
-        count = _import_sqlite(export, Path(target.removeprefix("sqlite:///")), tid, overwrite)
+        count = _import_sqlite(export, Path(target.removeprefix("sqlite:///")), tid, overwrite, merge)
     return tid, count
 
 
@@ -635,7 +650,7 @@ _STATEMENT_TIMEOUT_S = 600
 _JOURNAL_MODES = {m.lower(): m for m in ("DELETE", "TRUNCATE", "PERSIST", "MEMORY", "OFF")}
 
 
-def _import_sqlite(export: ExportReader, path: Path, thread_id: str, overwrite: bool) -> int:
+def _import_sqlite(export: ExportReader, path: Path, thread_id: str, overwrite: bool, merge: bool) -> int:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     if path.is_dir():
@@ -658,7 +673,7 @@ def _import_sqlite(export: ExportReader, path: Path, thread_id: str, overwrite: 
         saver.serde = _PassThrough()
         saver.is_setup = True
         try:
-            count = _write(saver, export, thread_id, overwrite)
+            count = _write(saver, export, thread_id, overwrite, merge)
             conn.commit()
         except BaseException:
             conn.rollback()
@@ -676,7 +691,7 @@ def _import_sqlite(export: ExportReader, path: Path, thread_id: str, overwrite: 
     return count
 
 
-def _import_postgres(export: ExportReader, url: str, thread_id: str, overwrite: bool) -> int:
+def _import_postgres(export: ExportReader, url: str, thread_id: str, overwrite: bool, merge: bool) -> int:
     import psycopg
     from langgraph.checkpoint.postgres import PostgresSaver
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -706,7 +721,7 @@ def _import_postgres(export: ExportReader, url: str, thread_id: str, overwrite: 
         saver = PostgresSaver(conn)  # type: ignore[arg-type]
         saver.serde = _PassThrough()
         try:
-            count = _write(saver, export, thread_id, overwrite)
+            count = _write(saver, export, thread_id, overwrite, merge)
             conn.commit()
         except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as exc:
             conn.rollback()
