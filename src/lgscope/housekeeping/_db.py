@@ -346,10 +346,7 @@ class PostgresRows:
                 )
             }
             return [t for t in selected if t in found]
-        return [
-            t
-            for (t,) in self._all('SELECT DISTINCT thread_id FROM checkpoints ORDER BY thread_id COLLATE "C"')
-        ]
+        return [t for (t,) in self._all('SELECT DISTINCT thread_id COLLATE "C" FROM checkpoints ORDER BY 1')]
 
     def namespaces(self, thread_id: str) -> dict[str, tuple[str, int]]:
         rows = self._all(
@@ -439,7 +436,7 @@ class PostgresRows:
     _FREED_BLOBS = """
         SELECT DISTINCT v.key, v.value FROM checkpoints c
         CROSS JOIN LATERAL jsonb_each_text(c.checkpoint -> 'channel_versions') v
-        WHERE c.{not_kept}
+        WHERE {not_kept}
         EXCEPT
         SELECT v.key, v.value FROM checkpoints c
         CROSS JOIN LATERAL jsonb_each_text(c.checkpoint -> 'channel_versions') v

@@ -29,6 +29,7 @@ import ormsgpack
 from lgscope._exceptions import DecodeError, ExportFileError, ImportConflict, NotACheckpointStore, UsageError
 from lgscope.model import is_bookkeeping
 from lgscope.store._base import Store
+from lgscope.store._delta import is_snapshot
 from lgscope.store._msgpack import array_header, array_info, pack_map
 from lgscope.store._raw import RawCheckpoint
 from lgscope.store._values import ValueCache
@@ -449,6 +450,7 @@ class _PassThrough:
     """A serializer that writes pre-serialized values as they are, and reads only inert data."""
 
     def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
+        obj = _unwrap(obj)
         if isinstance(obj, _Raw):
             return obj.type, obj.data or b""
         if isinstance(obj, dict) and "channel_values" in obj:  # SqliteSaver: the whole checkpoint
@@ -457,7 +459,7 @@ class _PassThrough:
                 if key == "channel_values":
                     encoded[key] = pack_map(
                         {
-                            ch: v.msgpack() if isinstance(v, _Raw) else ormsgpack.packb(v)
+                            ch: _unwrap(v).msgpack() if isinstance(_unwrap(v), _Raw) else ormsgpack.packb(v)
                             for ch, v in value.items()
                         }
                     )
@@ -473,10 +475,28 @@ class _PassThrough:
         return Decoder().decode_typed(data[0], data[1])
 
 
+def _raw_snapshot(raw: _Raw) -> Any:
+    """A DeltaChannel snapshot's bytes as LangGraph's own snapshot type, so PostgresSaver leaves
+    the inline marker it leaves for one (its private type: without it, the bytes go in plain)."""
+    try:
+        from langgraph.checkpoint.serde.types import _DeltaSnapshot
+    except ImportError:  # pragma: no cover - a LangGraph without DeltaChannel
+        return raw
+    return _DeltaSnapshot(raw)
+
+
+def _unwrap(value: Any) -> Any:
+    """The `_Raw` inside a snapshot made by `_raw_snapshot`, else ``value``."""
+    inner = getattr(value, "value", None)
+    return inner if isinstance(inner, _Raw) and isinstance(value, tuple) else value
+
+
 def _channel_value(blob: tuple[str, bytes | None], decoder: Decoder) -> Any:
     # Primitives go in as themselves so a Postgres target keeps them inline, as it would natively
     # (they are a few bytes: nothing larger is decoded).
     type_, data = blob
+    if type_ == "msgpack" and is_snapshot(data):
+        return _raw_snapshot(_Raw(type_, data))
     if data is None or len(data) <= _SMALL:
         decoded = decoder.decode_typed(type_, data)
         if isinstance(decoded, _PRIMITIVE):
