@@ -7,6 +7,7 @@ bytes and row keys, not histories). Both open read-only unless ``write=True``: o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -104,6 +105,7 @@ class Rows(Protocol):
     def blob_sizes(self) -> Iterator[tuple[str, str, str, str, int]]: ...
     def floor(self) -> int: ...
     def count_writes(self) -> int: ...
+    def snapshot(self) -> contextlib.AbstractContextManager[None]: ...
 
 
 # ---------------------------------------------------------------------------------------- SQLite
@@ -255,6 +257,15 @@ class SqliteRows:
         w = self.conn.execute(f"DELETE FROM writes WHERE {self._NOT_KEPT}", args).rowcount
         n = self.conn.execute(f"DELETE FROM checkpoints WHERE {self._NOT_KEPT}", args).rowcount
         return n, w, 0
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One read transaction: every read inside sees the same committed state."""
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
 
     def size_rows(self) -> Iterator[SizeRow]:
         rows = self.conn.execute(
@@ -480,8 +491,15 @@ class PostgresRows:
             ).rowcount
         return n, w, b
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One REPEATABLE READ transaction: every read inside sees the same state."""
+        with self.conn.transaction():
+            self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield
+
     def size_rows(self) -> Iterator[SizeRow]:
-        with self.conn.transaction(), self.conn.cursor(name="lgscope_size_checkpoints") as cur:
+        with self.conn.cursor(name="lgscope_size_checkpoints") as cur:
             cur.itersize = 5000
             cur.execute(
                 "SELECT thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, "
@@ -503,7 +521,7 @@ class PostgresRows:
                 )
 
     def size_writes(self) -> Iterator[WriteSizes]:
-        with self.conn.transaction(), self.conn.cursor(name="lgscope_size_writes") as cur:
+        with self.conn.cursor(name="lgscope_size_writes") as cur:
             cur.itersize = 5000
             cur.execute(
                 "SELECT thread_id, checkpoint_ns, checkpoint_id, task_path, channel, sum(length(blob)) "
@@ -513,7 +531,7 @@ class PostgresRows:
             yield from cur
 
     def blob_sizes(self) -> Iterator[tuple[str, str, str, str, int]]:
-        with self.conn.transaction(), self.conn.cursor(name="lgscope_size_blobs") as cur:
+        with self.conn.cursor(name="lgscope_size_blobs") as cur:
             cur.itersize = 5000
             cur.execute(
                 "SELECT thread_id, checkpoint_ns, channel, version, coalesce(length(blob), 0) FROM checkpoint_blobs "

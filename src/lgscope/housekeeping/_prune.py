@@ -83,10 +83,12 @@ def _archive_target(archive: Path, thread_id: str, single: bool) -> Path:
     return unused_path(archive, safe_filename(thread_id), ".lgscope.jsonl")
 
 
-def _check_writable(rows: Rows, store: str) -> None:
+def _check_writable(rows: Rows) -> None:
     if isinstance(rows, SqliteRows):
         path = rows.path
-        if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+        # no write bit for anyone is a deliberate "read-only", even to root (whom access() lets write)
+        marked = not (path.stat().st_mode & 0o222)
+        if marked or not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
             raise StoreError(
                 f"The store {path} is read-only for this user (file or directory permissions); prune --apply "
                 "must write it, so nothing was deleted: run it as the store's owner."
@@ -252,13 +254,15 @@ def prune(
                 ThreadResult(p, "would_prune" if p.checkpoints else "nothing_to_delete") for p in plans
             )
             return PruneResult(ro.where, policy.describe(), False, results, before)
+        if isinstance(ro, SqliteRows):
+            _check_writable(ro)
         rw: Rows = (
             SqliteRows(ro.path, write=True, busy_timeout=busy_timeout)
             if isinstance(ro, SqliteRows)
             else rows_for(target, write=True)
         )
         try:
-            _check_writable(rw, target)
+            _check_writable(rw)
             results_list: list[ThreadResult] = []
             log = PruneAudit(audit, store=ro.where, policy=policy.describe(), actor=actor) if audit else None
             from lgscope.approvals._lock import locks_for

@@ -193,7 +193,8 @@ def size(
     """
     rows = rows_for(store)
     try:
-        return _size(rows, top, policies, now or datetime.now(UTC), floor)
+        with rows.snapshot():
+            return _size(rows, top, policies, now or datetime.now(UTC), floor)
     finally:
         rows.close()
 
