@@ -21,10 +21,10 @@ from urllib.parse import quote
 import orjson
 
 from lgscope._exceptions import DecodeError, StoreUnavailable, UsageError
-from lgscope.store._msgpack import split_checkpoint
+from lgscope.store._msgpack import channel_sizes, split_checkpoint
 from lgscope.store.decode import Decoder
 
-__all__ = ["Info", "PostgresRows", "Rows", "SizeRow", "SqliteRows", "WriteSizes", "rows_for"]
+__all__ = ["Info", "PostgresRows", "Rows", "SizeRow", "SqliteRows", "WriteTotals", "rows_for"]
 
 TASKS = "__pregel_tasks"
 INTERRUPT = "__interrupt__"
@@ -69,14 +69,23 @@ class SizeRow:
     """The checkpoints row: checkpoint and metadata columns."""
     source: str | None
     channels: dict[str, int]
-    """Bytes by channel this checkpoint adds to the store: SQLite, every value it holds inline;
-    Postgres, the blobs it introduces (first to reference) and its inline values."""
+    """Bytes by channel this checkpoint holds inline: SQLite, every value; Postgres, primitives."""
     versions: dict[str, str]
     """Postgres: channel versions (to tell which blobs it references); empty for SQLite."""
+    made_by: str | None
+    """The task paths of the parent's writes (separated by ``\\x1e``): whose writes made this one."""
+    write_bytes: int
+    """This checkpoint's own pending writes."""
 
 
-WriteSizes = tuple[str, str, str, str, str, int]
-"""(thread id, namespace, checkpoint id, task path, channel, bytes) of a group of writes."""
+@dataclass(frozen=True, slots=True)
+class WriteTotals:
+    """The writes table summed (SQL aggregates): by channel, task path and namespace."""
+
+    by_channel: list[tuple[str, int]]
+    by_path: list[tuple[str, int]]
+    by_ns: list[tuple[str, int]]
+    count: int
 
 
 class Rows(Protocol):
@@ -101,7 +110,8 @@ class Rows(Protocol):
     ) -> tuple[int, int, int, int]: ...
     def delete(self, thread_id: str, ns: str, keep: Sequence[str], upto: str) -> tuple[int, int, int]: ...
     def size_rows(self) -> Iterator[SizeRow]: ...
-    def size_writes(self) -> Iterator[WriteSizes]: ...
+    def write_totals(self) -> WriteTotals: ...
+    def write_threads(self) -> Iterator[tuple[str, int]]: ...
     def blob_sizes(self) -> Iterator[tuple[str, str, str, str, int]]: ...
     def floor(self) -> int: ...
     def count_writes(self) -> int: ...
@@ -268,31 +278,61 @@ class SqliteRows:
             self.conn.execute("COMMIT")
 
     def size_rows(self) -> Iterator[SizeRow]:
+        # one row a checkpoint: its parent's writes' task paths and its own writes' bytes are
+        # looked up by primary key inside SQLite; only the blob crosses into Python (to be split)
+        path = self._task_path()
         rows = self.conn.execute(
-            "SELECT thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata "
-            "FROM checkpoints ORDER BY thread_id, checkpoint_ns, checkpoint_id"
+            "SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id, c.type, c.checkpoint, "
+            "coalesce(length(c.metadata), 0), CASE WHEN json_valid(CAST(c.metadata AS TEXT)) "
+            "THEN json_extract(CAST(c.metadata AS TEXT), '$.source') END, "
+            # a task path has commas in it: each ends in a record separator (SQLite's DISTINCT
+            # group_concat takes no separator of its own)
+            f"(SELECT group_concat(DISTINCT w.{path} || char(30)) FROM writes w WHERE w.thread_id = c.thread_id "
+            "AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.parent_checkpoint_id "
+            "AND substr(w.channel, 1, 2) != '__'), "
+            "(SELECT coalesce(sum(length(w.value)), 0) FROM writes w WHERE w.thread_id = c.thread_id "
+            "AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id) "
+            "FROM checkpoints c ORDER BY c.thread_id, c.checkpoint_ns, c.checkpoint_id"
         )
-        for tid, ns, cid, pid, type_, blob, meta in rows:
+        for tid, ns, cid, pid, type_, blob, meta_len, source, made_by, write_bytes in rows:
+            if made_by:
+                made_by = made_by.replace("\x1e,", "\x1e").rstrip("\x1e")
             data = blob or b""
             channels: dict[str, int] = {}
             if type_ == "msgpack" and data:
                 try:
-                    _frame, values = split_checkpoint(data)
-                    channels = {ch: len(v) for ch, v in values.items()}
+                    channels = channel_sizes(data)
                 except (ValueError, IndexError, struct.error, UnicodeDecodeError):
                     channels = {}
-            source = _source(meta)
-            yield SizeRow(tid, ns, cid, pid, len(data) + len(meta or b""), source, channels, {})
+            yield SizeRow(
+                tid,
+                ns,
+                cid,
+                pid,
+                len(data) + int(meta_len),
+                source if isinstance(source, str) else None,
+                channels,
+                {},
+                made_by,
+                int(write_bytes),
+            )
 
-    def size_writes(self) -> Iterator[WriteSizes]:
-        has_path = any(
-            r[0] == "task_path" for r in self.conn.execute("SELECT name FROM pragma_table_info('writes')")
-        )
-        path = "task_path" if has_path else "''"
+    def _task_path(self) -> str:
+        columns = {r[0] for r in self.conn.execute("SELECT name FROM pragma_table_info('writes')")}
+        return "task_path" if "task_path" in columns else "''"
+
+    def write_totals(self) -> WriteTotals:
+        path = self._task_path()
+
+        def grouped(column: str) -> list[tuple[str, int]]:
+            sql = f"SELECT {column}, coalesce(sum(length(value)), 0) FROM writes GROUP BY 1"
+            return [(str(k), int(n)) for k, n in self.conn.execute(sql)]
+
+        return WriteTotals(grouped("channel"), grouped(path), grouped("checkpoint_ns"), self.count_writes())
+
+    def write_threads(self) -> Iterator[tuple[str, int]]:
         yield from self.conn.execute(
-            f"SELECT thread_id, checkpoint_ns, checkpoint_id, {path}, channel, sum(length(value)) FROM writes "
-            f"GROUP BY thread_id, checkpoint_ns, checkpoint_id, {path}, channel "
-            "ORDER BY thread_id, checkpoint_ns, checkpoint_id"
+            "SELECT thread_id, coalesce(sum(length(value)), 0) FROM writes GROUP BY thread_id ORDER BY thread_id"
         )
 
     def blob_sizes(self) -> Iterator[tuple[str, str, str, str, int]]:
@@ -308,13 +348,6 @@ class SqliteRows:
         ).fetchone()
         (writes,) = self.conn.execute("SELECT coalesce(sum(length(value)), 0) FROM writes").fetchone()
         return int(total) + int(writes)
-
-
-def _source(meta: Any) -> str | None:
-    if not meta:
-        return None
-    value = _meta(meta).get("source")
-    return value if isinstance(value, str) else None
 
 
 # -------------------------------------------------------------------------------------- Postgres
@@ -502,13 +535,19 @@ class PostgresRows:
         with self.conn.cursor(name="lgscope_size_checkpoints") as cur:
             cur.itersize = 5000
             cur.execute(
-                "SELECT thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, "
-                "pg_column_size(checkpoint) + pg_column_size(metadata), metadata ->> 'source', "
-                "checkpoint -> 'channel_versions', "
-                "(SELECT jsonb_object_agg(key, pg_column_size(value)) FROM jsonb_each(checkpoint -> 'channel_values')) "
-                'FROM checkpoints ORDER BY thread_id COLLATE "C", checkpoint_ns, checkpoint_id'
+                "SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id, "
+                "pg_column_size(c.checkpoint) + pg_column_size(c.metadata), c.metadata ->> 'source', "
+                "c.checkpoint -> 'channel_versions', "
+                "(SELECT jsonb_object_agg(key, pg_column_size(value)) "
+                " FROM jsonb_each(c.checkpoint -> 'channel_values')), "
+                "(SELECT string_agg(DISTINCT w.task_path, chr(30)) FROM checkpoint_writes w "
+                " WHERE w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns "
+                " AND w.checkpoint_id = c.parent_checkpoint_id AND w.channel NOT LIKE '\\_\\_%%'), "
+                "(SELECT coalesce(sum(length(w.blob)), 0) FROM checkpoint_writes w WHERE w.thread_id = c.thread_id "
+                " AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id) "
+                'FROM checkpoints c ORDER BY c.thread_id COLLATE "C", c.checkpoint_ns, c.checkpoint_id'
             )
-            for tid, ns, cid, pid, size, source, versions, inline in cur:
+            for tid, ns, cid, pid, size, source, versions, inline, made_by, write_bytes in cur:
                 yield SizeRow(
                     tid,
                     ns,
@@ -518,15 +557,25 @@ class PostgresRows:
                     source,
                     dict(inline or {}),
                     {k: str(v) for k, v in (versions or {}).items()},
+                    made_by,
+                    int(write_bytes),
                 )
 
-    def size_writes(self) -> Iterator[WriteSizes]:
+    def write_totals(self) -> WriteTotals:
+        def grouped(column: str) -> list[tuple[str, int]]:
+            sql = f"SELECT {column}, coalesce(sum(length(blob)), 0) FROM checkpoint_writes GROUP BY 1"
+            return [(str(k), int(n)) for k, n in self._all(sql)]
+
+        return WriteTotals(
+            grouped("channel"), grouped("task_path"), grouped("checkpoint_ns"), self.count_writes()
+        )
+
+    def write_threads(self) -> Iterator[tuple[str, int]]:
         with self.conn.cursor(name="lgscope_size_writes") as cur:
             cur.itersize = 5000
             cur.execute(
-                "SELECT thread_id, checkpoint_ns, checkpoint_id, task_path, channel, sum(length(blob)) "
-                "FROM checkpoint_writes GROUP BY thread_id, checkpoint_ns, checkpoint_id, task_path, channel "
-                'ORDER BY thread_id COLLATE "C", checkpoint_ns, checkpoint_id'
+                "SELECT thread_id, coalesce(sum(length(blob)), 0) FROM checkpoint_writes GROUP BY thread_id "
+                'ORDER BY thread_id COLLATE "C"'
             )
             yield from cur
 

@@ -265,7 +265,7 @@ def prune(
             _check_writable(rw)
             results_list: list[ThreadResult] = []
             log = PruneAudit(audit, store=ro.where, policy=policy.describe(), actor=actor) if audit else None
-            from lgscope.approvals._lock import locks_for
+            from lgscope.approvals import locks_for
             from lgscope.store import open_store
 
             locks = locks_for(target)

@@ -22,6 +22,7 @@ need), so the plan is exact and these are upper bounds.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import os
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lgscope.housekeeping._db import PostgresRows, Rows, SizeRow, WriteSizes, rows_for
+from lgscope.housekeeping._db import PostgresRows, Rows, SizeRow, rows_for
 from lgscope.housekeeping._plan import Policy
 from lgscope.model import node_from_task_path
 from lgscope.store._raw import ts_from_checkpoint_id
@@ -125,7 +126,8 @@ class _Tally:
         self.count: dict[str, int] = {}
 
     def add(self, name: str, n: int, checkpoints: int = 0) -> None:
-        self.bytes[name] = self.bytes.get(name, 0) + n
+        b = self.bytes
+        b[name] = b.get(name, 0) + n
         if checkpoints:
             self.count[name] = self.count.get(name, 0) + checkpoints
 
@@ -141,6 +143,7 @@ def _namespace_group(ns: str) -> str:
     return "|".join(part.split(":", 1)[0] for part in ns.split("|"))
 
 
+@functools.lru_cache(maxsize=4096)
 def _node_of_write(task_path: str | None) -> str:
     if not task_path:
         return UNKNOWN
@@ -152,9 +155,9 @@ def _node_of_write(task_path: str | None) -> str:
     return UNKNOWN
 
 
-def _day(checkpoint_id: str) -> str:
-    ts = ts_from_checkpoint_id(checkpoint_id)
-    return ts.date().isoformat() if ts is not None else UNKNOWN
+@functools.lru_cache(maxsize=1024)
+def _day_of(ordinal: int) -> str:
+    return datetime.fromordinal(ordinal).date().isoformat()
 
 
 class _Thread:
@@ -164,6 +167,7 @@ class _Thread:
         self.thread_id = thread_id
         self.bytes = 0
         self.checkpoints = 0
+        self.write_bytes = 0  # its checkpoints' own writes (the rest of its writes belong to none left)
         self.blobs = blobs  # Postgres: blob sizes by (ns, channel, version)
         self.counted: set[tuple[str, str, str]] = set()  # those attributed to a checkpoint already
         # the root graph, for the policy estimates: bytes and time per checkpoint, oldest first
@@ -171,11 +175,6 @@ class _Thread:
         self.root_time = array("d")
         self.blob_last: dict[tuple[str, str], int] = {}  # root blob → last checkpoint index referencing it
         self.blob_size: dict[tuple[str, str], int] = {}
-
-
-def _merge_writes(writes: Iterator[WriteSizes]) -> Iterator[tuple[str, list[WriteSizes]]]:
-    for tid, group in itertools.groupby(writes, key=lambda w: w[0]):
-        yield tid, list(group)
 
 
 def size(
@@ -201,6 +200,15 @@ def size(
 
 def _size(rows: Rows, top: int | None, policies: Sequence[Policy], now: datetime, floor: bool) -> SizeReport:
     channel, node, nspace, day = _Tally(), _Tally(), _Tally(), _Tally()
+    # writes: summed by SQL; each checkpoint's own are also on its row (for its day and the estimates)
+    totals = rows.write_totals()
+    for ch, n in totals.by_channel:
+        channel.add(ch, n)
+    for path, n in totals.by_path:
+        node.add(_node_of_write(path), n)
+    for ns, n in totals.by_ns:
+        nspace.add(_namespace_group(ns), n)
+    unplaced_writes = sum(n for _ch, n in totals.by_channel)
     largest: list[tuple[int, str, int]] = []
     all_threads: list[SizeEntry] = []
     total = checkpoints = threads = latest = 0
@@ -210,18 +218,19 @@ def _size(rows: Rows, top: int | None, policies: Sequence[Policy], now: datetime
         for p in policies
     ]
     postgres = isinstance(rows, PostgresRows)
-    # three ordered streams merged by thread id (Postgres orders them bytewise, as Python does)
-    write_groups = _merge_writes(rows.size_writes())
-    pending_writes = next(write_groups, None)
+    # ordered streams merged by thread id (Postgres orders them bytewise, as Python does)
+    write_threads = rows.write_threads()
+    pending_writes = next(write_threads, None)
     blob_groups = itertools.groupby(rows.blob_sizes(), key=lambda b: b[0])
     pending_blobs = next(blob_groups, None)
     for tid, group in itertools.groupby(rows.size_rows(), key=lambda r: r.thread_id):
-        while pending_writes is not None and pending_writes[0] < tid:
-            pending_writes = next(write_groups, None)  # writes of a thread with no checkpoint left
-        own_writes: list[WriteSizes] = []
-        if pending_writes is not None and pending_writes[0] == tid:
-            own_writes = pending_writes[1]
-            pending_writes = next(write_groups, None)
+        thread_writes = 0
+        while pending_writes is not None and pending_writes[0] <= tid:
+            if pending_writes[0] == tid:
+                thread_writes = int(pending_writes[1])
+            else:
+                total += int(pending_writes[1])  # writes of a thread with no checkpoint left
+            pending_writes = next(write_threads, None)
         blobs: dict[tuple[str, str, str], int] = {}
         while pending_blobs is not None and pending_blobs[0] < tid:
             pending_blobs = next(blob_groups, None)
@@ -229,7 +238,9 @@ def _size(rows: Rows, top: int | None, policies: Sequence[Policy], now: datetime
             blobs = {(b[1], b[2], str(b[3])): int(b[4]) for b in pending_blobs[1]}
             pending_blobs = next(blob_groups, None)
         t = _Thread(tid, blobs)
-        latest += _thread(t, group, own_writes, postgres, channel, node, nspace, day)
+        latest += _thread(t, group, postgres, channel, node, nspace, day)
+        unplaced_writes -= t.write_bytes
+        t.bytes += thread_writes
         threads += 1
         total += t.bytes
         checkpoints += t.checkpoints
@@ -240,6 +251,11 @@ def _size(rows: Rows, top: int | None, policies: Sequence[Policy], now: datetime
             heapq.heappush(largest, (t.bytes, tid, t.checkpoints))
         elif top and (t.bytes, tid) > largest[0][:2]:
             heapq.heapreplace(largest, (t.bytes, tid, t.checkpoints))
+    while pending_writes is not None:
+        total += int(pending_writes[1])
+        pending_writes = next(write_threads, None)
+    if unplaced_writes:
+        day.add(UNKNOWN, unplaced_writes)  # writes of checkpoints that are gone
     by_thread = (
         tuple(sorted(all_threads, key=lambda e: (-e.bytes, e.name)))
         if top is None
@@ -250,7 +266,7 @@ def _size(rows: Rows, top: int | None, policies: Sequence[Policy], now: datetime
         kind=rows.kind,
         total_bytes=total,
         checkpoints=checkpoints,
-        writes=rows.count_writes(),
+        writes=totals.count,
         threads=threads,
         latest_bytes=latest,
         history_bytes=total - latest,
@@ -267,34 +283,23 @@ def _size(rows: Rows, top: int | None, policies: Sequence[Policy], now: datetime
 def _thread(
     t: _Thread,
     group: Iterator[SizeRow],
-    own_writes: list[WriteSizes],
     postgres: bool,
     channel: _Tally,
     node: _Tally,
     nspace: _Tally,
     day: _Tally,
 ) -> int:
-    """Attribute one thread's rows; returns its latest-state bytes."""
-    # writes by checkpoint: (task path, channel, bytes); a checkpoint's producing nodes come from
-    # its parent's writes
-    by_checkpoint: dict[tuple[str, str], list[tuple[str, str, int]]] = {}
-    for _tid, ns, cid, path, ch, n in own_writes:
-        by_checkpoint.setdefault((ns, cid), []).append((path or "", ch, int(n or 0)))
+    """Attribute one thread's checkpoints (and blobs); returns its latest-state bytes."""
     latest_bytes = 0
     for ns, rows in itertools.groupby(group, key=lambda r: r.ns):
         versions_of: dict[str, dict[str, str]] = {}
-        made_by: dict[str, str] = {}  # checkpoint → the nodes its writes' tasks ran (its child's producers)
         group_name = _namespace_group(ns)
         last: SizeRow | None = None
         last_bytes = 0
         for row in rows:
             t.checkpoints += 1
-            items = by_checkpoint.pop((ns, row.checkpoint_id), ())
-            producer = _producer(row, made_by.get(row.parent_id or ""))
-            made_by[row.checkpoint_id] = _made_by(items)
-            if len(made_by) > _CACHE:
-                del made_by[next(iter(made_by))]
-            when = _day(row.checkpoint_id)
+            ts = ts_from_checkpoint_id(row.checkpoint_id)
+            when = _day_of(ts.toordinal()) if ts is not None else UNKNOWN
             own = row.row_bytes
             frame = row.row_bytes
             for ch, n in row.channels.items():
@@ -317,18 +322,13 @@ def _thread(
                 if len(versions_of) > _CACHE:
                     del versions_of[next(iter(versions_of))]
             channel.add(FRAME, max(frame, 0))
-            own_write_bytes = 0
-            for path, ch, n in items:
-                channel.add(ch, n)
-                node.add(_node_of_write(path), n)
-                own_write_bytes += n
-            node.add(producer, own, 1)
-            day.add(when, own + own_write_bytes, 1)
-            nspace.add(group_name, own + own_write_bytes, 1)
-            t.bytes += own + own_write_bytes
+            node.add(_producer(row), own, 1)
+            day.add(when, own + row.write_bytes, 1)
+            nspace.add(group_name, own, 1)
+            t.bytes += own
+            t.write_bytes += row.write_bytes
             if ns == "":
-                ts = ts_from_checkpoint_id(row.checkpoint_id)
-                t.root_bytes.append(row.row_bytes + own_write_bytes)
+                t.root_bytes.append(row.row_bytes + row.write_bytes)
                 t.root_time.append(ts.timestamp() if ts is not None else float("inf"))
             last, last_bytes = row, own
         if last is not None:
@@ -338,36 +338,30 @@ def _thread(
                     t.blobs.get((ns, ch, v), 0) for ch, v in last.versions.items()
                 )
             latest_bytes += last_bytes
-    # writes of checkpoints that are gone, and (Postgres) blobs no checkpoint references
-    for (ns, _cid), items in by_checkpoint.items():
-        for path, ch, n in items:
-            channel.add(ch, n)
-            node.add(_node_of_write(path), n)
-            day.add(UNKNOWN, n)
-            nspace.add(_namespace_group(ns), n)
-            t.bytes += n
-    for (ns, ch, _ver), n in t.blobs.items():
-        if (ns, ch, _ver) in t.counted:
+    # blobs no checkpoint references (Postgres)
+    for key, n in t.blobs.items():
+        if key in t.counted:
             continue
-        channel.add(ch, n)
+        channel.add(key[1], n)
         node.add(UNKNOWN, n)
         day.add(UNKNOWN, n)
-        nspace.add(_namespace_group(ns), n)
+        nspace.add(_namespace_group(key[0]), n)
         t.bytes += n
     return latest_bytes
 
 
-def _made_by(items: Sequence[tuple[str, str, int]]) -> str:
-    names = sorted({_node_of_write(path) for path, ch, _n in items if path and not ch.startswith("__")})
-    return ", ".join(names)
+@functools.lru_cache(maxsize=4096)
+def _made_by(paths: str) -> str:
+    names = sorted({_node_of_write(path) for path in paths.split("\x1e") if path})
+    return ", ".join(names) or UNKNOWN
 
 
-def _producer(row: SizeRow, parent_made: str | None) -> str:
+def _producer(row: SizeRow) -> str:
     if row.source == "input" or row.parent_id is None:
         return "__input__"
     if row.source in ("update", "fork"):
         return f"__{row.source}__"
-    return parent_made or UNKNOWN
+    return _made_by(row.made_by) if row.made_by else UNKNOWN
 
 
 def _estimate(t: _Thread, cutoffs: list[tuple[int | None, float | None]], freed: list[list[int]]) -> None:
