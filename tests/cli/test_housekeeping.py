@@ -60,9 +60,7 @@ def test_prune_dry_run_deletes_nothing(sample_copy: Path) -> None:
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert lines[0] == f"Dry run, nothing deleted (add --apply): keep-last 2 on {sample_copy}"
-    assert (
-        "│ medicine-stuck │           3 │      1 │      2 │     0 │ 418 B │ pending interrupt      │" in lines
-    )
+    assert "│ medicine-stuck │           3 │      1 │      2 │     0 │ 418 B │ pending interrupt │" in lines
     assert "Would delete 1 checkpoints, 2 writes and 0 blobs of 1 threads: 418 B (418 bytes)." in lines
     assert _digest(sample_copy) == before
 
@@ -182,3 +180,22 @@ def test_prune_refuses_a_role_without_delete(postgres_sample: str) -> None:
     )
     with psycopg.connect(postgres_sample) as conn:
         assert conn.execute("SELECT count(*) FROM checkpoints").fetchall() == [(count,)]
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+@pytest.mark.parametrize("command", ["size prod.sqlite --by node --top 3", "prune prod.sqlite --keep-last 2"])
+def test_the_readme_shows_what_the_commands_print(
+    command: str, sample_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = README.read_text()
+    section = text[text.index("## Size and retention") : text.index("## CI asserts")]
+    start = section.index(f"$ lgscope {command}")
+    line, _, rest = section[start:].partition("\n")
+    shown = rest[: rest.index("```")]
+    (tmp_path / "prod.sqlite").write_bytes(sample_store.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run(*line.removeprefix("$ lgscope ").split())
+    assert (code, err) == (0, "")
+    assert out.startswith(shown)

@@ -115,7 +115,7 @@ def _kept_text(kept: Sequence[Any]) -> str:
     return ", ".join(f"{why} ({n})" if n > 1 else why for why, n in sorted(reasons.items()))
 
 
-def _space_lines(space: Space, applied: bool) -> list[str]:
+def _space_lines(space: Space) -> list[str]:
     lines = []
     if space.kind == "sqlite":
         if space.vacuumed:
@@ -126,7 +126,7 @@ def _space_lines(space: Space, applied: bool) -> list[str]:
         else:
             lines.append(
                 f"The file is {human_bytes(space.file_bytes or 0)}, of which {human_bytes(space.free_bytes or 0)} "
-                f"{'is' if applied else 'was'} free pages."
+                "is free pages."
             )
     elif space.dead_tuples:
         dead = ", ".join(f"{t} {n}" for t, n in sorted(space.dead_tuples.items()))
@@ -143,11 +143,11 @@ def _print_prune(result: PruneResult) -> None:
     else:
         out.print(f"Dry run, nothing deleted (add --apply): {result.policy} on {safe_text(result.store)}")
     table = Table(title=None)
-    for col in ("thread", "checkpoints", "delete", "writes", "blobs", "frees", "kept beyond the policy"):
+    for col in ("thread", "checkpoints", "delete", "writes", "blobs", "frees", "kept because"):
         table.add_column(
             col,
             no_wrap=col == "thread",
-            justify="left" if col in ("thread", "kept beyond the policy") else "right",
+            justify="left" if col in ("thread", "kept because") else "right",
         )
     for t in result.threads:
         p = t.plan
@@ -178,7 +178,7 @@ def _print_prune(result: PruneResult) -> None:
             f"Archived {len(archives)} threads to {where}/ (one export each); undo with: "
             f'for f in {where}/*.jsonl; do lgscope import "$f" STORE --merge; done'
         )
-    for line in _space_lines(result.space, result.applied):
+    for line in _space_lines(result.space):
         out.print(line)
 
 
