@@ -110,3 +110,31 @@ def write_many(target: str, thread_id: str, rounds: int) -> None:
 if __name__ == "__main__":
     write_many(sys.argv[1], sys.argv[2], int(sys.argv[3]))
     Path(sys.argv[4]).write_text("done")
+
+
+class Outer(TypedDict, total=False):
+    n: int
+    answer: str
+
+
+def nested_graph(saver: Any) -> Any:
+    """A parent that counts a few steps, then calls a subgraph whose node waits on an interrupt."""
+
+    def ask(state: Outer) -> Outer:
+        return {"answer": str(interrupt("ok?"))}
+
+    inner = StateGraph(Outer)
+    inner.add_node("ask", ask)
+    inner.add_edge(START, "ask")
+    sub = inner.compile()
+
+    def count(state: Outer) -> Outer:
+        return {"n": state.get("n", 0) + 1}
+
+    g = StateGraph(Outer)
+    g.add_node("count", count)
+    g.add_node("review", sub)
+    g.add_edge(START, "count")
+    g.add_conditional_edges("count", lambda s: "count" if s["n"] < 5 else "review", ["count", "review"])
+    g.add_edge("review", END)
+    return g.compile(checkpointer=saver)

@@ -277,3 +277,22 @@ def test_a_subgraph_call_goes_with_its_root_checkpoint(sample_copy: Path) -> Non
         for ns in subs:
             (sub,) = [n for n in plan.namespaces if n.checkpoint_ns == ns]
             assert (sub.checkpoints > 0) == root.deletes(roots[ns]), (keep, ns)
+
+
+def test_an_interrupt_inside_a_subgraph_still_resumes_after_keep_last_1(target: str) -> None:
+    from prune_graphs import nested_graph
+
+    with saver_for(target) as saver:
+        nested_graph(saver).invoke({"n": 0}, _config("s"))
+    with open_store(target) as st:
+        namespaces = st.thread("s").namespaces
+    assert len(namespaces) == 2  # the root graph and the subgraph call waiting on the interrupt
+    result = prune(target, Policy(keep_last=1), apply=True)
+    (t,) = result.threads
+    assert t.plan.checkpoints > 0
+    assert {k.reason for k in t.plan.kept} == {"pending interrupt"}
+    with open_store(target) as st:
+        assert st.thread("s").namespaces == namespaces  # the call under the kept root checkpoint stays
+    with saver_for(target) as saver:
+        out = nested_graph(saver).invoke(Command(resume="yes"), _config("s"))
+    assert out == {"n": 5, "answer": "yes"}
