@@ -68,3 +68,50 @@ def build(threads: int = 1024, steps: int = 1000) -> Path:
     conn.close()
     tmp.rename(path)
     return path
+
+
+def build_postgres(server: str, threads: int, steps: int) -> tuple[str, str]:
+    """A fresh schema on ``server`` holding the store (copied from the cached SQLite one's graph,
+    written again through PostgresSaver, then doubled with SQL); (its URL, the schema). Drop it
+    with `drop_schema`."""
+    import uuid
+
+    import psycopg
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+    schema = f"lgscope_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    url = f"{server}?options=-csearch_path%3D{schema}"
+    with PostgresSaver.from_conn_string(url) as saver:
+        saver.setup()
+        _graph(saver).invoke(
+            {"limit": steps}, {"configurable": {"thread_id": "t"}, "recursion_limit": steps + 10}
+        )
+    with psycopg.connect(url, autocommit=True) as conn:
+        have = 1
+        while have < threads:
+            with conn.transaction():
+                for table in ("checkpoints", "checkpoint_blobs", "checkpoint_writes"):
+                    columns = [
+                        r[0]
+                        for r in conn.execute(
+                            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+                            "AND table_name = %s ORDER BY ordinal_position",
+                            (schema, table),
+                        )
+                    ]
+                    select = ", ".join("thread_id || '.' || %s" if c == "thread_id" else c for c in columns)
+                    conn.execute(
+                        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {select} FROM {table}", (have,)
+                    )
+            have *= 2
+        conn.execute("VACUUM ANALYZE")
+    return url, schema
+
+
+def drop_schema(server: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

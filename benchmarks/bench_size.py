@@ -6,6 +6,10 @@ to split it by channel (the C msgpack skip) and streams the rows through Python;
 asks SQLite for the columns' lengths. Both run in this process, alternating.
 
     python benchmarks/bench_size.py [--threads 1024] [--steps 1000] [--repeat 2]
+    python benchmarks/bench_size.py --postgres postgresql://postgres@127.0.0.1:5432/test --threads 128
+
+With ``--postgres``, the store is built in a fresh schema of that database (dropped afterwards)
+and the floor sums the checkpoint columns' ``pg_column_size`` and the blobs' and writes' lengths.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _prune_store import build  # noqa: E402
+from _prune_store import build, build_postgres, drop_schema  # noqa: E402
 
 from lgscope.housekeeping import size  # noqa: E402
 
@@ -30,6 +34,28 @@ def floor(path: Path) -> int:
     return int(a) + int(b)
 
 
+def measure_postgres(url: str, repeat: int) -> None:
+    from lgscope.housekeeping._db import PostgresRows
+
+    ours: list[float] = []
+    base: list[float] = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        rows = PostgresRows(url)
+        expected = rows.floor()
+        rows.close()
+        base.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        report = size(url)
+        ours.append(time.perf_counter() - t)
+        assert report.total_bytes == expected, (report.total_bytes, expected)
+    print(
+        f"size, Postgres ({report.checkpoints:,} checkpoints): lgscope {min(ours):.2f} s, baseline "
+        f"SELECT sum(pg_column_size/length(...)) {min(base):.2f} s, ratio {min(ours) / min(base):.1f}",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -37,7 +63,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1024)
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument(
+        "--postgres", metavar="URL", help="Measure a Postgres store built in a fresh schema here."
+    )
     args = parser.parse_args()
+    if args.postgres:
+        url, schema = build_postgres(args.postgres, args.threads, args.steps)
+        try:
+            measure_postgres(url, args.repeat)
+        finally:
+            drop_schema(args.postgres, schema)
+        return
     store = build(args.threads, args.steps)
     ours: list[float] = []
     base: list[float] = []
