@@ -296,3 +296,18 @@ def test_an_interrupt_inside_a_subgraph_still_resumes_after_keep_last_1(target: 
     with saver_for(target) as saver:
         out = nested_graph(saver).invoke(Command(resume="yes"), _config("s"))
     assert out == {"n": 5, "answer": "yes"}
+
+
+def test_a_thread_whose_lock_is_held_is_left_and_reported(target: str) -> None:
+    from lgscope.approvals import locks_for
+
+    _interrupted(target, "a", 4)
+    _interrupted(target, "b", 4)
+    locks = locks_for(target)
+    with locks.hold("a"):  # as a sweeper answering its approval would
+        result = prune(target, Policy(keep_last=1), apply=True, lock_timeout=0.2)
+    assert {t.plan.thread_id: t.outcome for t in result.threads} == {"a": "locked", "b": "pruned"}
+    assert _count(target, "a") == _count_written(4) and _count(target, "b") == 1
+    close = getattr(locks, "close", None)
+    if close is not None:
+        close()

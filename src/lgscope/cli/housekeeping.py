@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -180,6 +181,12 @@ def _print_prune(result: PruneResult) -> None:
         )
     for line in _space_lines(result.space):
         out.print(line)
+    locked = [t.plan.thread_id for t in result.threads if t.outcome == "locked"]
+    if locked:
+        out.print(
+            f"Left as they are, their lock held by a sweep, an app or another prune: {safe_text(', '.join(locked))}; "
+            "run the prune again later."
+        )
 
 
 def _result_json(result: PruneResult) -> dict[str, Any]:
@@ -304,8 +311,10 @@ def prune_cmd(
     )
     if fmt == "json":
         echo_json(_result_json(result))
-        return
-    _print_prune(result)
+    else:
+        _print_prune(result)
+    if any(t.outcome == "locked" for t in result.threads):
+        sys.exit(1)
 
 
 COMMANDS: list[click.Command] = [size_cmd, prune_cmd]

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lgscope._exceptions import StoreError, UsageError
+from lgscope._exceptions import LockUnavailable, StoreError, UsageError
 from lgscope.housekeeping._audit import PruneAudit
 from lgscope.housekeeping._db import PostgresRows, Rows, SqliteRows, rows_for
 from lgscope.housekeeping._plan import NamespacePlan, Policy, ThreadPlan, plan_thread, plan_threads
@@ -42,7 +42,9 @@ class ThreadResult:
     plan: ThreadPlan
     """What was (or, in a dry run, would be) deleted."""
     outcome: str
-    """``would_prune``, ``pruned``, ``nothing_to_delete``."""
+    """``would_prune``, ``pruned``, ``nothing_to_delete``; ``locked``: its lock stayed taken (by a
+    sweep, an app answering an approval, another prune) for the lock timeout, and it was left as it
+    is (its plan then deletes nothing)."""
     archive: Path | None = None
     """The export holding what was deleted."""
 
@@ -192,6 +194,41 @@ def _prune_thread(
     return _in_transaction(rows, work), target
 
 
+def _apply_thread(
+    plan: ThreadPlan,
+    policy: Policy,
+    rows: Rows,
+    reader: _Reader,
+    locks: Any,
+    lock_timeout: float,
+    log: PruneAudit | None,
+    archive: Path | None,
+    single: bool,
+) -> ThreadResult:
+    if not plan.checkpoints:
+        return ThreadResult(plan, "nothing_to_delete")
+    hold = locks.hold(plan.thread_id, lock_timeout)
+    try:
+        hold.__enter__()
+    except LockUnavailable:
+        # a sweep, an app answering an approval or another prune has it: left for the next run
+        return ThreadResult(replace(plan, namespaces=()), "locked")
+    try:
+        if log is not None:
+            log.intent(plan)
+        try:
+            done, written = _prune_thread(rows, reader, plan.thread_id, policy, archive, single)
+        except BaseException as exc:
+            if log is not None:
+                log.outcome(plan, "failed", detail=str(exc) or type(exc).__name__)
+            raise
+        if log is not None:
+            log.outcome(done, "pruned", archive=written)
+        return ThreadResult(done, "pruned", written)
+    finally:
+        hold.__exit__(None, None, None)
+
+
 @dataclass(slots=True)
 class _Reader:
     """The read-only side: planning before the transaction, and the store an archive exports from."""
@@ -272,23 +309,9 @@ def prune(
             reader = _Reader(ro, open_store(target) if archive_path is not None else None)
             try:
                 for p in plans:
-                    if not p.checkpoints:
-                        results_list.append(ThreadResult(p, "nothing_to_delete"))
-                        continue
-                    with locks.hold(p.thread_id, lock_timeout):
-                        if log is not None:
-                            log.intent(p)
-                        try:
-                            done, written = _prune_thread(
-                                rw, reader, p.thread_id, policy, archive_path, single
-                            )
-                        except BaseException as exc:
-                            if log is not None:
-                                log.outcome(p, "failed", detail=str(exc) or type(exc).__name__)
-                            raise
-                        if log is not None:
-                            log.outcome(done, "pruned", archive=written)
-                    results_list.append(ThreadResult(done, "pruned", written))
+                    results_list.append(
+                        _apply_thread(p, policy, rw, reader, locks, lock_timeout, log, archive_path, single)
+                    )
             finally:
                 if reader.store is not None:
                     reader.store.close()
