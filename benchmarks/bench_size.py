@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _prune_store import build, build_postgres, drop_schema  # noqa: E402
+from bench_long_thread import run  # noqa: E402
 
 from lgscope.housekeeping import size  # noqa: E402
 
@@ -85,10 +86,12 @@ def main() -> None:
         report = size(store)
         ours.append(time.perf_counter() - t)
         assert report.total_bytes == expected, (report.total_bytes, expected)
+    # memory, as a user runs it: its own process, peak RSS from VmHWM
+    cli_t, rss, _out = run(["-m", "lgscope", "size", str(store), "--format", "json"])
     print(
         f"size ({report.checkpoints:,} checkpoints, {store.stat().st_size / 1e6:,.0f} MB): "
         f"lgscope {min(ours):.2f} s, baseline SELECT sum(length(...)) {min(base):.2f} s, "
-        f"ratio {min(ours) / min(base):.1f}",
+        f"ratio {min(ours) / min(base):.1f}; lgscope size as a command {cli_t:.1f} s, peak RSS {rss:,.0f} MB",
         flush=True,
     )
 
