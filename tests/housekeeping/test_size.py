@@ -101,3 +101,24 @@ def test_size_opens_the_store_read_only(sample_copy: Path) -> None:
     assert report.total_bytes > 0
     with open_store(sample_copy) as st:
         assert len(st.thread_ids()) == report.threads
+
+
+def test_size_and_plans_read_through_a_connection_that_cannot_write(target: str) -> None:
+    from lgscope.housekeeping._db import PostgresRows, SqliteRows, rows_for
+
+    with saver_for(target) as saver:
+        counter_graph(saver).invoke({"limit": 2}, {"configurable": {"thread_id": "t"}})
+    rows = rows_for(target)
+    try:
+        if isinstance(rows, PostgresRows):
+            import psycopg
+
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                rows.conn.execute("DELETE FROM checkpoints")
+        else:
+            assert isinstance(rows, SqliteRows)
+            with pytest.raises(sqlite3.OperationalError, match="readonly|read-only|query_only"):
+                rows.conn.execute("DELETE FROM checkpoints")
+    finally:
+        rows.close()
+    assert size(target).checkpoints == 4

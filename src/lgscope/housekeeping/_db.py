@@ -373,6 +373,8 @@ class PostgresRows:
                 "check the URL and that the server is running."
             ) from None
         self.conn.read_only = not write
+        if not write:  # autocommit statements too: each runs in a READ ONLY transaction
+            self.conn.execute("SET default_transaction_read_only = on")
         self.conn.execute("SET lock_timeout = '30s'")
 
     def close(self) -> None:

@@ -302,7 +302,11 @@ def _thread(
             when = _day_of(ts.toordinal()) if ts is not None else UNKNOWN
             own = row.row_bytes
             frame = row.row_bytes
-            for ch, n in row.channels.items():
+            inline = row.channels
+            held = sum(inline.values())
+            if held > frame:  # Postgres: a compressed checkpoint column is smaller than its parts
+                inline = {ch: n * frame // held for ch, n in inline.items()}
+            for ch, n in inline.items():
                 channel.add(ch, n)
                 frame -= n
             if postgres:
@@ -321,7 +325,7 @@ def _thread(
                 versions_of[row.checkpoint_id] = row.versions
                 if len(versions_of) > _CACHE:
                     del versions_of[next(iter(versions_of))]
-            channel.add(FRAME, max(frame, 0))
+            channel.add(FRAME, frame)
             node.add(_producer(row), own, 1)
             day.add(when, own + row.write_bytes, 1)
             nspace.add(group_name, own, 1)
