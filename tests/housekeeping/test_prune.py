@@ -311,3 +311,31 @@ def test_a_thread_whose_lock_is_held_is_left_and_reported(target: str) -> None:
     close = getattr(locks, "close", None)
     if close is not None:
         close()
+
+
+def test_a_pre_v4_checkpoint_keeps_the_parent_holding_its_pending_sends(target: str) -> None:
+    """Before checkpoint format v4, pending Sends were the parent's ``__pregel_tasks`` writes
+    (LangGraph's own keep_latest keeps that parent too). The rows are put through the saver."""
+    from langgraph.checkpoint.base import empty_checkpoint
+    from langgraph.types import Send
+
+    ids = []
+    with saver_for(target) as saver:
+        config: dict[str, Any] = {"configurable": {"thread_id": "old", "checkpoint_ns": ""}}
+        for step in range(4):
+            checkpoint = empty_checkpoint()
+            checkpoint["v"] = 3
+            checkpoint["channel_values"] = {"n": step}
+            checkpoint["channel_versions"] = {"n": step + 1}
+            config = saver.put(
+                config, checkpoint, {"source": "loop", "step": step, "parents": {}}, {"n": step + 1}
+            )
+            ids.append(checkpoint["id"])
+            if step == 2:
+                saver.put_writes(config, [("__pregel_tasks", Send("worker", {"n": 1}))], "task-1")
+    (plan,) = plan_prune(target, Policy(keep_last=1))
+    assert [(k.checkpoint_id, k.reason) for k in plan.kept] == [(ids[2], "sends parent")]
+    assert plan.checkpoints == 2
+    prune(target, Policy(keep_last=1), apply=True)
+    with open_store(target) as st:
+        assert [s.checkpoint_id for s in st.timeline("old")] == ids[2:]
