@@ -199,3 +199,16 @@ def test_the_readme_shows_what_the_commands_print(
     code, out, err = _run(*line.removeprefix("$ lgscope ").split())
     assert (code, err) == (0, "")
     assert out.startswith(shown)
+
+
+def test_prune_json_lists_each_thread_and_what_it_keeps(sample_copy: Path) -> None:
+    code, out, err = _run(
+        "prune", str(sample_copy), "--keep-last", "1", "--thread", "transfer-9000-pending", "--format", "json"
+    )
+    assert (code, err) == (0, "")
+    data = json.loads(out)
+    assert (data["applied"], data["policy"], data["checkpoints"]) == (False, "keep-last 1", 3)
+    (thread,) = data["threads"]
+    assert thread["outcome"] == "would_prune" and thread["checkpoints_before"] == 4
+    assert [k["reason"] for k in thread["kept"]] == ["pending interrupt"]
+    assert thread["namespaces"][0]["checkpoint_ns"] == "" and thread["namespaces"][0]["checkpoints"] == 3
