@@ -152,6 +152,8 @@ def _print_prune(result: PruneResult) -> None:
         )
     for t in result.threads:
         p = t.plan
+        if t.outcome == "nothing_to_delete":
+            continue  # a store of many threads: only those the prune touches are listed
         table.add_row(
             safe_text(p.thread_id),
             str(p.checkpoints_before),
