@@ -526,8 +526,8 @@ def _write(saver: Any, export: ExportReader, thread_id: str, overwrite: bool, me
         exists = next(iter(saver.list({"configurable": {"thread_id": thread_id}}, limit=1)), None) is not None
     if exists and not (overwrite or merge):
         raise ImportConflict(
-            f"The target store already has a thread {thread_id!r}; pass --force to replace it, --merge to add "
-            "the file's checkpoints to it (a prune archive), or --thread NEW_ID to import it under another id."
+            f"The target store already has a thread {thread_id!r}; pass --force to replace it, or "
+            "--thread NEW_ID to import it under another id."
         )
     if exists and not merge:
         saver.delete_thread(thread_id)
