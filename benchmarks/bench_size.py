@@ -36,7 +36,7 @@ def floor(path: Path) -> int:
 
 
 def measure_postgres(url: str, repeat: int) -> None:
-    from lgscope.housekeeping._db import PostgresRows
+    from lgscope.housekeeping._postgres import PostgresRows
 
     ours: list[float] = []
     base: list[float] = []

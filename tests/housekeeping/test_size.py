@@ -104,7 +104,9 @@ def test_size_opens_the_store_read_only(sample_copy: Path) -> None:
 
 
 def test_size_and_plans_read_through_a_connection_that_cannot_write(target: str) -> None:
-    from lgscope.housekeeping._db import PostgresRows, SqliteRows, rows_for
+    from lgscope.housekeeping._db import rows_for
+    from lgscope.housekeeping._postgres import PostgresRows
+    from lgscope.housekeeping._sqlite import SqliteRows
 
     with saver_for(target) as saver:
         counter_graph(saver).invoke({"limit": 2}, {"configurable": {"thread_id": "t"}})

@@ -59,11 +59,11 @@ def _entries_table(title: str, entries: Sequence[SizeEntry], total: int, top: in
 def _print_size(report: SizeReport, by: Sequence[str], top: int) -> None:
     out = console()
     total = report.total_bytes
-    out.print(
+    click.echo(
         f"{safe_text(report.store)} ({report.kind}): {human_bytes(total)} ({total} bytes) in {report.checkpoints} "
         f"checkpoints and {report.writes} writes of {report.threads} threads"
     )
-    out.print(
+    click.echo(
         f"latest state {human_bytes(report.latest_bytes)} ({_share(report.latest_bytes, total)}), "
         f"history {human_bytes(report.history_bytes)} ({_share(report.history_bytes, total)})"
     )
@@ -140,9 +140,9 @@ def _space_lines(space: Space) -> list[str]:
 def _print_prune(result: PruneResult) -> None:
     out = console()
     if result.applied:
-        out.print(f"Pruned {safe_text(result.store)} ({result.policy}):")
+        click.echo(f"Pruned {safe_text(result.store)} ({result.policy}):")
     else:
-        out.print(f"Dry run, nothing deleted (add --apply): {result.policy} on {safe_text(result.store)}")
+        click.echo(f"Dry run, nothing deleted (add --apply): {result.policy} on {safe_text(result.store)}")
     table = Table(title=None)
     for col in ("thread", "checkpoints", "delete", "writes", "blobs", "frees", "kept because"):
         table.add_column(
@@ -166,26 +166,26 @@ def _print_prune(result: PruneResult) -> None:
     out.print(table)
     touched = sum(1 for t in result.threads if t.plan.checkpoints)
     verb = "Deleted" if result.applied else "Would delete"
-    out.print(
+    click.echo(
         f"{verb} {result.checkpoints} checkpoints, {result.writes} writes and {result.blobs} blobs of {touched} "
         f"threads: {human_bytes(result.bytes)} ({result.bytes} bytes)."
     )
     archives = [t.archive for t in result.threads if t.archive is not None]
     if len(archives) == 1:
-        out.print(
+        click.echo(
             f"Archived to {safe_text(archives[0])}; undo with: lgscope import {safe_text(archives[0])} STORE --merge"
         )
     elif archives:
         where = safe_text(archives[0].parent)
-        out.print(
+        click.echo(
             f"Archived {len(archives)} threads to {where}/ (one export each); undo with: "
             f'for f in {where}/*.jsonl; do lgscope import "$f" STORE --merge; done'
         )
     for line in _space_lines(result.space):
-        out.print(line)
+        click.echo(line)
     locked = [t.plan.thread_id for t in result.threads if t.outcome == "locked"]
     if locked:
-        out.print(
+        click.echo(
             f"Left as they are, their lock held by a sweep, an app or another prune: {safe_text(', '.join(locked))}; "
             "run the prune again later."
         )

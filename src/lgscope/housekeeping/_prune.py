@@ -28,9 +28,11 @@ from typing import Any
 
 from lgscope._exceptions import LockUnavailable, StoreError, UsageError
 from lgscope.housekeeping._audit import PruneAudit
-from lgscope.housekeeping._db import PostgresRows, Rows, SqliteRows, rows_for
+from lgscope.housekeeping._db import Rows, rows_for
 from lgscope.housekeeping._plan import NamespacePlan, Policy, ThreadPlan, plan_thread, plan_threads
+from lgscope.housekeeping._postgres import PostgresRows
 from lgscope.housekeeping._space import Space, space_after, space_before
+from lgscope.housekeeping._sqlite import SqliteRows
 
 __all__ = ["PruneResult", "ThreadResult", "prune"]
 

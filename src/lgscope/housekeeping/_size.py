@@ -32,8 +32,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lgscope.housekeeping._db import PostgresRows, Rows, SizeRow, rows_for
+from lgscope.housekeeping._db import Rows, SizeRow, rows_for
 from lgscope.housekeeping._plan import Policy
+from lgscope.housekeeping._postgres import PostgresRows
 from lgscope.model import node_from_task_path
 from lgscope.store._raw import ts_from_checkpoint_id
 

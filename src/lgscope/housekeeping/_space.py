@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lgscope._exceptions import StoreError
-from lgscope.housekeeping._db import PostgresRows, Rows, SqliteRows
+from lgscope.housekeeping._db import Rows
+from lgscope.housekeeping._postgres import PostgresRows
+from lgscope.housekeeping._sqlite import SqliteRows
 
 __all__ = ["Space", "space_after", "space_before"]
 
