@@ -175,8 +175,8 @@ def _root_plan(
         _sends_parent(rows, thread_id, "", cid, keep)
         if delta:
             _delta_chain(rows, thread_id, "", cid, keep)
-    for cid in list(keep):  # what a kept ancestor needs in turn
-        if delta:
+    if delta:  # a parent kept for its Sends needs its own chain (a chain's members need no more)
+        for cid in [c for c, why in keep.items() if why == "sends parent"]:
             _delta_chain(rows, thread_id, "", cid, keep)
     return upto, keep
 
