@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator, Sequence
 from typing import Any
+
+import orjson
 
 from lgscope._exceptions import StoreUnavailable
 from lgscope.housekeeping._db import Info, SizeRow, WriteTotals
 from lgscope.housekeeping._db import meta as _meta
 
 __all__ = ["PostgresRows"]
+
+
+def _object(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:  # past orjson's limits (integers over 64 bits …): the slow parser
+        value = json.loads(text)
+    return value if isinstance(value, dict) else {}
 
 
 class PostgresRows:
@@ -199,9 +212,10 @@ class PostgresRows:
             cur.execute(
                 "SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id, "
                 "pg_column_size(c.checkpoint) + pg_column_size(c.metadata), c.metadata ->> 'source', "
-                "c.checkpoint -> 'channel_versions', "
+                # as text, parsed with orjson (a million small JSON objects: psycopg's json.loads is slow)
+                "(c.checkpoint -> 'channel_versions')::text, "
                 "(SELECT jsonb_object_agg(key, pg_column_size(value)) "
-                " FROM jsonb_each(c.checkpoint -> 'channel_values')), "
+                " FROM jsonb_each(c.checkpoint -> 'channel_values'))::text, "
                 "(SELECT string_agg(DISTINCT w.task_path, chr(30)) FROM checkpoint_writes w "
                 " WHERE w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns "
                 " AND w.checkpoint_id = c.parent_checkpoint_id AND w.channel NOT LIKE '\\_\\_%%'), "
@@ -217,8 +231,8 @@ class PostgresRows:
                     pid,
                     int(size or 0),
                     source,
-                    dict(inline or {}),
-                    {k: str(v) for k, v in (versions or {}).items()},
+                    _object(inline),
+                    {k: str(v) for k, v in _object(versions).items()},
                     made_by,
                     int(write_bytes),
                 )
