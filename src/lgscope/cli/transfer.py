@@ -76,6 +76,11 @@ def export_cmd(
 @click.option("--thread", "thread_id", metavar="NEW_ID", help="Import under this thread id.")
 @click.option("--force", is_flag=True, help="Replace the thread if the target already has it.")
 @click.option(
+    "--merge",
+    is_flag=True,
+    help="Add the file's checkpoints to the thread the target already has (undoes a prune from its archive).",
+)
+@click.option(
     "--allow-type",
     "allow_types",
     multiple=True,
@@ -85,7 +90,7 @@ def export_cmd(
 )
 @handle_errors
 def import_cmd(
-    file: Path, target: str, thread_id: str | None, force: bool, allow_types: tuple[str, ...]
+    file: Path, target: str, thread_id: str | None, force: bool, merge: bool, allow_types: tuple[str, ...]
 ) -> None:
     """Import an export FILE into TARGET (a SQLite path or postgresql:// URL) through the official
     saver, in one transaction: all of it or nothing.
@@ -93,8 +98,13 @@ def import_cmd(
     \b
     Example:
       lgscope import support-7.jsonl replay.sqlite --thread support-7-replay
+      lgscope import pruned/support-7.lgscope.jsonl checkpoints.sqlite --merge
     """
-    tid, count = import_thread(file, target, thread_id=thread_id, overwrite=force, allow_types=allow_types)
+    if force and merge:
+        raise UsageError("--force replaces the thread and --merge adds to it; give one of them.")
+    tid, count = import_thread(
+        file, target, thread_id=thread_id, overwrite=force, allow_types=allow_types, merge=merge
+    )
     click.echo(f"Imported {count} checkpoints as thread {safe_text(tid)} into {shown_store(target)}")
 
 

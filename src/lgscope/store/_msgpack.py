@@ -15,6 +15,7 @@ import msgpack
 __all__ = [
     "array_header",
     "array_info",
+    "channel_sizes",
     "max_depth",
     "pack_map",
     "shrink",
@@ -283,6 +284,29 @@ def split_checkpoint(blob: bytes) -> tuple[bytes, dict[str, bytes]]:
     except (msgpack.UnpackException, TypeError, UnicodeDecodeError) as exc:
         raise ValueError(str(exc) or type(exc).__name__) from None
     return _map_header(len(kept)) + b"".join(kept), channels
+
+
+def channel_sizes(blob: bytes) -> dict[str, int]:
+    """Each channel value's size in bytes in a checkpoint map (as `split_checkpoint` would cut
+    them), without copying or decoding a value. Raises ValueError when ``blob`` is not a map."""
+    unpacker = msgpack.Unpacker(None, raw=False, strict_map_key=False, max_buffer_size=max(len(blob), 1))
+    sizes: dict[str, int] = {}
+    try:
+        unpacker.feed(blob)
+        for _ in range(unpacker.read_map_header()):
+            if unpacker.unpack() != "channel_values":
+                unpacker.skip()
+                continue
+            for _ in range(unpacker.read_map_header()):
+                name = unpacker.unpack()
+                at = unpacker.tell()
+                unpacker.skip()
+                sizes[name if isinstance(name, str) else repr(name)] = unpacker.tell() - at
+    except msgpack.OutOfData:
+        raise ValueError(_EOF) from None
+    except (msgpack.UnpackException, TypeError, UnicodeDecodeError) as exc:
+        raise ValueError(str(exc) or type(exc).__name__) from None
+    return sizes
 
 
 def array_info(data: bytes) -> tuple[int, int] | None:

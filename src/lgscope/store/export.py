@@ -17,7 +17,7 @@ import os
 import re
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -29,6 +29,7 @@ import ormsgpack
 from lgscope._exceptions import DecodeError, ExportFileError, ImportConflict, NotACheckpointStore, UsageError
 from lgscope.model import is_bookkeeping
 from lgscope.store._base import Store
+from lgscope.store._delta import is_snapshot
 from lgscope.store._msgpack import array_header, array_info, pack_map
 from lgscope.store._raw import RawCheckpoint
 from lgscope.store._values import ValueCache
@@ -177,12 +178,18 @@ def _writes(raw: RawCheckpoint, redaction: Redaction, cache: ValueCache) -> list
 
 
 def _records(
-    store: Store, thread_id: str, namespaces: Sequence[str], redaction: Redaction
+    store: Store,
+    thread_id: str,
+    namespaces: Sequence[str],
+    redaction: Redaction,
+    only: Callable[[str, str], bool] | None = None,
 ) -> Iterator[dict[str, Any]]:
     cache = ValueCache()
     for namespace in namespaces:
         channels = _ChannelWriter(redaction, cache)
         for raw in store._iter_raw(thread_id, namespace, control_only=False):
+            if only is not None and not only(namespace, raw.checkpoint_id):
+                continue
             if raw.checkpoint is None:
                 raise ExportFileError(
                     f"Checkpoint {raw.checkpoint_id} of thread {thread_id!r} is corrupt ({raw.corrupt}); "
@@ -213,8 +220,13 @@ def export_thread(
     *,
     ns: str | None = None,
     redaction: Redaction | None = None,
+    only: Callable[[str, str], bool] | None = None,
 ) -> int:
     """Write ``thread_id`` (every namespace, or just ``ns``) to ``out``; returns the record count.
+
+    ``only(ns, checkpoint_id)``, when given, picks the checkpoints to write (the header then says
+    ``"partial": true``): what `lgscope.housekeeping.prune` archives, which ``import_thread(...,
+    merge=True)`` puts back beside the checkpoints the thread kept.
 
     Streams: one checkpoint is held at a time, and each record carries only what changed since
     the one before (a message list's new items, not the list again). The file appears only
@@ -243,6 +255,8 @@ def export_thread(
         "records": sum(counts.get(n, 0) for n in namespaces),
         "redacted": bool(redaction),
     }
+    if only is not None:
+        header["partial"] = True
     digest = hashlib.sha256()
     count = 0
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
@@ -250,7 +264,7 @@ def export_thread(
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             # the header starts with the format name so `open_store` can sniff it
             fh.write(json.dumps(header, ensure_ascii=False) + "\n")
-            for record in _records(store, thread_id, namespaces, redaction):
+            for record in _records(store, thread_id, namespaces, redaction, only):
                 line = json.dumps(record, ensure_ascii=False, sort_keys=True)
                 digest.update(line.encode("utf-8"))
                 fh.write(line + "\n")
@@ -436,6 +450,7 @@ class _PassThrough:
     """A serializer that writes pre-serialized values as they are, and reads only inert data."""
 
     def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
+        obj = _unwrap(obj)
         if isinstance(obj, _Raw):
             return obj.type, obj.data or b""
         if isinstance(obj, dict) and "channel_values" in obj:  # SqliteSaver: the whole checkpoint
@@ -444,7 +459,7 @@ class _PassThrough:
                 if key == "channel_values":
                     encoded[key] = pack_map(
                         {
-                            ch: v.msgpack() if isinstance(v, _Raw) else ormsgpack.packb(v)
+                            ch: _unwrap(v).msgpack() if isinstance(_unwrap(v), _Raw) else ormsgpack.packb(v)
                             for ch, v in value.items()
                         }
                     )
@@ -460,10 +475,28 @@ class _PassThrough:
         return Decoder().decode_typed(data[0], data[1])
 
 
+def _raw_snapshot(raw: _Raw) -> Any:
+    """A DeltaChannel snapshot's bytes as LangGraph's own snapshot type, so PostgresSaver leaves
+    the inline marker it leaves for one (its private type: without it, the bytes go in plain)."""
+    try:
+        from langgraph.checkpoint.serde.types import _DeltaSnapshot
+    except ImportError:  # pragma: no cover - a LangGraph without DeltaChannel
+        return raw
+    return _DeltaSnapshot(raw)
+
+
+def _unwrap(value: Any) -> Any:
+    """The `_Raw` inside a snapshot made by `_raw_snapshot`, else ``value``."""
+    inner = getattr(value, "value", None)
+    return inner if isinstance(inner, _Raw) and isinstance(value, tuple) else value
+
+
 def _channel_value(blob: tuple[str, bytes | None], decoder: Decoder) -> Any:
     # Primitives go in as themselves so a Postgres target keeps them inline, as it would natively
     # (they are a few bytes: nothing larger is decoded).
     type_, data = blob
+    if type_ == "msgpack" and is_snapshot(data):
+        return _raw_snapshot(_Raw(type_, data))
     if data is None or len(data) <= _SMALL:
         decoded = decoder.decode_typed(type_, data)
         if isinstance(decoded, _PRIMITIVE):
@@ -487,16 +520,16 @@ class _NoCommit:
         return getattr(self._conn, name)
 
 
-def _write(saver: Any, export: ExportReader, thread_id: str, overwrite: bool) -> int:
+def _write(saver: Any, export: ExportReader, thread_id: str, overwrite: bool, merge: bool = False) -> int:
     exists = saver.get_tuple({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}) is not None
     if not exists:
         exists = next(iter(saver.list({"configurable": {"thread_id": thread_id}}, limit=1)), None) is not None
-    if exists and not overwrite:
+    if exists and not (overwrite or merge):
         raise ImportConflict(
             f"The target store already has a thread {thread_id!r}; pass --force to replace it, or "
             "--thread NEW_ID to import it under another id."
         )
-    if exists:
+    if exists and not merge:
         saver.delete_thread(thread_id)
     decoder = Decoder()
     versions_of: dict[tuple[str, str], dict[str, Any]] = {}
@@ -612,10 +645,12 @@ def import_thread(
     thread_id: str | None = None,
     overwrite: bool = False,
     allow_types: Iterable[str] = (),
+    merge: bool = False,
 ) -> tuple[str, int]:
     """Write an export into a SQLite path or ``postgresql://`` URL, in one transaction.
 
-    Goes through the official saver; refuses an existing thread unless ``overwrite``, and values
+    Goes through the official saver; refuses an existing thread unless ``overwrite`` (replace it)
+    or ``merge`` (add the file's checkpoints beside the thread's own: undoes a prune), and values
     an app would load by running code (pickle, types outside `lgscope.store.decode.SAFE_TYPES`)
     unless ``allow_types`` names them. Returns the thread id written and the number of checkpoints.
     """
@@ -624,9 +659,9 @@ def import_thread(
     _refuse_unsafe(export, frozenset(allow_types))
     tid = thread_id or str(export.header["thread_id"])
     if target.startswith(("postgresql://", "postgres://")):
-        count = _import_postgres(export, target, tid, overwrite)
+        count = _import_postgres(export, target, tid, overwrite, merge)
     else:
-        count = _import_sqlite(export, Path(target.removeprefix("sqlite:///")), tid, overwrite)
+        count = _import_sqlite(export, Path(target.removeprefix("sqlite:///")), tid, overwrite, merge)
     return tid, count
 
 
@@ -635,7 +670,7 @@ _STATEMENT_TIMEOUT_S = 600
 _JOURNAL_MODES = {m.lower(): m for m in ("DELETE", "TRUNCATE", "PERSIST", "MEMORY", "OFF")}
 
 
-def _import_sqlite(export: ExportReader, path: Path, thread_id: str, overwrite: bool) -> int:
+def _import_sqlite(export: ExportReader, path: Path, thread_id: str, overwrite: bool, merge: bool) -> int:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     if path.is_dir():
@@ -658,7 +693,7 @@ def _import_sqlite(export: ExportReader, path: Path, thread_id: str, overwrite: 
         saver.serde = _PassThrough()
         saver.is_setup = True
         try:
-            count = _write(saver, export, thread_id, overwrite)
+            count = _write(saver, export, thread_id, overwrite, merge)
             conn.commit()
         except BaseException:
             conn.rollback()
@@ -676,7 +711,7 @@ def _import_sqlite(export: ExportReader, path: Path, thread_id: str, overwrite: 
     return count
 
 
-def _import_postgres(export: ExportReader, url: str, thread_id: str, overwrite: bool) -> int:
+def _import_postgres(export: ExportReader, url: str, thread_id: str, overwrite: bool, merge: bool) -> int:
     import psycopg
     from langgraph.checkpoint.postgres import PostgresSaver
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -706,7 +741,7 @@ def _import_postgres(export: ExportReader, url: str, thread_id: str, overwrite: 
         saver = PostgresSaver(conn)  # type: ignore[arg-type]
         saver.serde = _PassThrough()
         try:
-            count = _write(saver, export, thread_id, overwrite)
+            count = _write(saver, export, thread_id, overwrite, merge)
             conn.commit()
         except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as exc:
             conn.rollback()
