@@ -14,9 +14,11 @@ are, in one transaction; the source is only read (`lgscope.store`).
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import ormsgpack
@@ -26,7 +28,7 @@ from lgscope.model import RESUME, Step, is_bookkeeping
 from lgscope.replay._graph import bind, check_nodes, graph_channels
 from lgscope.replay._target import is_postgres, same_store
 from lgscope.store import RawCheckpoint, Store, open_store, rebuilt_channels
-from lgscope.store.export import RawWriter, clear_target, write_into
+from lgscope.store.export import RawWriter, clear_target, export_thread, write_into
 from lgscope.store.resolve import resolve_checkpoint
 
 __all__ = ["ForkResult", "fork", "parse_sets"]
@@ -190,8 +192,12 @@ def _patch_raw(
         id=new_id,
         ts=datetime.now(UTC).isoformat(),
         channel_versions=versions,
-        updated_channels=sorted(values),
     )
+    # LangGraph schedules the next tasks from the channels a checkpoint updated: the fork point's
+    # pending tasks stay triggered only if its own updated channels are kept
+    updated = frame.get("updated_channels")
+    if updated is not None:
+        frame["updated_channels"] = sorted({*updated, *values})
     blobs = dict(fork_raw.blobs or {})
     for ch, value in values.items():
         blobs[ch] = ("msgpack", ormsgpack.packb(value))
@@ -227,13 +233,32 @@ def fork(
     patch = dict(patch or {})
     if as_node is not None and graph is None:
         raise UsageError("--as-node needs --graph: the node's writers come from the graph.")
+    new_id = to_thread or thread_id
+    into_source = isinstance(source, str) and same_store(source, into)
+    if into_source and new_id == thread_id:
+        raise UsageError(
+            f"{into} is the source store: give --to-thread NEW_ID, so the source thread is never changed."
+        )
+    if into_source and not is_postgres(into):
+        # SQLite lets the writer restore the file's journal mode only when no reader holds it
+        # open: read the thread from a streamed copy instead (the same bytes)
+        with tempfile.TemporaryDirectory(prefix="lgscope-fork-") as tmp:
+            with open_store(source) as opened:
+                export_thread(opened, thread_id, Path(tmp) / "thread.jsonl")
+            with open_store(Path(tmp) / "thread.jsonl") as copy:
+                return fork(
+                    copy,
+                    thread_id,
+                    into,
+                    checkpoint=checkpoint,
+                    to_thread=new_id,
+                    patch=patch,
+                    graph=graph,
+                    as_node=as_node,
+                    force=force,
+                )
     store = source if isinstance(source, Store) else open_store(source)
     try:
-        new_id = to_thread or thread_id
-        if new_id == thread_id and isinstance(source, str) and same_store(source, into):
-            raise UsageError(
-                f"{into} is the source store: give --to-thread NEW_ID, so the source thread is never changed."
-            )
         plan = _plan(store, thread_id, checkpoint)
         bound = None
         if graph is not None:
