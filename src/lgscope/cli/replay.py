@@ -242,7 +242,8 @@ def _print_replay(result: ReplayResult) -> None:
     if not result.state_diff:
         click.echo("Final state: the same.")
         return
-    click.echo(f"Final state, replayed vs recorded ({len(result.state_diff)} changes):")
+    n = len(result.state_diff)
+    click.echo(f"Final state, replayed vs recorded ({n} change{'s' if n != 1 else ''}):")
     for change in result.state_diff[:_DIFF_SHOWN]:
         click.echo(f"  {safe_text(format_change(change))}")
     if len(result.state_diff) > _DIFF_SHOWN:

@@ -28,7 +28,6 @@ from lgscope.model import RESUME, Step, is_bookkeeping
 from lgscope.replay._graph import bind, check_nodes, graph_channels
 from lgscope.replay._target import is_postgres, same_store
 from lgscope.store import RawCheckpoint, Store, open_store, rebuilt_channels
-from lgscope.store.export import RawWriter, clear_target, export_thread, write_into
 from lgscope.store.resolve import resolve_checkpoint
 
 __all__ = ["ForkResult", "fork", "parse_sets"]
@@ -240,6 +239,8 @@ def fork(
             f"{into} is the source store: give --to-thread NEW_ID, so the source thread is never changed."
         )
     if into_source and not is_postgres(into):
+        from lgscope.store.export import export_thread
+
         # SQLite lets the writer restore the file's journal mode only when no reader holds it
         # open: read the thread from a streamed copy instead (the same bytes)
         with tempfile.TemporaryDirectory(prefix="lgscope-fork-") as tmp:
@@ -295,6 +296,8 @@ def _write(
     as_node: str | None,
     force: bool,
 ) -> ForkResult:
+    from lgscope.store.export import RawWriter, clear_target, write_into
+
     counts = {"checkpoints": 0, "pending": 0}
     head = {"id": plan.checkpoint_id}
     copied: dict[str, None] = {"": None}

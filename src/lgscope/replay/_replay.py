@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lgscope._exceptions import UsageError
-from lgscope.forensics import detect
-from lgscope.forensics.diff import Change, diff
 from lgscope.model import Finding, ThreadStatus
 from lgscope.replay._compare import AlignedStep, align, first_divergence, trajectory
 from lgscope.replay._fork import ForkResult, fork
 from lgscope.replay._graph import bind, load_graph
 from lgscope.replay._target import new_sandbox, open_async_saver, open_saver
 from lgscope.store import Store, open_store
+
+if TYPE_CHECKING:
+    from lgscope.forensics.diff import Change
 
 __all__ = ["NO_RESUME", "ReplayResult", "areplay", "replay"]
 
@@ -221,6 +221,8 @@ async def areplay(
 ) -> ReplayResult:
     """`replay` for async graphs: the run is ``ainvoke`` on the sandbox's async saver
     (``AsyncSqliteSaver``/``AsyncPostgresSaver``); reading and comparing run in a worker thread."""
+    import asyncio
+
     obj, forked, target = await asyncio.to_thread(
         _prepare, source, thread_id, graph, checkpoint, patch, as_node, into, to_thread, force
     )
@@ -258,6 +260,9 @@ def _config(thread_id: str, recursion_limit: int | None) -> dict[str, Any]:
 def _compare(
     source: str | Store | Any, thread_id: str, target: str, forked: ForkResult, error: str | None
 ) -> ReplayResult:
+    from lgscope.forensics import detect
+    from lgscope.forensics.diff import diff
+
     src = source if isinstance(source, Store) else open_store(source)
     try:
         with open_store(target) as sandbox:
