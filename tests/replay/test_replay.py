@@ -224,3 +224,22 @@ def test_result_json_carries_the_comparison(sample_store: Path) -> None:
     assert data["fixed"] == ["no_progress"] and data["status"] == "done"
     assert {"path": ["status"], "kind": "changed", "old": "submitted", "new": "done"} in data["state_diff"]
     Path(result.sandbox).unlink()
+
+
+def test_a_fork_point_holding_pickle_is_refused_before_the_graph_sees_it(
+    sample_copy: Path, tmp_path: Path
+) -> None:
+    from hostile import plant_write
+
+    cid = plant_write(sample_copy, b"\x80\x04K\x01.", type_="pickle", channel="messages", task_path="agent")
+    sandbox = tmp_path / "s.sqlite"
+    with pytest.raises(
+        UsageError, match=f"Checkpoint {cid} of thread 'support-1' holds pickle, which LangGraph's"
+    ):
+        replay(str(sample_copy), "support-1", fixed.support_fixed, into=str(sandbox))
+    assert not sandbox.exists()
+    # without a graph nothing decodes it: fork copies the bytes as they are
+    fork_target = tmp_path / "f.sqlite"
+    from lgscope.replay import fork
+
+    assert fork(str(sample_copy), "support-1", str(fork_target)).pending_writes == 1

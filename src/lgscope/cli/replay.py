@@ -40,6 +40,14 @@ _set = click.option(
 )
 _as_node = click.option("--as-node", metavar="NODE", help="Apply --set as if NODE wrote it (with --graph).")
 _force = click.option("--force", is_flag=True, help="Replace the target thread if it exists.")
+_allow = click.option(
+    "--allow-type",
+    "allow_types",
+    multiple=True,
+    metavar="NAME",
+    help="Let the graph load stored values of this type (module.Name, or pickle), which its serializer "
+    "rebuilds by calling code; refused by default (repeatable).",
+)
 _fmt = click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
@@ -59,6 +67,7 @@ def _graph_option(required: bool) -> Callable[[FC], FC]:
 @_graph_option(required=False)
 @_as_node
 @_force
+@_allow
 @_fmt
 @handle_errors
 def fork_cmd(
@@ -71,6 +80,7 @@ def fork_cmd(
     graph: str | None,
     as_node: str | None,
     force: bool,
+    allow_types: tuple[str, ...],
     fmt: str,
 ) -> None:
     """Copy a thread of STORE up to a checkpoint into TARGET, ready to resume there.
@@ -95,6 +105,7 @@ def fork_cmd(
         graph=graph_obj,
         as_node=as_node,
         force=force,
+        allow_types=allow_types,
     )
     if fmt == "json":
         echo_json(result.to_dict())
@@ -149,6 +160,7 @@ def _parse_resume(text: str | None) -> Any:
 )
 @_to_thread
 @_force
+@_allow
 @click.option("--async", "use_async", is_flag=True, help="Run the graph with ainvoke on an async saver.")
 @click.option("--recursion-limit", type=click.IntRange(min=1), metavar="N", help="The run's recursion limit.")
 @_fmt
@@ -164,6 +176,7 @@ def replay_cmd(
     into: str | None,
     to_thread: str | None,
     force: bool,
+    allow_types: tuple[str, ...],
     use_async: bool,
     recursion_limit: int | None,
     fmt: str,
@@ -190,6 +203,7 @@ def replay_cmd(
         "to_thread": to_thread,
         "force": force,
         "recursion_limit": recursion_limit,
+        "allow_types": allow_types,
     }
     if use_async:
         result = asyncio.run(areplay(store, thread_id, graph_obj, **kwargs))

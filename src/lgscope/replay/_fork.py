@@ -173,6 +173,31 @@ def _check_plain(store: Store, thread_id: str, plan: _Plan, fields: Iterable[str
         )
 
 
+def _unsafe(store: Store, thread_id: str, plan: _Plan, allowed: frozenset[str]) -> None:
+    """Refuse a fork point whose stored values your graph's LangGraph serializer would rebuild by
+    importing and calling code (it reads them to patch or run): lgscope's inert decoder looks first."""
+    from lgscope.store.decode import foreign_types, unsafe_types
+
+    names: set[str] = set()
+    for raw in store.iter_raw(thread_id, ""):
+        if raw.checkpoint_id != plan.checkpoint_id:
+            continue
+        names |= foreign_types(raw.checkpoint)
+        for type_, data in (raw.blobs or {}).values():
+            names |= unsafe_types(type_, data)
+        names |= foreign_types(raw.values)
+        for w in raw.writes:
+            names |= foreign_types(w.decoded) if w.is_decoded else unsafe_types(w.type, w.value)
+        break
+    names -= allowed
+    if names:
+        raise UsageError(
+            f"Checkpoint {plan.checkpoint_id} of thread {thread_id!r} holds {', '.join(sorted(names))}, which "
+            "LangGraph's serializer would rebuild by importing and calling code when your graph loads it; nothing "
+            "was written. Inspect it with lgscope show; if you trust it, allow it by name with --allow-type NAME."
+        )
+
+
 def _patch_raw(
     saver: Any, fork_raw: RawCheckpoint, values: Mapping[str, Any], thread_id: str
 ) -> RawCheckpoint:
@@ -219,6 +244,7 @@ def fork(
     graph: Any = None,
     as_node: str | None = None,
     force: bool = False,
+    allow_types: Iterable[str] = (),
 ) -> ForkResult:
     """Copy ``thread_id`` of ``source`` up to ``checkpoint`` (default: its latest) into ``into`` (a
     SQLite path or ``postgresql://`` URL) as thread ``to_thread`` (default: the same id).
@@ -227,7 +253,10 @@ def fork(
     when ``graph`` is given (a compiled graph, a ``StateGraph`` or a factory, so reducers apply),
     otherwise only on plain last-value channels. Everything is checked before anything is written,
     and written in one transaction. The source is only read; an existing target thread is refused
-    unless ``force``. Raises `UsageError`, `CheckpointNotFound`, `ThreadNotFound`, `ImportConflict`.
+    unless ``force``. With a ``graph`` (which will read the fork point through LangGraph's
+    serializer), stored values of types that serializer would rebuild by running code are refused
+    unless ``allow_types`` names them. Raises `UsageError`, `CheckpointNotFound`, `ThreadNotFound`,
+    `ImportConflict`.
     """
     patch = dict(patch or {})
     if as_node is not None and graph is None:
@@ -257,6 +286,7 @@ def fork(
                     graph=graph,
                     as_node=as_node,
                     force=force,
+                    allow_types=allow_types,
                 )
     store = source if isinstance(source, Store) else open_store(source)
     try:
@@ -272,6 +302,7 @@ def fork(
                     f"The graph has no field {', '.join(repr(f) for f in unknown)} (its fields: "
                     f"{', '.join(sorted(known)) or 'none'}); check the name."
                 )
+            _unsafe(store, thread_id, plan, frozenset(allow_types))
             if as_node is not None and as_node not in bound.nodes:
                 raise UsageError(
                     f"--as-node {as_node!r} is not a node of the graph (its nodes: "

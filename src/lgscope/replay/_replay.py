@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -142,6 +142,7 @@ def _prepare(
     into: str | None,
     to_thread: str | None,
     force: bool,
+    allow_types: Iterable[str],
 ) -> tuple[Any, ForkResult, str]:
     obj = _graph_object(graph)
     target = into or new_sandbox()
@@ -155,6 +156,7 @@ def _prepare(
         graph=obj,
         as_node=as_node,
         force=force,
+        allow_types=allow_types,
     )
     return obj, result, target
 
@@ -176,6 +178,7 @@ def replay(
     to_thread: str | None = None,
     force: bool = False,
     recursion_limit: int | None = None,
+    allow_types: Iterable[str] = (),
 ) -> ReplayResult:
     """Fork ``thread_id`` at ``checkpoint`` into a sandbox (``into``, default a new temporary SQLite
     file), run ``graph`` there and compare the two trajectories.
@@ -183,10 +186,12 @@ def replay(
     ``graph`` is ``MODULE:ATTR`` or the object itself: a compiled graph, a ``StateGraph`` or a
     factory; it runs bound to the sandbox's checkpointer, never its own. The run is
     ``invoke(None)``, or ``Command(resume=resume)`` when the fork point waits on an interrupt (or
-    the run stops at one). What the graph raises is part of the result (``error``).
+    the run stops at one). What the graph raises is part of the result (``error``). Stored values
+    your graph's serializer would rebuild by running code are refused unless ``allow_types`` names
+    them (as `fork`).
     """
     obj, forked, target = _prepare(
-        source, thread_id, graph, checkpoint, patch, as_node, into, to_thread, force
+        source, thread_id, graph, checkpoint, patch, as_node, into, to_thread, force, allow_types
     )
     config = _config(forked.thread_id, recursion_limit)
     error: str | None = None
@@ -218,13 +223,14 @@ async def areplay(
     to_thread: str | None = None,
     force: bool = False,
     recursion_limit: int | None = None,
+    allow_types: Iterable[str] = (),
 ) -> ReplayResult:
     """`replay` for async graphs: the run is ``ainvoke`` on the sandbox's async saver
     (``AsyncSqliteSaver``/``AsyncPostgresSaver``); reading and comparing run in a worker thread."""
     import asyncio
 
     obj, forked, target = await asyncio.to_thread(
-        _prepare, source, thread_id, graph, checkpoint, patch, as_node, into, to_thread, force
+        _prepare, source, thread_id, graph, checkpoint, patch, as_node, into, to_thread, force, allow_types
     )
     config = _config(forked.thread_id, recursion_limit)
     error: str | None = None
