@@ -121,6 +121,7 @@ def test_the_graph_runs_on_the_sandbox_never_on_its_own_checkpointer(
         assert graph.checkpointer is saver
         assert next(iter(saver.list(None)), None) is None  # nothing was written to it
     assert result.fixed == ("loop",)
+    Path(result.sandbox).unlink()
 
 
 def test_a_patch_of_an_unknown_field_or_a_graph_of_other_nodes_runs_nothing(

@@ -56,9 +56,9 @@ def main() -> None:
     """Observability and forensics for LangGraph checkpoint stores.
 
     STORE is a SQLite file (or sqlite:///path), a postgresql:// URL, or an lgscope export
-    file. lgscope only reads a store, except where a command says it writes: `import` writes
-    the target store, `sweep --apply` resumes threads through your graph (and keeps its locks
-    beside the store), `demo` builds a sample store.
+    file. lgscope only reads a store, except where a command says it writes: `import` and
+    `fork` write the target store, `replay` its sandbox, `sweep --apply` resumes threads through
+    your graph (and keeps its locks beside the store), `demo` builds a sample store.
 
     \b
     Example:
