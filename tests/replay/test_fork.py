@@ -365,3 +365,26 @@ def sized(steps: Any) -> list[Any]:
     import dataclasses
 
     return [dataclasses.replace(s, size=0, thread_id="") for s in steps]
+
+
+@pytest.mark.postgres
+def test_a_patch_through_the_graph_into_postgres_is_one_transaction(
+    sample_store: Path, postgres_url: str
+) -> None:
+    graph = support.build(None, "x", [])
+    note = {"type": "human", "content": "please hurry", "id": "extra"}
+    result = fork(str(sample_store), "support-1", postgres_url, patch={"messages": [note]}, graph=graph)
+    with open_store(postgres_url) as dst:
+        head = dst.step("support-1", result.head_checkpoint_id)
+        assert [m["id"] for m in head.values["messages"]][-1] == "extra" and head.source == "update"
+        assert dst.thread("support-1").checkpoints == result.checkpoints + 1
+    with pytest.raises(UsageError, match="The graph refused the patch"):
+        fork(
+            str(sample_store),
+            "support-2",
+            postgres_url,
+            patch={"messages": [{"type": "nonsense"}]},
+            graph=graph,
+        )
+    with open_store(postgres_url) as dst:
+        assert dst.thread_ids() == ["support-1"]  # the failed fork left nothing

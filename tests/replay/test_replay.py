@@ -244,3 +244,29 @@ def test_a_fork_point_holding_pickle_is_refused_before_the_graph_sees_it(
     from lgscope.replay import fork
 
     assert fork(str(sample_copy), "support-1", str(fork_target)).pending_writes == 1
+
+
+@pytest.mark.postgres
+def test_a_postgres_sandbox_sync_and_async(sample_store: Path, postgres_url: str) -> None:
+    result = replay(
+        str(sample_store),
+        "medicine-stuck",
+        fixed.medicine_graph,
+        resume={"action": "approve"},
+        into=postgres_url,
+    )
+    assert (result.status, result.replayed, result.fixed) == (
+        "done",
+        ("approval", "finalize"),
+        ("stuck_interrupt",),
+    )
+    assert "search_path" in result.sandbox
+    cid = nth(sample_store, "support-loop-gave-up", 1)
+    again = asyncio.run(
+        areplay(
+            str(sample_store), "support-loop-gave-up", fixed.support_fixed, checkpoint=cid, into=postgres_url
+        )
+    )
+    assert again.fixed == ("loop",) and again.replayed == ("agent",)
+    with open_store(postgres_url) as st:
+        assert sorted(st.thread_ids()) == ["medicine-stuck", "support-loop-gave-up"]

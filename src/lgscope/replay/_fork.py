@@ -24,7 +24,7 @@ from typing import Any
 import ormsgpack
 
 from lgscope._exceptions import UsageError
-from lgscope.model import RESUME, Step, is_bookkeeping
+from lgscope.model import Step, is_bookkeeping
 from lgscope.replay._graph import bind, check_nodes, graph_channels
 from lgscope.replay._target import is_postgres, same_store
 from lgscope.store import RawCheckpoint, Store, open_store, rebuilt_channels
@@ -353,8 +353,6 @@ def _write(
             if at_fork:
                 fork_raw = raw
                 counts["pending"] = len(writes)
-                if plan.latest:
-                    counts["pending"] -= sum(1 for w in writes if w.channel == RESUME)
         for ns in plan.namespaces:
             if ns == "":
                 continue
