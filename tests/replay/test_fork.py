@@ -311,6 +311,17 @@ def test_postgres_source_read_with_select_rights_only_and_postgres_target(
             for ns in result.namespaces:
                 # a step's stored size is counted the way each backend stores it; the rest is the same
                 assert sized(dst.steps("research-fanout", ns)) == sized(src.steps("research-fanout", ns))
+        # a replay reads the source with the same rights: its sandbox gets the writes
+        from lgscope.replay import replay
+
+        rerun = replay(
+            readonly,
+            "medicine-stuck",
+            medicine_graph,
+            resume={"action": "approve"},
+            into=str(tmp_path / "r.sqlite"),
+        )
+        assert rerun.status == "done" and rerun.fixed == ("stuck_interrupt",)
         # into Postgres (another schema of the same server), then LangGraph resumes it there
         pg_target = _schema(postgres_server)
         try:
