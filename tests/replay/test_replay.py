@@ -270,3 +270,19 @@ def test_a_postgres_sandbox_sync_and_async(sample_store: Path, postgres_url: str
     assert again.fixed == ("loop",) and again.replayed == ("agent",)
     with open_store(postgres_url) as st:
         assert sorted(st.thread_ids()) == ["medicine-stuck", "support-loop-gave-up"]
+
+
+def test_an_export_file_is_a_replay_source(sample_store: Path, tmp_path: Path) -> None:
+    from lgscope.store.export import export_thread
+
+    with open_store(sample_store) as st:
+        export_thread(st, "support-loop-gave-up", tmp_path / "incident.jsonl")
+    cid = nth(sample_store, "support-loop-gave-up", 1)
+    result = replay(
+        str(tmp_path / "incident.jsonl"),
+        "support-loop-gave-up",
+        fixed.support_fixed,
+        checkpoint=cid,
+        into=str(tmp_path / "s.sqlite"),
+    )
+    assert result.fixed == ("loop",) and len(result.recorded) == 11 and result.replayed == ("agent",)
