@@ -258,3 +258,21 @@ def test_bad_input_is_one_line_and_writes_nothing(sample_store: Path, tmp_path: 
     assert hashlib.sha256(target.read_bytes()).hexdigest() == before
     code, _, _ = run("fork", str(sample_store), "--thread", "support-1", "--into", str(target), "--force")
     assert code == 0
+
+
+def test_a_graph_module_that_exits_or_is_not_a_graph_is_one_line(sample_store: Path, tmp_path: Path) -> None:
+    (tmp_path / "script.py").write_text("import sys\nsys.exit(3)\n")
+    (tmp_path / "notgraph.py").write_text("graph = 42\n")
+    code, out, err = run(
+        "replay", str(sample_store), "--thread", "support-1", "--graph", f"{tmp_path}/script.py:graph"
+    )
+    assert (code, out) == (2, "") and err == (
+        f"Error: --graph '{tmp_path}/script.py:graph': importing {tmp_path}/script.py called sys.exit(3); point "
+        "--graph at a module that defines the graph without running a program.\n"
+    )
+    code, out, err = run(
+        "replay", str(sample_store), "--thread", "support-1", "--graph", f"{tmp_path}/notgraph.py:graph"
+    )
+    assert (code, out) == (2, "") and err.startswith(
+        "Error: The graph is a int, not a graph; MODULE:ATTR names"
+    )

@@ -39,11 +39,18 @@ def load_graph(spec: str) -> Any:
             module = importlib.util.module_from_spec(mod_spec)
             mod_spec.loader.exec_module(module)
         else:
-            if "" not in sys.path:  # as `python -m` would: modules in the current directory
-                sys.path.insert(0, "")
-            module = importlib.import_module(module_name)
+            sys.path.insert(0, str(Path.cwd()))  # as `python -m` would: modules in the current directory
+            try:
+                module = importlib.import_module(module_name)
+            finally:
+                sys.path.pop(0)
     except UsageError:
         raise
+    except SystemExit as exc:  # the module ran a script's exit: nothing was forked or run, say so
+        raise UsageError(
+            f"--graph {spec!r}: importing {module_name} called sys.exit({exc.code!r}); point --graph at a module "
+            "that defines the graph without running a program."
+        ) from None
     except Exception as exc:  # the user's module failed to import: say so in one sentence
         raise UsageError(
             f"--graph {spec!r}: importing {module_name} failed ({type(exc).__name__}: {exc}); fix the module."
@@ -74,8 +81,10 @@ def bind(graph: Any, checkpointer: Any) -> Any:
         built = graph(checkpointer=checkpointer) if takes else graph()
         if isinstance(built, Pregel | StateGraph):
             return bind(built, checkpointer)
-        raise UsageError(f"The graph factory returned a {type(built).__name__}, not a graph; {GRAPH_HELP}")
-    raise UsageError(f"The graph is a {type(graph).__name__}, not a graph; {GRAPH_HELP}")
+        raise UsageError(
+            f"The graph factory returned an object of type {type(built).__name__}, not a graph; {GRAPH_HELP}"
+        )
+    raise UsageError(f"The graph is an object of type {type(graph).__name__}, not a graph; {GRAPH_HELP}")
 
 
 def graph_channels(graph: Any) -> set[str]:
