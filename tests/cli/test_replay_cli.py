@@ -274,5 +274,5 @@ def test_a_graph_module_that_exits_or_is_not_a_graph_is_one_line(sample_store: P
         "replay", str(sample_store), "--thread", "support-1", "--graph", f"{tmp_path}/notgraph.py:graph"
     )
     assert (code, out) == (2, "") and err.startswith(
-        "Error: The graph is a int, not a graph; MODULE:ATTR names"
+        "Error: The graph is an object of type int, not a graph; MODULE:ATTR names"
     )
