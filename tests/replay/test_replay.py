@@ -286,3 +286,24 @@ def test_an_export_file_is_a_replay_source(sample_store: Path, tmp_path: Path) -
         into=str(tmp_path / "s.sqlite"),
     )
     assert result.fixed == ("loop",) and len(result.recorded) == 11 and result.replayed == ("agent",)
+
+
+def test_a_replay_into_the_source_store_adds_a_thread_and_keeps_its_journal_mode(sample_copy: Path) -> None:
+    import sqlite3
+
+    with open_store(sample_copy) as st:
+        before = tuple(st.steps("support-loop-gave-up"))
+    result = replay(
+        str(sample_copy),
+        "support-loop-gave-up",
+        fixed.support_fixed,
+        checkpoint=nth(sample_copy, "support-loop-gave-up", 1),
+        into=str(sample_copy),
+        to_thread="support-loop-gave-up-fixed",
+    )
+    assert result.fixed == ("loop",)
+    with open_store(sample_copy) as st:
+        assert tuple(st.steps("support-loop-gave-up")) == before
+        assert st.thread("support-loop-gave-up-fixed").status == "done"
+    with sqlite3.connect(sample_copy) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)

@@ -17,6 +17,8 @@ from typing import Any
 
 from lgscope._exceptions import MissingExtra, StoreUnavailable, UsageError
 
+_JOURNAL_MODES = {m.lower(): m for m in ("DELETE", "TRUNCATE", "PERSIST", "MEMORY", "OFF")}
+
 __all__ = ["is_postgres", "new_sandbox", "open_async_saver", "open_saver", "same_store", "sqlite_path"]
 
 
@@ -74,11 +76,17 @@ def open_saver(target: str) -> Iterator[Any]:
     path = sqlite_path(target)
     if not path.parent.is_dir():
         raise UsageError(f"The directory {path.parent} does not exist; create it or give another sandbox.")
+    existed = path.exists()
     conn = sqlite3.connect(path, check_same_thread=False, timeout=10)
     try:
+        (journal,) = conn.execute("PRAGMA journal_mode").fetchone()
         lite = SqliteSaver(conn)
         lite.setup()
         yield lite
+        # setup() switched the file to WAL: a store kept in another journal mode keeps it
+        if existed and str(journal).lower() != "wal":
+            conn.commit()
+            conn.execute(f"PRAGMA journal_mode = {_JOURNAL_MODES.get(str(journal).lower(), 'DELETE')}")
     finally:
         conn.close()
 
