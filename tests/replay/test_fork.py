@@ -399,3 +399,12 @@ def test_a_patch_through_the_graph_into_postgres_is_one_transaction(
         )
     with open_store(postgres_url) as dst:
         assert dst.thread_ids() == ["support-1"]  # the failed fork left nothing
+
+
+def test_an_open_store_as_the_source_is_still_never_overwritten(sample_copy: Path) -> None:
+    with open_store(sample_copy) as src:
+        with pytest.raises(UsageError, match="is the source store: give --to-thread NEW_ID"):
+            fork(src, "support-1", str(sample_copy), force=True)
+        with pytest.raises(UsageError, match="needs the store's path, not the open store"):
+            fork(src, "support-1", str(sample_copy), to_thread="other")
+        assert len(src.steps("support-1")) == 5 and "other" not in src.thread_ids()

@@ -262,10 +262,15 @@ def fork(
     if as_node is not None and graph is None:
         raise UsageError("--as-node needs --graph: the node's writers come from the graph.")
     new_id = to_thread or thread_id
-    into_source = isinstance(source, str) and same_store(source, into)
+    into_source = same_store(_where(source), into)
     if into_source and new_id == thread_id:
         raise UsageError(
             f"{into} is the source store: give --to-thread NEW_ID, so the source thread is never changed."
+        )
+    if into_source and not is_postgres(into) and isinstance(source, Store):
+        raise UsageError(
+            f"Forking into the SQLite file the store is open on needs the store's path, not the open store "
+            f"(its connection would keep the file from being written cleanly); pass {_where(source)!r}."
         )
     if into_source and not is_postgres(into):
         from lgscope.store.export import export_thread
@@ -401,6 +406,13 @@ def _update_state(
             f"The graph refused the patch ({type(exc).__name__}: {exc}); nothing was written."
         ) from None
     return str(config["configurable"]["checkpoint_id"])
+
+
+def _where(source: str | Store | Any) -> str:
+    """Where a source store is, to tell whether a fork writes into it."""
+    if isinstance(source, Store):
+        return str(getattr(source, "path", None) or source.url)
+    return str(source) if isinstance(source, str | Path) else ""
 
 
 def _shown(target: str) -> str:

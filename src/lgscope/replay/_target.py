@@ -33,9 +33,12 @@ def sqlite_path(target: str | os.PathLike[str]) -> Path:
 
 
 def same_store(source: str, target: str) -> bool:
-    """Whether two store arguments name the same store (same file, or same Postgres URL)."""
+    """Whether two store arguments name the same store (same file, or same Postgres URL, passwords
+    aside)."""
     if is_postgres(source) or is_postgres(target):
-        return source == target
+        from lgscope.store._postgres import safe_url
+
+        return is_postgres(source) and is_postgres(target) and safe_url(source) == safe_url(target)
     a, b = sqlite_path(source), sqlite_path(target)
     try:
         return a.exists() and b.exists() and a.samefile(b)
