@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any, Literal
 
 __all__ = [
@@ -29,10 +30,20 @@ __all__ = [
     "node_from_task_path",
 ]
 
-ThreadStatus = Literal["done", "interrupted", "running", "error"]
-"""done: nothing left to run; interrupted: a pending interrupt; running: tasks pending and no
-interrupt (in flight, crashed, or paused by a static ``interrupt_before``); error: the last task
-failed."""
+
+class ThreadStatus(StrEnum):
+    """A thread's state from its latest checkpoints; members compare equal to their names."""
+
+    DONE = "done"
+    """Nothing left to run."""
+    INTERRUPTED = "interrupted"
+    """An interrupt is pending."""
+    RUNNING = "running"
+    """Tasks pending and no interrupt: in flight, crashed, or paused by a static
+    ``interrupt_before``."""
+    ERROR = "error"
+    """The last task failed."""
+
 
 Severity = Literal["info", "warning", "error", "critical"]
 
@@ -241,6 +252,26 @@ class Step:
             if (i.id not in answered and i.task_id not in answered) or i.task_id in failed
         )
 
+    def to_row(self) -> dict[str, Any]:
+        """The flat form, a row of a table (`lgscope.forensics.frames`): counts, not contents."""
+        return {
+            "thread_id": self.thread_id,
+            "checkpoint_ns": self.checkpoint_ns,
+            "checkpoint_id": self.checkpoint_id,
+            "parent_id": self.parent_id,
+            "step": self.step,
+            "source": self.source,
+            "ts": self.ts,
+            "nodes": self.nodes,
+            "changed": self.changed,
+            "next": self.next,
+            "size_bytes": self.size,
+            "interrupts": len(self.interrupts),
+            "resumes": len(self.resumes),
+            "errors": len(self.errors),
+            "corrupt": self.corrupt is not None,
+        }
+
     def to_dict(self, *, full: bool = False, now: datetime | None = None) -> dict[str, Any]:
         """The stable JSON form (``lgscope show --format json``); ``full`` adds the state, the
         metadata and every pending write (and which channels were rebuilt, not stored)."""
@@ -305,12 +336,29 @@ class Thread:
     last_checkpoint_id: str | None = None
     """The latest checkpoint of the root namespace."""
 
+    def to_row(self, now: datetime) -> dict[str, Any]:
+        """The flat form, a row of a table (`lgscope.forensics.frames`): counts, not contents."""
+        return {
+            "thread_id": self.thread_id,
+            "status": self.status.value,
+            "checkpoints": self.checkpoints,
+            "namespaces": len(self.namespaces),
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "size_bytes": self.size,
+            "pending_interrupts": len(self.pending_interrupts),
+            "oldest_pending_age_s": max(
+                (i.age(now).total_seconds() for i in self.pending_interrupts), default=None
+            ),
+            "next": self.next,
+        }
+
     def to_dict(self, now: datetime | None = None) -> dict[str, Any]:
         """The stable JSON form (``lgscope threads --format json``)."""
         now = now or datetime.now(UTC)
         return {
             "thread_id": self.thread_id,
-            "status": self.status,
+            "status": self.status.value,
             "checkpoints": self.checkpoints,
             "namespaces": list(self.namespaces),
             "created_at": _iso(self.created_at),

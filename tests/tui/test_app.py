@@ -105,7 +105,10 @@ async def test_thread_screen_bindings(
         hits = [n for n in _walk(tree.root) if "warranty" in str(n.label)]
         assert hits and all(n.parent is not None and n.parent.is_expanded for n in hits)
         await pilot.press("e")
-        assert (tmp_path / "support-loop-gave-up.lgscope.jsonl").exists()
+        await settled(pilot)
+        exported = tmp_path / "support-loop-gave-up.lgscope.jsonl"
+        with open_store(exported) as copy:
+            assert copy.thread("support-loop-gave-up").checkpoints == 13
         await pilot.press("q")
         assert isinstance(app.screen, ThreadsScreen)
 

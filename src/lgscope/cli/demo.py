@@ -15,6 +15,7 @@ from lgscope._exceptions import UsageError
 from lgscope.cli._common import console, handle_errors
 from lgscope.cli.forensics import findings_table, run_scan, summary_line
 from lgscope.cli.inspect import threads_table
+from lgscope.model import ThreadStatus
 
 __all__ = ["COMMANDS"]
 
@@ -80,7 +81,7 @@ def demo_cmd(directory: Path | None) -> None:
     out.print(f"Built a sample store from the example graphs: {path}")
     out.print(
         f"{len(result.threads)} threads, {result.stats.checkpoints} checkpoints: "
-        + ", ".join(f"{statuses[s]} {s}" for s in ("done", "interrupted", "running", "error") if statuses[s])
+        + ", ".join(f"{statuses[s]} {s}" for s in ThreadStatus if statuses[s])
     )
     out.print()
     out.print(threads_table(sorted(result.threads, key=lambda t: t.thread_id), now))

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from lgscope.cli._common import DURATION, STORE, console, echo_json, echo_json_stream, handle_errors, progress
 from lgscope.forensics.diff import diff_steps, format_change, summarize
-from lgscope.model import Step, Thread
+from lgscope.model import Step, Thread, ThreadStatus
 from lgscope.sanitize import safe_json, safe_text
 from lgscope.store import open_store, rebuilt_channels
 from lgscope.store.resolve import resolve_checkpoint
@@ -50,7 +50,7 @@ def threads_table(threads: list[Thread], now: datetime) -> Table:
     "--status",
     "statuses",
     multiple=True,
-    type=click.Choice(["done", "interrupted", "running", "error"]),
+    type=click.Choice([s.value for s in ThreadStatus]),
     help="Only threads with this status (repeatable).",
 )
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)

@@ -53,49 +53,13 @@ def frames(
     step_rows: list[dict[str, Any]] = []
 
     def collect(history: ThreadHistory) -> None:
-        for s in history.all_steps():
-            step_rows.append(
-                {
-                    "thread_id": s.thread_id,
-                    "checkpoint_ns": s.checkpoint_ns,
-                    "checkpoint_id": s.checkpoint_id,
-                    "parent_id": s.parent_id,
-                    "step": s.step,
-                    "source": s.source,
-                    "ts": s.ts,
-                    "nodes": s.nodes,
-                    "changed": s.changed,
-                    "next": s.next,
-                    "size_bytes": s.size,
-                    "interrupts": len(s.interrupts),
-                    "resumes": len(s.resumes),
-                    "errors": len(s.errors),
-                    "corrupt": s.corrupt is not None,
-                }
-            )
+        step_rows.extend(s.to_row() for s in history.all_steps())
 
     result = scan(store, since=since, config=config, now=now, visit=collect if steps else None)
     per_thread: dict[str, int] = {}
     for f in result.findings:
         per_thread[f.thread_id] = per_thread.get(f.thread_id, 0) + 1
-    thread_rows = [
-        {
-            "thread_id": t.thread_id,
-            "status": t.status,
-            "checkpoints": t.checkpoints,
-            "namespaces": len(t.namespaces),
-            "created_at": t.created_at,
-            "updated_at": t.updated_at,
-            "size_bytes": t.size,
-            "pending_interrupts": len(t.pending_interrupts),
-            "oldest_pending_age_s": max(
-                (i.age(now).total_seconds() for i in t.pending_interrupts), default=None
-            ),
-            "next": t.next,
-            "findings": per_thread.get(t.thread_id, 0),
-        }
-        for t in result.threads
-    ]
+    thread_rows = [{**t.to_row(now), "findings": per_thread.get(t.thread_id, 0)} for t in result.threads]
     finding_rows = [f.to_dict() for f in result.findings]
     step_columns = [
         "thread_id",

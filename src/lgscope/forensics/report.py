@@ -15,6 +15,7 @@ from lgscope.forensics._detect import SEVERITY_ORDER
 from lgscope.forensics._hypotheses import hypothesis
 from lgscope.forensics._scan import ScanResult
 from lgscope.forensics.diff import diff_steps, format_change
+from lgscope.model import ThreadStatus
 from lgscope.sanitize import safe_json, safe_markdown, safe_text
 from lgscope.store import Store
 from lgscope.store.build import ts_from_checkpoint_id
@@ -59,7 +60,7 @@ def _thread_detail(store: Store, thread_id: str, result: ScanResult, transitions
         parent = s
     return {
         "thread_id": thread_id,
-        "status": history.thread.status,
+        "status": history.thread.status.value,
         "checkpoints": history.thread.checkpoints,
         "findings": [f.to_dict() for f in findings],
         "node_sequence": list(nodes)[-_NODES_SHOWN:],
@@ -93,7 +94,7 @@ def build_report(store: Store, result: ScanResult, *, worst: int = 5, transition
             "scan_seconds": round(result.stats.seconds, 3),
             "threads_with_findings": len({f.thread_id for f in result.findings}),
         },
-        "threads_by_status": {s: statuses.get(s, 0) for s in ("done", "interrupted", "running", "error")},
+        "threads_by_status": {s.value: statuses.get(s, 0) for s in ThreadStatus},
         "findings_by_kind": {k: len(v) for k, v in sorted(by_kind.items())},
         "hypotheses": {k: hypothesis(k, v) for k, v in sorted(by_kind.items())},
         "findings_by_day": dict(sorted(days.items())),

@@ -13,13 +13,14 @@ from prometheus_client.registry import Collector
 
 from lgscope.forensics import ALL_KINDS, DetectorConfig, scan
 from lgscope.metrics._sweeper import AGE_BUCKETS, age_bucket
+from lgscope.model import ThreadStatus
 from lgscope.store import open_store
 
 __all__ = ["StoreCollector"]
 
 _CHECKPOINT_BUCKETS = (5, 10, 25, 50, 100, 250, 500, 1000, 5000, 10000)
 _BYTE_BUCKETS = (1e3, 1e4, 1e5, 1e6, 1e7, 1e8)
-_STATUSES = ("done", "interrupted", "running", "error")
+_STATUSES = tuple(s.value for s in ThreadStatus)
 
 
 def _histogram(name: str, doc: str, values: list[float], buckets: tuple[float, ...]) -> HistogramMetricFamily:

@@ -570,14 +570,14 @@ def _is_int(v: Any) -> bool:
 
 def _status(last: Step | None, pending: Sequence[Interrupt]) -> ThreadStatus:
     if last is None:
-        return "done"
+        return ThreadStatus.DONE
     if last.errors and not pending:
-        return "error"
+        return ThreadStatus.ERROR
     if pending:
-        return "interrupted"
+        return ThreadStatus.INTERRUPTED
     if last.next:
-        return "running"
-    return "done"
+        return ThreadStatus.RUNNING
+    return ThreadStatus.DONE
 
 
 def build_thread(

@@ -406,16 +406,26 @@ class ThreadScreen(Screen[None]):
         self.show_step(force=True)
 
     def action_export(self) -> None:
+        self.notify(safe_text(f"Exporting {self.thread_id}…"), markup=False)
+        self._export()
+
+    @work(thread=True, exclusive=True, group="export")
+    def _export(self) -> None:
+        # a long thread takes a while to write out: not on the event loop
         from lgscope.store.export import export_thread
 
         # named after the thread id only through safe_filename: it stays here and replaces nothing
         target = unused_path(Path.cwd(), safe_filename(self.thread_id), ".lgscope.jsonl")
         try:
-            count = export_thread(self.store, self.thread_id, target)
+            count = self.app.read(lambda s: export_thread(s, self.thread_id, target))  # type: ignore[attr-defined]
         except (LgscopeError, OSError) as exc:
-            self.notify(safe_text(f"Export failed: {exc}"), severity="error", markup=False)
+            self.app.call_from_thread(
+                self.notify, safe_text(f"Export failed: {exc}"), severity="error", markup=False
+            )
             return
-        self.notify(safe_text(f"Exported {count} checkpoints to {target}"), markup=False, timeout=10)
+        self.app.call_from_thread(
+            self.notify, safe_text(f"Exported {count} checkpoints to {target}"), markup=False, timeout=10
+        )
 
     def action_fork(self) -> None:
         step = self.current()

@@ -11,13 +11,13 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from lgscope.model import Finding, Thread
+from lgscope.model import Finding, Thread, ThreadStatus
 from lgscope.sanitize import safe_text
 from lgscope.units import format_age
 
 __all__ = ["ThreadsScreen"]
 
-_STATUSES = ("all", "done", "interrupted", "running", "error")
+_STATUSES = ("all", *(s.value for s in ThreadStatus))
 _SORTS = ("thread", "status", "checkpoints", "updated")
 
 
