@@ -12,10 +12,12 @@ import lgscope
 PUBLIC_MODULES = [
     "lgscope",
     "lgscope.model",
+    "lgscope.replay",
     "lgscope.store",
     "lgscope.store.build",
     "lgscope.store.decode",
     "lgscope.store.resolve",
+    "lgscope.testing",
     "lgscope.units",
 ]
 

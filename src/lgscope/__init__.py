@@ -21,6 +21,7 @@ from lgscope._exceptions import (
     UsageError,
 )
 from lgscope.model import Finding, Interrupt, Step, TaskError, Thread, ThreadHistory, Write
+from lgscope.replay import fork, replay
 from lgscope.store import Store, open_store
 
 __version__ = "0.1.0"
@@ -51,5 +52,7 @@ __all__ = [
     "UsageError",
     "Write",
     "__version__",
+    "fork",
     "open_store",
+    "replay",
 ]

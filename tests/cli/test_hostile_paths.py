@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from tests.hostile import clone_thread
+from tests.tui.conftest import settle
 
 from lgscope.cli import main
 from lgscope.sanitize import safe_filename, unused_path
@@ -138,8 +139,11 @@ async def test_the_tui_export_names_a_fresh_safe_file_and_says_where(sample_copy
             app.notify = lambda message, **kw: shown.append(message)  # type: ignore[method-assign]
             app.screen.notify = app.notify  # type: ignore[method-assign]
             await pilot.press("e")
-            await pilot.pause()
+            await settle(pilot)
     assert (in_dir / "escape.lgscope.jsonl").read_text() == "keep me\n"
     assert (in_dir / "escape-2.lgscope.jsonl").exists()
     assert not (in_dir.parent.parent / "escape.lgscope.jsonl").exists()
-    assert shown == [f"Exported 5 checkpoints to {in_dir / 'escape-2.lgscope.jsonl'}"]
+    assert shown == [
+        "Exporting ../../escape…",
+        f"Exported 5 checkpoints to {in_dir / 'escape-2.lgscope.jsonl'}",
+    ]

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from lgscope import __version__
-from lgscope.cli import demo, forensics, housekeeping, inspect, metrics, spans, sweep, transfer, tui
+from lgscope.cli import demo, forensics, housekeeping, inspect, metrics, replay, spans, sweep, transfer, tui
 
 __all__ = ["main"]
 
@@ -56,9 +56,10 @@ def main() -> None:
     """Observability and forensics for LangGraph checkpoint stores.
 
     STORE is a SQLite file (or sqlite:///path), a postgresql:// URL, or an lgscope export
-    file. lgscope only reads a store, except where a command says it writes: `import` writes
-    the target store, `sweep --apply` resumes threads through your graph (and keeps its locks
-    beside the store), `prune --apply` deletes old checkpoints, `demo` builds a sample store.
+    file. lgscope only reads a store, except where a command says it writes: `import` and
+    `fork` write the target store, `replay` its sandbox, `sweep --apply` resumes threads through
+    your graph (and keeps its locks beside the store), `prune --apply` deletes old checkpoints,
+    `demo` builds a sample store.
 
     \b
     Example:
@@ -66,6 +67,6 @@ def main() -> None:
     """
 
 
-for _module in (inspect, transfer, housekeeping, forensics, sweep, spans, metrics, tui, demo):
+for _module in (inspect, transfer, replay, housekeeping, forensics, sweep, spans, metrics, tui, demo):
     for _command in _module.COMMANDS:
         main.add_command(_command)

@@ -262,6 +262,11 @@ class Store(ABC):
             raise self._not_found(thread_id)
         return raws
 
+    def iter_raw(self, thread_id: str, ns: str = "") -> Iterator[RawCheckpoint]:
+        """One namespace's checkpoints undecoded, with their writes, oldest first, streamed: the
+        stored bytes as they are (for exports and forks)."""
+        return self._iter_raw(thread_id, ns, control_only=False)
+
     # -- helpers -----------------------------------------------------------------------
 
     def _index_for(self, thread_id: str) -> Iterator[ThreadIndexEntry]:

@@ -31,11 +31,22 @@ from lgscope.model import is_bookkeeping
 from lgscope.store._base import Store
 from lgscope.store._delta import is_snapshot
 from lgscope.store._msgpack import array_header, array_info, pack_map
-from lgscope.store._raw import RawCheckpoint
+from lgscope.store._raw import RawCheckpoint, RawWrite
 from lgscope.store._values import ValueCache
 from lgscope.store.decode import Decoder, unsafe_types
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "Redaction", "export_thread", "import_thread", "read_export"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "RawWriter",
+    "Redaction",
+    "clear_target",
+    "export_thread",
+    "import_thread",
+    "read_export",
+    "thread_exists",
+    "write_into",
+]
 
 FORMAT = "lgscope-export"
 FORMAT_VERSION = 2
@@ -520,23 +531,38 @@ class _NoCommit:
         return getattr(self._conn, name)
 
 
+def thread_exists(saver: Any, thread_id: str) -> bool:
+    """Whether ``saver`` holds any checkpoint of ``thread_id`` (in any namespace)."""
+    if saver.get_tuple({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}) is not None:
+        return True
+    return next(iter(saver.list({"configurable": {"thread_id": thread_id}}, limit=1)), None) is not None
+
+
+def clear_target(saver: Any, thread_id: str, overwrite: bool, conflict: str) -> None:
+    """Refuse (`ImportConflict` with ``conflict``) or, with ``overwrite``, delete an existing thread."""
+    if not thread_exists(saver, thread_id):
+        return
+    if not overwrite:
+        raise ImportConflict(conflict)
+    saver.delete_thread(thread_id)
+
+
 def _write(saver: Any, export: ExportReader, thread_id: str, overwrite: bool, merge: bool = False) -> int:
-    exists = saver.get_tuple({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}) is not None
-    if not exists:
-        exists = next(iter(saver.list({"configurable": {"thread_id": thread_id}}, limit=1)), None) is not None
-    if exists and not (overwrite or merge):
-        raise ImportConflict(
+    if not merge:  # merging adds the file's checkpoints beside the thread's own (undoes a prune)
+        clear_target(
+            saver,
+            thread_id,
+            overwrite,
             f"The target store already has a thread {thread_id!r}; pass --force to replace it, or "
-            "--thread NEW_ID to import it under another id."
+            "--thread NEW_ID to import it under another id.",
         )
-    if exists and not merge:
-        saver.delete_thread(thread_id)
-    decoder = Decoder()
-    versions_of: dict[tuple[str, str], dict[str, Any]] = {}
+    writer = RawWriter(saver, thread_id)
     count = 0
     for number, (rec, blobs) in enumerate(export.records(), start=1):
         try:
-            _write_record(saver, rec, blobs, thread_id, decoder, versions_of)
+            if rec.get("type") != "checkpoint":
+                raise ValueError(f"unexpected record type {rec.get('type')!r}")
+            writer.put(_record_raw(rec, blobs))
         except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as exc:
             raise ExportFileError(
                 f"Record {number} of the export is malformed ({type(exc).__name__}: {exc}); nothing was imported."
@@ -545,60 +571,96 @@ def _write(saver: Any, export: ExportReader, thread_id: str, overwrite: bool, me
     return count
 
 
-def _write_record(
-    saver: Any,
-    rec: dict[str, Any],
-    blobs: Mapping[str, tuple[str, bytes | None]],
-    thread_id: str,
-    decoder: Decoder,
-    versions_of: dict[tuple[str, str], dict[str, Any]],
-) -> None:
-    if rec.get("type") != "checkpoint":
-        raise ValueError(f"unexpected record type {rec.get('type')!r}")
-    ns, cid = rec["checkpoint_ns"], rec["checkpoint_id"]
-    checkpoint = dict(rec["checkpoint"])
-    checkpoint["channel_values"] = {ch: _channel_value(blob, decoder) for ch, blob in blobs.items()}
-    versions = checkpoint.get("channel_versions") or {}
-    parent_versions = versions_of.get((ns, rec["parent_checkpoint_id"] or ""), {})
-    new_versions = {ch: v for ch, v in versions.items() if parent_versions.get(ch) != v}
-    # only the last few checkpoints' versions: a record's parent is one of them (or a fork's,
-    # whose versions then all count as new)
-    versions_of[(ns, cid)] = versions
-    if len(versions_of) > 256:
-        del versions_of[next(iter(versions_of))]
-    config = {
-        "configurable": {
-            "thread_id": thread_id,
-            "checkpoint_ns": ns,
-            "checkpoint_id": rec["parent_checkpoint_id"],
+def _record_raw(rec: Mapping[str, Any], blobs: dict[str, tuple[str, bytes | None]]) -> RawCheckpoint:
+    writes = [
+        RawWrite(w["task_id"], w["task_path"], int(w["idx"]), w["channel"], *_blob(w)) for w in rec["writes"]
+    ]
+    return RawCheckpoint(
+        "",
+        rec["checkpoint_ns"],
+        rec["checkpoint_id"],
+        rec["parent_checkpoint_id"],
+        dict(rec["checkpoint"]),
+        rec["metadata"],
+        writes,
+        blobs=blobs,
+    )
+
+
+class RawWriter:
+    """Writes stored checkpoints (`RawCheckpoint`s, oldest first per namespace) into a saver as
+    thread ``thread_id``, their bytes as they are: nothing is decoded but small primitives.
+
+    The saver must use the pass-through serializer (`write_into` hands out such a saver).
+    """
+
+    def __init__(self, saver: Any, thread_id: str) -> None:
+        self._saver, self._thread_id = saver, thread_id
+        self._decoder = Decoder()
+        self._versions_of: dict[tuple[str, str], Mapping[str, Any]] = {}
+
+    def put(
+        self,
+        raw: RawCheckpoint,
+        writes: Iterable[RawWrite] | None = None,
+        blobs: Mapping[str, tuple[str, bytes | None]] | None = None,
+    ) -> None:
+        """Write ``raw`` (with ``writes``, default its own; ``blobs``, default its own)."""
+        ns, cid = raw.checkpoint_ns, raw.checkpoint_id
+        if raw.checkpoint is None:
+            raise ValueError(f"checkpoint {cid} is corrupt ({raw.corrupt})")
+        stored = blobs if blobs is not None else _channel_blobs(raw)
+        checkpoint = {k: v for k, v in raw.checkpoint.items() if k != "channel_values"}
+        checkpoint["channel_values"] = {
+            ch: _channel_value(blob, self._decoder) for ch, blob in stored.items()
         }
-    }
-    saver.put(config, checkpoint, rec["metadata"], new_versions)
-    by_task: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for w in rec["writes"]:
-        by_task.setdefault((w["task_id"], w["task_path"]), []).append(w)
-    at = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": cid}}
-    for (task_id, task_path), group in by_task.items():
-        for call in _calls(group):
-            saver.put_writes(at, [(w["channel"], _Raw(*_blob(w))) for w in call], task_id, task_path)
+        versions = checkpoint.get("channel_versions") or {}
+        parent_versions = self._versions_of.get((ns, raw.parent_id or ""), {})
+        new_versions = {ch: v for ch, v in versions.items() if parent_versions.get(ch) != v}
+        # only the last few checkpoints' versions: a checkpoint's parent is one of them (or a
+        # fork's, whose versions then all count as new)
+        self._versions_of[(ns, cid)] = versions
+        if len(self._versions_of) > 256:
+            del self._versions_of[next(iter(self._versions_of))]
+        config = {
+            "configurable": {
+                "thread_id": self._thread_id,
+                "checkpoint_ns": ns,
+                "checkpoint_id": raw.parent_id,
+            }
+        }
+        self._saver.put(config, checkpoint, dict(raw.metadata), new_versions)
+        by_task: dict[tuple[str, str], list[RawWrite]] = {}
+        for w in raw.writes if writes is None else writes:
+            by_task.setdefault((w.task_id, w.task_path), []).append(w)
+        at = {"configurable": {"thread_id": self._thread_id, "checkpoint_ns": ns, "checkpoint_id": cid}}
+        for (task_id, task_path), group in by_task.items():
+            for call in _calls(group):
+                self._saver.put_writes(at, [(w.channel, _write_value(w)) for w in call], task_id, task_path)
 
 
-def _calls(group: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+def _write_value(w: RawWrite) -> Any:
+    if w.is_decoded:  # a store that hands out decoded values only: inert data, as plain msgpack
+        return _Raw("msgpack", ormsgpack.packb(w.decoded))
+    return _Raw(w.type or "", w.value)
+
+
+def _calls(group: list[RawWrite]) -> list[list[RawWrite]]:
     """Lists for ``put_writes`` that reproduce each write's ``idx``.
 
     A saver numbers ordinary writes by their position in the list and special ones
     (``__interrupt__``, ``__resume__`` …) by a fixed negative idx, so ordinary writes go at their
     idx and special writes fill the gaps (or go in a call of their own).
     """
-    special = [w for w in group if w["idx"] < 0]
-    ordinary = sorted((w for w in group if w["idx"] >= 0), key=lambda w: w["idx"])
+    special = [w for w in group if w.idx < 0]
+    ordinary = sorted((w for w in group if w.idx >= 0), key=lambda w: w.idx)
     if not ordinary:
         return [special] if special else []
-    if ordinary[-1]["idx"] >= len(group):  # a saver numbers a task's writes 0, 1, …: nothing past them
-        raise ValueError(f"write idx {ordinary[-1]['idx']} is past the task's {len(group)} writes")
-    slots: list[dict[str, Any] | None] = [None] * (ordinary[-1]["idx"] + 1)
+    if ordinary[-1].idx >= len(group):  # a saver numbers a task's writes 0, 1, …: nothing past them
+        raise ValueError(f"write idx {ordinary[-1].idx} is past the task's {len(group)} writes")
+    slots: list[RawWrite | None] = [None] * (ordinary[-1].idx + 1)
     for w in ordinary:
-        slots[w["idx"]] = w
+        slots[w.idx] = w
     fillers = list(special)
     for i, slot in enumerate(slots):
         if slot is None and fillers:
@@ -658,11 +720,20 @@ def import_thread(
     export.verify()  # a damaged file is refused before anything is written
     _refuse_unsafe(export, frozenset(allow_types))
     tid = thread_id or str(export.header["thread_id"])
+    return tid, write_into(target, lambda saver: _write(saver, export, tid, overwrite, merge))
+
+
+def write_into(target: str, write: Callable[[Any], int], *, action: str = "import") -> int:
+    """Run ``write(saver)`` against a SQLite path or ``postgresql://`` URL in one transaction: all of
+    it or nothing (a SQLite file it had to create is removed again on failure).
+
+    The saver is LangGraph's own (``SqliteSaver``/``PostgresSaver``, tables set up) with a
+    pass-through serializer: values go in as the stored ``(type, bytes)`` they are (`RawWriter`).
+    ``action`` names what is done, in error messages. Returns what ``write`` returns.
+    """
     if target.startswith(("postgresql://", "postgres://")):
-        count = _import_postgres(export, target, tid, overwrite, merge)
-    else:
-        count = _import_sqlite(export, Path(target.removeprefix("sqlite:///")), tid, overwrite, merge)
-    return tid, count
+        return _into_postgres(target, write, action)
+    return _into_sqlite(Path(target.removeprefix("sqlite:///")), write, action)
 
 
 _TIMEOUT_S = 10  # waiting for a lock, connecting, a statement: an import never hangs forever
@@ -670,13 +741,13 @@ _STATEMENT_TIMEOUT_S = 600
 _JOURNAL_MODES = {m.lower(): m for m in ("DELETE", "TRUNCATE", "PERSIST", "MEMORY", "OFF")}
 
 
-def _import_sqlite(export: ExportReader, path: Path, thread_id: str, overwrite: bool, merge: bool) -> int:
+def _into_sqlite(path: Path, write: Callable[[Any], int], action: str) -> int:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     if path.is_dir():
-        raise UsageError(f"{path} is a directory; give a SQLite file to import into.")
+        raise UsageError(f"{path} is a directory; give a SQLite file to {action} into.")
     if not path.parent.is_dir():
-        raise UsageError(f"The directory {path.parent} does not exist; create it or import elsewhere.")
+        raise UsageError(f"The directory {path.parent} does not exist; create it or {action} elsewhere.")
     created = not path.exists()
     conn = sqlite3.connect(path, check_same_thread=False, timeout=_TIMEOUT_S)
     try:
@@ -686,14 +757,14 @@ def _import_sqlite(export: ExportReader, path: Path, thread_id: str, overwrite: 
             SqliteSaver(conn).setup()
         except sqlite3.DatabaseError as exc:
             raise NotACheckpointStore(
-                f"Cannot import into {path}: it is not a SQLite checkpoint store ({exc}); give a new file "
+                f"Cannot {action} into {path}: it is not a SQLite checkpoint store ({exc}); give a new file "
                 "or the file your SqliteSaver writes."
             ) from None
         saver = SqliteSaver(_NoCommit(conn))  # type: ignore[arg-type]
         saver.serde = _PassThrough()
         saver.is_setup = True
         try:
-            count = _write(saver, export, thread_id, overwrite, merge)
+            count = write(saver)
             conn.commit()
         except BaseException:
             conn.rollback()
@@ -711,7 +782,7 @@ def _import_sqlite(export: ExportReader, path: Path, thread_id: str, overwrite: 
     return count
 
 
-def _import_postgres(export: ExportReader, url: str, thread_id: str, overwrite: bool, merge: bool) -> int:
+def _into_postgres(url: str, write: Callable[[Any], int], action: str) -> int:
     import psycopg
     from langgraph.checkpoint.postgres import PostgresSaver
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -735,19 +806,19 @@ def _import_postgres(export: ExportReader, url: str, thread_id: str, overwrite: 
             conn.execute(statement)
     except psycopg.Error as exc:
         raise StoreUnavailable(
-            f"Cannot import into {safe_url(url)} ({str(exc).strip().splitlines()[0]})."
+            f"Cannot {action} into {safe_url(url)} ({str(exc).strip().splitlines()[0]})."
         ) from None
     with conn:
         saver = PostgresSaver(conn)  # type: ignore[arg-type]
         saver.serde = _PassThrough()
         try:
-            count = _write(saver, export, thread_id, overwrite, merge)
+            count = write(saver)
             conn.commit()
         except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as exc:
             conn.rollback()
             raise StoreUnavailable(
-                f"Cannot import into {safe_url(url)}: the database did not answer in time ({exc}); "
-                "nothing was imported. Try again when it is not locked."
+                f"Cannot {action} into {safe_url(url)}: the database did not answer in time ({exc}); "
+                "nothing was written. Try again when it is not locked."
             ) from None
         except BaseException:
             conn.rollback()

@@ -15,13 +15,17 @@ from lgscope.testing._asserts import (
     assert_terminates_within,
 )
 from lgscope.testing._recorder import RecordedRun, RunRecorder
+from lgscope.testing._replay import RecordedChatModel, assert_replay_fixes, recorded_replies
 
 __all__ = [
+    "RecordedChatModel",
     "RecordedRun",
     "RunRecorder",
     "assert_no_loops",
     "assert_no_oscillation",
     "assert_no_stuck_interrupts",
+    "assert_replay_fixes",
     "assert_state_evolves",
     "assert_terminates_within",
+    "recorded_replies",
 ]

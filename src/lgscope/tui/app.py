@@ -20,8 +20,10 @@ from textual import work
 from textual.app import App
 from textual.worker import WorkerCancelled, get_current_worker
 
+from lgscope._exceptions import LgscopeError
 from lgscope.forensics import detect, scan
 from lgscope.model import Thread, ThreadHistory
+from lgscope.sanitize import safe_text
 from lgscope.store import Store
 from lgscope.tui.thread_screen import ThreadScreen
 from lgscope.tui.threads_screen import ThreadsScreen
@@ -57,6 +59,8 @@ class LgscopeApp(App[None]):
         self.store = store
         self.store_lock = threading.Lock()
         """Held around every read of `store` from a worker."""
+        self._stores: list[Store] = []
+        """The stores behind the sandboxes opened with the fork key, latest last."""
         self.thread_id = thread_id
         self.now = now or datetime.now(UTC)
         self.sub_title = store.url
@@ -134,17 +138,65 @@ class LgscopeApp(App[None]):
             result = self.read(lambda s: scan(s, now=self.now, progress=progress))
         self.call_from_thread(screen.set_findings, result.findings)
 
+    def fork_to_sandbox(self, screen: ThreadScreen, checkpoint_id: str) -> None:
+        """Fork the screen's thread at ``checkpoint_id`` into a new SQLite sandbox (in a worker),
+        then open the copy there; leaving it (q) comes back to this store."""
+        self._fork(screen, checkpoint_id)
+
+    @work(thread=True, exclusive=True, group="fork")
+    def _fork(self, screen: ThreadScreen, checkpoint_id: str) -> None:
+        from lgscope.replay import fork
+        from lgscope.replay._target import new_sandbox
+        from lgscope.store import open_store
+
+        target = new_sandbox()
+        try:
+            result = self.read(lambda s: fork(s, screen.thread_id, target, checkpoint=checkpoint_id))
+            sandbox = open_store(target)
+        except LgscopeError as exc:
+            self.call_from_thread(
+                self.notify, safe_text(f"Fork failed: {exc}"), severity="error", markup=False
+            )
+            return
+        self.call_from_thread(self._open_sandbox, sandbox, result.thread_id, result.checkpoints)
+
+    def _open_sandbox(self, sandbox: Store, thread_id: str, checkpoints: int) -> None:
+        # the old store stays open (workers still reading it finish): only the attribute changes
+        self._stores.append(self.store)
+        self.store = sandbox
+        self.sub_title = f"sandbox {sandbox.url} (q: back to {self._stores[-1].url})"
+        self.notify(
+            safe_text(f"Forked {checkpoints} checkpoints into {sandbox.url}"), markup=False, timeout=10
+        )
+        self.open_thread(thread_id, sandbox=True)
+
     def leave_thread(self) -> None:
-        """Back from a thread screen to the threads list."""
+        """Back from a thread screen to the threads list (from a sandbox's thread: to the thread it
+        was forked from, in the store before)."""
+        if isinstance(self.screen, ThreadScreen) and self.screen.sandbox and self._stores:
+            sandbox = self.store
+            self.store = self._stores.pop()
+            self.sub_title = self.store.url
+            self.pop_screen()
+            self._close(sandbox)
+            return
         if any(isinstance(s, ThreadsScreen) for s in self.screen_stack):
             self.pop_screen()
         else:
             self.show_threads()
 
-    def open_thread(self, thread_id: str, start: tuple[str, str] | None = None) -> None:
+    @work(thread=True, group="close")
+    def _close(self, store: Store) -> None:
+        with self.store_lock:  # after any read of it still under way
+            store.close()
+
+    def open_thread(
+        self, thread_id: str, start: tuple[str, str] | None = None, *, sandbox: bool = False
+    ) -> None:
         """Paint the thread screen at once; its thread, findings and timeline load in a worker
-        (``start``: the checkpoint and namespace to open it at)."""
-        screen = ThreadScreen(thread_id, self.store)
+        (``start``: the checkpoint and namespace to open it at; ``sandbox``: a fork's copy, which
+        q leaves for the store before)."""
+        screen = ThreadScreen(thread_id, self.store, sandbox=sandbox)
         self.push_screen(screen)
         self._load_thread(screen, start)
 

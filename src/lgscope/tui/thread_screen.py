@@ -52,6 +52,7 @@ class ThreadScreen(Screen[None]):
         Binding("slash", "search", "Search state"),
         Binding("t", "namespace", "Namespace"),
         Binding("e", "export", "Export"),
+        Binding("f", "fork", "Fork"),
         Binding("y", "copy_id", "Copy id"),
         Binding("F", "find", "Find (large threads)", show=False),
         Binding("enter", "whole", "Whole value"),
@@ -61,9 +62,11 @@ class ThreadScreen(Screen[None]):
     class Loaded(Message):
         """The thread, its findings and its first timeline have been read."""
 
-    def __init__(self, thread_id: str, store: Store) -> None:
+    def __init__(self, thread_id: str, store: Store, *, sandbox: bool = False) -> None:
         super().__init__()
         self.thread_id = thread_id
+        self.sandbox = sandbox
+        """A thread forked into a sandbox (key f): leaving it returns to the thread it came from."""
         self.thread: Thread | None = None
         """None until the worker has read it (`loaded`)."""
         self.findings: list[Finding] = []
@@ -423,6 +426,16 @@ class ThreadScreen(Screen[None]):
         self.app.call_from_thread(
             self.notify, safe_text(f"Exported {count} checkpoints to {target}"), markup=False, timeout=10
         )
+
+    def action_fork(self) -> None:
+        step = self.current()
+        if step is None or self.thread is None:
+            return
+        if self.ns != "":
+            self.notify("A fork starts from a checkpoint of the root graph: press t to go back to it.")
+            return
+        self.notify(f"Forking at step {step.step} into a sandbox…")
+        self.app.fork_to_sandbox(self, step.checkpoint_id)  # type: ignore[attr-defined]
 
     def action_copy_id(self) -> None:
         step = self.current()

@@ -1,0 +1,113 @@
+"""Where a fork is written and a replay runs: a SQLite file or a Postgres URL, as LangGraph's savers.
+
+Only the target is ever opened through a saver (which writes: ``setup()`` creates tables); the
+source is read through `lgscope.store`, read-only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+from lgscope._exceptions import MissingExtra, StoreUnavailable, UsageError
+
+_JOURNAL_MODES = {m.lower(): m for m in ("DELETE", "TRUNCATE", "PERSIST", "MEMORY", "OFF")}
+
+__all__ = ["is_postgres", "new_sandbox", "open_async_saver", "open_saver", "same_store", "sqlite_path"]
+
+
+def is_postgres(target: str) -> bool:
+    """Whether ``target`` is a Postgres URL."""
+    return target.startswith(("postgresql://", "postgres://"))
+
+
+def sqlite_path(target: str | os.PathLike[str]) -> Path:
+    """A SQLite target's file."""
+    return Path(os.fspath(target).removeprefix("sqlite:///"))
+
+
+def same_store(source: str, target: str) -> bool:
+    """Whether two store arguments name the same store (same file, or same Postgres URL, passwords
+    aside)."""
+    if is_postgres(source) or is_postgres(target):
+        from lgscope.store._postgres import safe_url
+
+        return is_postgres(source) and is_postgres(target) and safe_url(source) == safe_url(target)
+    a, b = sqlite_path(source), sqlite_path(target)
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
+
+
+def new_sandbox() -> str:
+    """A path for a new SQLite sandbox in the temporary directory (the file does not exist yet)."""
+    return str(Path(tempfile.gettempdir()) / f"lgscope-sandbox-{uuid.uuid4().hex[:12]}.sqlite")
+
+
+@contextlib.contextmanager
+def open_saver(target: str) -> Iterator[Any]:
+    """LangGraph's own saver on ``target``, tables set up (a graph bound to it writes there)."""
+    if is_postgres(target):
+        try:
+            from langgraph.checkpoint.postgres import PostgresSaver
+        except ImportError as exc:
+            raise MissingExtra("Writing to a Postgres store", "postgres") from exc
+        import psycopg
+
+        try:
+            manager = PostgresSaver.from_conn_string(target)
+            saver = manager.__enter__()
+        except psycopg.Error as exc:
+            raise StoreUnavailable(
+                f"Cannot connect to the target store ({str(exc).strip().splitlines()[0]})."
+            ) from None
+        try:
+            saver.setup()
+            yield saver
+        finally:
+            manager.__exit__(None, None, None)
+        return
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    path = sqlite_path(target)
+    if not path.parent.is_dir():
+        raise UsageError(f"The directory {path.parent} does not exist; create it or give another sandbox.")
+    existed = path.exists()
+    conn = sqlite3.connect(path, check_same_thread=False, timeout=10)
+    try:
+        (journal,) = conn.execute("PRAGMA journal_mode").fetchone()
+        lite = SqliteSaver(conn)
+        lite.setup()
+        yield lite
+        # setup() switched the file to WAL: a store kept in another journal mode keeps it
+        if existed and str(journal).lower() != "wal":
+            conn.commit()
+            conn.execute(f"PRAGMA journal_mode = {_JOURNAL_MODES.get(str(journal).lower(), 'DELETE')}")
+    finally:
+        conn.close()
+
+
+@contextlib.asynccontextmanager
+async def open_async_saver(target: str) -> AsyncIterator[Any]:
+    """The async saver on ``target`` (``AsyncSqliteSaver``/``AsyncPostgresSaver``), tables set up."""
+    if is_postgres(target):
+        try:
+            from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        except ImportError as exc:
+            raise MissingExtra("Writing to a Postgres store", "postgres") from exc
+        async with AsyncPostgresSaver.from_conn_string(target) as saver:
+            await saver.setup()
+            yield saver
+        return
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    async with AsyncSqliteSaver.from_conn_string(str(sqlite_path(target))) as saver:
+        await saver.setup()
+        yield saver
