@@ -67,6 +67,13 @@ DASHBOARDS: dict[str, tuple[str, list[tuple[str, str, str, str]]]] = {
             ),
             ("Oldest pending approval", "stat", "s", "max(lgscope_oldest_pending_interrupt_seconds)"),
             (
+                "Stuck runs (static pauses, crashes)",
+                "timeseries",
+                "short",
+                "sum by (likely) (lgscope_stuck_runs)",
+            ),
+            ("Oldest stuck run", "stat", "s", "max(lgscope_oldest_stuck_run_seconds)"),
+            (
                 "Sweeper decisions (1h)",
                 "timeseries",
                 "short",

@@ -234,6 +234,10 @@ class Step:
     """Why this checkpoint could not be decoded; its values are then empty."""
     changes: tuple[ChannelChange, ...] = field(default=(), compare=False, repr=False)
     """How each channel in `changed` moved, from the stored bytes (nothing decoded)."""
+    task_writes: int = field(default=0, compare=False, repr=False)
+    """How many writes tasks stored against this checkpoint, counted even where `writes` keeps
+    only interrupt, resume and error writes (scans): on a thread's last checkpoint, more than
+    those means some pending task finished while others did not (a crash, not a pause)."""
 
     @property
     def pending_interrupts(self) -> tuple[Interrupt, ...]:

@@ -54,6 +54,17 @@ def test_fail_on_exits_1_only_for_the_named_kinds(sample_store: Path) -> None:
     )
 
 
+def test_fail_on_a_kind_whose_detector_is_not_run_is_a_usage_error(sample_store: Path) -> None:
+    result = run("scan", str(sample_store), "--fail-on", "growth", "--detectors", "loop", "--now", NOW)
+    assert result.exit_code == 2
+    assert result.output == (
+        "Error: --fail-on growth can never fail: --detectors loop does not run that detector; add "
+        "growth to --detectors or leave it out of --fail-on.\n"
+    )
+    both = run("scan", str(sample_store), "--fail-on", "loop", "--detectors", "loop", "--now", NOW)
+    assert both.exit_code == 1
+
+
 def test_thresholds_from_the_cli(sample_store: Path) -> None:
     default = run("scan", str(sample_store), "--detectors", "loop", "--format", "jsonl", "--now", NOW)
     stricter = run(

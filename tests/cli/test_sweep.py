@@ -43,14 +43,17 @@ def test_dry_run_lists_what_it_would_do(sample_copy: Path) -> None:
     code, out, err = _sweep(str(sample_copy), "--older-than", "24h", "--now", REFERENCE_NOW)
     assert (code, err) == (0, "")
     assert out == (
-        "┏━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━━━┓\n"
-        "┃ thread                ┃ node     ┃ waited ┃ outcome      ┃ detail ┃\n"
-        "┡━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━━━┩\n"
-        "│ medicine-stuck        │ approval │ 4d17h  │ would reject │        │\n"
-        "│ transfer-9000-pending │ approval │ 3d15h  │ would reject │        │\n"
-        "└───────────────────────┴──────────┴────────┴──────────────┴────────┘\n"
-        "2 of 3 pending interrupts are stale: 2 would reject (dry run: add --apply to act)\n"
+        "┏━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┓\n"
+        "┃ thread                ┃ node     ┃ waited ┃ outcome        ┃ detail                                                                     ┃\n"
+        "┡━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━╇━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┩\n"
+        "│ blog-awaiting-review  │ review   │ 5d20h  │ would escalate │ a static pause: escalated, never rejected (moving it runs the paused node) │\n"
+        "│ medicine-stuck        │ approval │ 4d17h  │ would reject   │                                                                            │\n"
+        "│ transfer-9000-pending │ approval │ 3d15h  │ would reject   │                                                                            │\n"
+        "└───────────────────────┴──────────┴────────┴────────────────┴────────────────────────────────────────────────────────────────────────────┘\n"
+        "2 of 3 pending interrupts are stale, and 1 static pause: 1 would escalate, 2 would reject (dry run: add --apply to act)\n"
     )
+    code, out, _ = _sweep(str(sample_copy), "--older-than", "24h", "--no-pauses", "--now", REFERENCE_NOW)
+    assert out.endswith("2 of 3 pending interrupts are stale: 2 would reject (dry run: add --apply to act)\n")
     assert hashlib.sha256(sample_copy.read_bytes()).hexdigest() == before
 
 
@@ -60,7 +63,12 @@ def test_node_filter_and_escalate_dry_run(sample_copy: Path) -> None:
     )
     assert (code, out) == (
         0,
-        "0 of 3 pending interrupts are stale: nothing to do (dry run: add --apply to act)\n",
+        "┏━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━━━━━━━┳━━━━━━━━┓\n"
+        "┃ thread               ┃ node   ┃ waited ┃ outcome        ┃ detail ┃\n"
+        "┡━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━╇━━━━━━━━╇━━━━━━━━━━━━━━━━╇━━━━━━━━┩\n"
+        "│ blog-awaiting-review │ review │ 5d20h  │ would escalate │        │\n"
+        "└──────────────────────┴────────┴────────┴────────────────┴────────┘\n"
+        "0 of 3 pending interrupts are stale, and 1 static pause: 1 would escalate (dry run: add --apply to act)\n",
     )
 
 

@@ -200,7 +200,7 @@ def _query(base: str, expr: str) -> list[Any]:
 
 def test_every_panel_and_alert_expression_returns_data(stack: str) -> None:
     expressions = panel_expressions() + alert_expressions()
-    assert len(expressions) == 23 + 6
+    assert len(expressions) == 25 + 7
     deadline = time.monotonic() + 60
     missing: list[str] = []
     while time.monotonic() < deadline:
@@ -220,3 +220,5 @@ def test_every_panel_and_alert_expression_returns_data(stack: str) -> None:
     ]
     loops = _query(stack, 'lgscope_findings{kind="loop"}')
     assert loops[0]["value"][1] == "3"  # the sample store's three looping threads
+    paused = _query(stack, 'lgscope_stuck_runs{likely="paused"}')
+    assert paused[0]["value"][1] == "1"  # blog-awaiting-review, paused before review for days

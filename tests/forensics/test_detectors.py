@@ -70,10 +70,12 @@ def test_the_public_api_is_pinned() -> None:
             "DETECTORS",
             "ERROR",
             "GROWTH",
+            "INTERRUPT_INTEGRITY",
             "LOOP",
             "NO_PROGRESS",
             "OSCILLATION",
             "STUCK_INTERRUPT",
+            "STUCK_RUN",
             "DetectorConfig",
             "Frames",
             "ScanResult",
@@ -228,24 +230,29 @@ def test_failed_tasks_are_errors_resolved_or_not(db: Path) -> None:
     assert retried.severity == "warning" and retried.summary.endswith("(the thread ran on afterwards)")
 
 
-def test_growth_compares_a_thread_with_the_stores_norm(db: Path) -> None:
+def test_growth_compares_a_threads_turns_with_threads_of_the_same_graph(db: Path) -> None:
     with saver(db) as s:
         for n in range(4):
             agent_graph(s, [AIMessage("Sure.")]).invoke(ask(f"hi {n}"), cfg(f"short-{n}"))
         topics = ["billing", "shipping", "returns", "warranty", "accounts", "invoices"]
         answers = [f"{topics[n % 6]} rule {n * 37 % 101}: " + "covered " * (n % 5 + 1) for n in range(30)]
         graph = agent_graph(s, [AIMessage(text) for text in answers])
-        for n in range(30):
+        for n in range(30):  # a long, healthy conversation: 30 turns of one answer each
             graph.invoke(ask(f"and topic {n}?"), cfg("marathon"))
+        # one turn that searched 30 times, each search different: runaway, not a loop
+        searches = [tool_call(n, f"query {n}") for n in range(30)] + [AIMessage("Found nothing.")]
+        agent_graph(s, searches).invoke(ask("find it"), {**cfg("runaway"), "recursion_limit": 100})
     with open_store(db) as st:
         result = scan(st, config=DetectorConfig(detectors=frozenset({GROWTH})))
     (growth,) = result.findings
-    assert growth.thread_id == "marathon" and growth.evidence["messages"] == 60
-    assert growth.summary == "runaway growth: 60 messages, 30× the median"
-    history = _load(db, "marathon")
-    assert detect(history) == []  # growth needs the store's norms…
+    assert growth.thread_id == "runaway" and growth.evidence["turn_messages"] == 62
+    assert growth.summary == "runaway growth: 62 messages, 31× the median of its graph's threads"
+    assert growth.evidence["like_threads"] == 6
+    history = _load(db, "runaway")
+    assert detect(history) == []  # growth needs the norms of like threads…
     assert _kinds(detect(history, norms=StoreNorms(2, 5000, 5))) == [GROWTH]  # …given here
-    assert detect(history, DetectorConfig(growth_min_messages=61), norms=StoreNorms(2, 5000, 5)) == []
+    assert detect(history, DetectorConfig(growth_min_messages=63), norms=StoreNorms(2, 5000, 5)) == []
+    assert detect(_load(db, "marathon"), norms=StoreNorms(2, 5000, 5)) == []  # 2 messages a turn
 
 
 def test_the_detector_selection(db: Path) -> None:

@@ -32,8 +32,12 @@ def test_store_collector_reports_the_last_scan(sample_store: Path, reference_now
     ]
     assert (
         value("lgscope_findings", {"kind": "loop"}) == 3
-        and value("lgscope_findings", {"kind": "growth"}) == 1
+        and value("lgscope_findings", {"kind": "growth"}) == 0
+        and value("lgscope_findings", {"kind": "stuck_run"}) == 1
     )
+    assert value("lgscope_stuck_runs", {"likely": "paused"}) == 1
+    assert value("lgscope_stuck_runs", {"likely": "crashed"}) == 0
+    assert value("lgscope_oldest_stuck_run_seconds") > 5 * 86400  # blog-awaiting-review
     assert value("lgscope_pending_interrupts", {"age_bucket": "1d-7d"}) == 2
     assert value("lgscope_pending_interrupts", {"age_bucket": "<1h"}) == 1
     assert value("lgscope_oldest_pending_interrupt_seconds") > 4 * 86400

@@ -49,9 +49,11 @@ async def test_threads_screen_filters_sorts_and_searches(
             "ingest-failed",
             "support-loop-recursion",
         ]
-        await pilot.press("c", "c")  # growth, loop
+        await pilot.press("c")  # the kinds found: loop
         assert screen.kind == "loop" and table.row_count == 3
-        await pilot.press("c", "c", "c", "c")  # no_progress, oscillation, stuck_interrupt, all
+        await pilot.press(
+            "c", "c", "c", "c", "c"
+        )  # no_progress, oscillation, stuck_interrupt, stuck_run, all
         assert screen.kind == "all"
         await pilot.press("slash")
         await pilot.press(*"medicine")

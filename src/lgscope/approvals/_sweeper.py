@@ -18,7 +18,7 @@ from lgscope.approvals._lock import ThreadLocks, _sqlite_path, locks_for
 from lgscope.approvals._memory import EscalationMemory, memory_for
 from lgscope.approvals._resume import Pending, read_pending, stored_answer
 from lgscope.metrics import SweeperMetrics
-from lgscope.model import Interrupt, Step
+from lgscope.model import Interrupt, Step, Thread
 from lgscope.store import Store, open_store
 from lgscope.store.decode import foreign_types, unsafe_types
 
@@ -34,6 +34,9 @@ DEFAULT_REJECTION: Mapping[str, Any] = {
 """What ``reject`` resumes an interrupt with, unless told otherwise."""
 
 
+_PAUSE_NOTE = "a static pause: escalated, never rejected (moving it runs the paused node)"
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """A pending interrupt past its deadline."""
@@ -46,6 +49,11 @@ class Candidate:
     """The graph (of those given) whose thread it is, which resumes it; None when none was given."""
     skipped: str = ""
     """Why it is left alone: its thread belongs to none of the graphs given (else empty)."""
+    pause: bool = False
+    """A static pause (``interrupt_before``/``interrupt_after``): no interrupt is stored, so
+    `interrupt` stands for it — id ``pause:<checkpoint id>``, node the paused node. Escalated
+    under either policy: the only way to move a static pause is to run the paused node, which is
+    approving it, so it is never rejected."""
 
 
 @dataclass(slots=True)
@@ -57,6 +65,8 @@ class SweepReport:
     """Interrupts pending in the store."""
     stale: int = 0
     """Of those, how many are past their deadline (and at the nodes asked for)."""
+    paused: int = 0
+    """Static pauses past the threshold (not interrupts: counted apart from ``pending``)."""
     recovered: int = 0
     """How many of ``decisions`` settle what an earlier, killed sweep left open (not counted in
     ``pending``: they were no longer pending when this sweep looked)."""
@@ -184,6 +194,10 @@ def not_its_thread(graph: Any, intr: Interrupt, latest: Step | None) -> str:
 class Sweeper:
     """Finds interrupts pending past a deadline and rejects (resumes) or escalates them.
 
+    Static pauses (``interrupt_before``/``interrupt_after``: tasks pending, nothing stored, no
+    error) past the threshold are escalated under either policy unless ``pauses=False``: moving
+    one means running the paused node, which approves it, so none is ever rejected.
+
     ``graph`` is the user's compiled graph with a checkpointer on the same store (needed to
     reject; escalation only records); ``graphs`` adds more, for a store several graphs share.
     When graphs are given, a thread none of them owns (its interrupt's node, next nodes or
@@ -213,6 +227,7 @@ class Sweeper:
         actor: str = "lgscope-sweeper",
         lock_timeout: float = 30.0,
         allow_types: Sequence[str] = (),
+        pauses: bool = True,
     ) -> None:
         if policy not in ("reject", "escalate"):
             raise UsageError(f"Unknown policy {policy!r}; use reject or escalate.")
@@ -249,6 +264,8 @@ class Sweeper:
         self.lock_timeout = lock_timeout
         self.allow_types = frozenset(allow_types)
         """Type names (see `unsafe_to_load`) the user trusts LangGraph to rebuild."""
+        self.pauses = pauses
+        """Whether static pauses (`Candidate.pause`) past the threshold are escalated too."""
 
     def candidates(
         self, now: datetime | None = None, progress: Callable[[int, int], None] | None = None
@@ -273,6 +290,8 @@ class Sweeper:
                 for i in pending
                 if (not self.nodes or i.node in self.nodes) and now >= _deadline(i, self.older_than)
             ]
+            if self.pauses:
+                stale += self._paused(store, threads, now)
             if self.graphs:
                 last = {t.thread_id: t.last_checkpoint_id for t in threads}
                 stale = self._owners(store, stale, last)
@@ -280,6 +299,35 @@ class Sweeper:
             if store is not self.store:
                 store.close()
         return sorted(stale, key=lambda c: -c.age.total_seconds()), len(pending)
+
+    def _paused(self, store: Store, threads: Sequence[Thread], now: datetime) -> list[Candidate]:
+        """Static pauses past the threshold: what forensics' ``stuck_run`` says is likely a pause
+        (tasks pending that never started, no interrupt, no error, not a recursion-limit stop)."""
+        from lgscope.forensics import STUCK_RUN, DetectorConfig, detect
+
+        config = DetectorConfig(detectors=frozenset({STUCK_RUN}), stuck_after=self.older_than)
+        out = []
+        for t in threads:
+            if t.status != "running" or t.updated_at is None or now - t.updated_at < self.older_than:
+                continue
+            for f in detect(store.load(t.thread_id), config, now=now):
+                waiting = list(f.evidence.get("waiting", ()))
+                if f.evidence.get("likely") != "paused" or not waiting:
+                    continue
+                if self.nodes and not self.nodes & set(waiting):
+                    continue
+                intr = Interrupt(
+                    id=f"pause:{f.last_checkpoint_id}",
+                    value={"paused_before": waiting},
+                    thread_id=t.thread_id,
+                    checkpoint_ns="",
+                    checkpoint_id=f.last_checkpoint_id,
+                    task_id="",
+                    node=waiting[0],
+                    created_at=t.updated_at,
+                )
+                out.append(Candidate(intr, now - t.updated_at, t.updated_at + self.older_than, pause=True))
+        return out
 
     def _owners(
         self, store: Store, stale: list[Candidate], last: Mapping[str, str | None]
@@ -314,7 +362,14 @@ class Sweeper:
         now = now or datetime.now(UTC)
         recovered = self._recover(stop)
         stale, pending = self.candidates(now, progress)
-        report = SweepReport(decisions=recovered, pending=pending, stale=len(stale), recovered=len(recovered))
+        pauses = sum(1 for c in stale if c.pause)
+        report = SweepReport(
+            decisions=recovered,
+            pending=pending,
+            stale=len(stale) - pauses,
+            paused=pauses,
+            recovered=len(recovered),
+        )
         by_thread: dict[str, list[Candidate]] = {}
         for c in stale:
             if c.skipped:  # another graph's thread: reported, never audited, never resumed
@@ -365,29 +420,71 @@ class Sweeper:
         self, thread_id: str, group: list[Candidate], now: datetime, *, wait: bool
     ) -> list[Decision] | None:
         """Decide on one thread's stale interrupts; None if it is busy and ``wait`` is false."""
+        pause = group[0].pause
         if not self.apply:
-            done = self.memory.escalated(thread_id) if self.policy == "escalate" else set()
+            done = self.memory.escalated(thread_id) if self.policy == "escalate" or pause else set()
+            would = "would_escalate" if pause else f"would_{self.policy}"
+            note = _PAUSE_NOTE if pause and self.policy == "reject" else ""
             return self._emit(
                 [
-                    self._decision(
-                        c, "already_escalated" if c.interrupt.id in done else f"would_{self.policy}", now
-                    )
+                    self._decision(c, "already_escalated" if c.interrupt.id in done else would, now, note)
                     for c in group
                 ]
             )
         # checked before the lock, so that sweepers do not queue behind a read of the whole state
-        refusal = self._unsafe(thread_id)
+        # (a pause is never resumed: its state is never loaded through the graph)
+        refusal = None if pause else self._unsafe(thread_id)
         if refusal is not None:
             return self._emit([self._decision(c, "failed", now, refusal) for c in group], "unsafe")
         try:
             with self.locks.hold(thread_id, self.lock_timeout if wait else 0.0):
                 # decisions are recorded before the lock is released: whoever takes it next (a
                 # recovering sweeper too) sees how this one ended
-                return self._act(thread_id, group, now)
+                return (
+                    self._escalate_pause(thread_id, group, now) if pause else self._act(thread_id, group, now)
+                )
         except LockUnavailable as exc:
             if not wait:
                 return None
             return self._emit([self._decision(c, "failed", now, str(exc)) for c in group], "lock")
+
+    def _escalate_pause(self, thread_id: str, group: list[Candidate], now: datetime) -> list[Decision]:
+        """Escalate a static pause still where it was (re-read under the lock), whatever the policy."""
+        store = self.store if isinstance(self.store, Store) else open_store(self.store)
+        try:
+            last = store.thread(thread_id).last_checkpoint_id
+        finally:
+            if store is not self.store:
+                store.close()
+        live = [c for c in group if c.interrupt.checkpoint_id == last]
+        out = [self._decision(c, "already_resolved", now) for c in group if c not in live]
+        return self._emit(out) + self._escalate(
+            thread_id, live, now, _PAUSE_NOTE if self.policy == "reject" else ""
+        )
+
+    def _escalate(
+        self, thread_id: str, live: list[Candidate], now: datetime, note: str = ""
+    ) -> list[Decision]:
+        done = self.memory.escalated(thread_id)
+        if self.audit is not None:
+            done |= self.audit.escalated()
+        out = []
+        for c in live:
+            if c.interrupt.id in done:
+                # escalated by an earlier sweep: once is enough (reported, not recorded again)
+                out.append(self._decision(c, "already_escalated", now))
+                continue
+            try:
+                if self.on_escalate is not None:
+                    self.on_escalate(c)
+                self.memory.remember(thread_id, c.interrupt.id)
+                decision = self._decision(c, "escalated", now, note)
+            except Exception as exc:
+                decision = self._decision(
+                    c, "failed", now, f"escalation hook raised {type(exc).__name__}: {exc}"
+                )
+            out.extend(self._emit([decision], "hook"))
+        return out
 
     def _still_pending(self, thread_id: str, graph: Any) -> dict[str, Pending]:
         config = {"configurable": {"thread_id": thread_id}}
@@ -447,25 +544,7 @@ class Sweeper:
         if not live:
             return out
         if self.policy == "escalate":
-            done = self.memory.escalated(thread_id)
-            if self.audit is not None:
-                done |= self.audit.escalated()
-            for c in live:
-                if c.interrupt.id in done:
-                    # escalated by an earlier sweep: once is enough (reported, not recorded again)
-                    out.append(self._decision(c, "already_escalated", now))
-                    continue
-                try:
-                    if self.on_escalate is not None:
-                        self.on_escalate(c)
-                    self.memory.remember(thread_id, c.interrupt.id)
-                    decision = self._decision(c, "escalated", now)
-                except Exception as exc:
-                    decision = self._decision(
-                        c, "failed", now, f"escalation hook raised {type(exc).__name__}: {exc}"
-                    )
-                out.extend(self._emit([decision], "hook"))
-            return out
+            return out + self._escalate(thread_id, live, now)
         from langgraph.types import Command
 
         if self.audit is not None:  # the intent, fsync'd before acting: a kill from here on is settled later

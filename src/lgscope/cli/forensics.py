@@ -148,7 +148,10 @@ def run_scan(
 @click.option("--thread", "thread_ids", multiple=True, metavar="ID", help="Only this thread (repeatable).")
 @click.option("--detectors", metavar="KIND,…", help=f"Only these detectors: {', '.join(sorted(ALL_KINDS))}.")
 @click.option(
-    "--older-than", type=DURATION, help="A pending interrupt is stuck after this long [default: 24h]."
+    "--older-than",
+    type=DURATION,
+    help="A pending interrupt, or a run left with tasks pending and nothing stored (a static "
+    "interrupt_before/after pause, a crash), is stuck after this long [default: 24h].",
 )
 @click.option(
     "--set",
@@ -177,7 +180,7 @@ def scan_cmd(
     jobs: int,
 ) -> None:
     """Scan every thread of STORE (all namespaces, read-only) for loops, oscillation, stalls,
-    stuck interrupts, errors and runaway growth.
+    stuck interrupts and runs, broken approvals, errors and runaway growth.
 
     Exit code: 0 clean, 1 a --fail-on kind was found, 2 an error.
 
@@ -189,6 +192,13 @@ def scan_cmd(
     """
     gate = parse_kinds(fail_on, "--fail-on")
     config = _config(detectors, older_than, settings)
+    idle = sorted(gate - config.detectors)
+    if idle:
+        raise UsageError(
+            f"--fail-on {', '.join(idle)} can never fail: --detectors {detectors} does not run "
+            f"{'that detector' if len(idle) == 1 else 'those detectors'}; add {', '.join(idle)} to "
+            "--detectors or leave it out of --fail-on."
+        )
     result = run_scan(
         store,
         since=since,

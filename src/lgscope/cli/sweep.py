@@ -120,6 +120,13 @@ def _table(decisions: list[Any]) -> Table:
 @click.option(
     "--metrics-port", type=int, help="Serve the sweeper's Prometheus metrics on this port (with --watch)."
 )
+@click.option(
+    "--pauses/--no-pauses",
+    default=True,
+    show_default=True,
+    help="Escalate static pauses (interrupt_before/after, nothing stored) past --older-than too; "
+    "they are never rejected.",
+)
 @click.option("--now", "now_text", metavar="TIME", hidden=True)
 @handle_errors
 def sweep_cmd(
@@ -136,6 +143,7 @@ def sweep_cmd(
     watch: bool,
     interval: timedelta,
     metrics_port: int | None,
+    pauses: bool,
     now_text: str | None,
 ) -> None:
     """Find interrupts pending longer than --older-than (all namespaces) and reject them
@@ -145,6 +153,9 @@ def sweep_cmd(
     sweepers and people answering at the same time resolve each interrupt exactly once.
     With --graph, a thread whose interrupt node or channels are not the graph's is skipped and
     listed, never resumed. Escalations are remembered beside the locks: once per interrupt.
+    A thread paused by a static interrupt_before/after (tasks pending, nothing stored, no error)
+    past --older-than is escalated under either policy: moving it runs the paused node, which
+    would approve it, so it is never rejected.
     Exit code: 0 done, 1 some interrupts could not be handled, 2 bad input.
 
     \b
@@ -190,6 +201,7 @@ def sweep_cmd(
         actor=actor,
         metrics=metrics,
         allow_types=allow_types,
+        pauses=pauses,
     )
     stop = threading.Event()
     if watch:
@@ -211,8 +223,11 @@ def sweep_cmd(
         summary = (
             ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items())) or "nothing to do"
         )
+        static = (
+            f", and {report.paused} static pause{'s' if report.paused != 1 else ''}" if report.paused else ""
+        )
         out.print(
-            f"{report.stale} of {report.pending} pending interrupts are stale: {summary}"
+            f"{report.stale} of {report.pending} pending interrupts are stale{static}: {summary}"
             + (f"; {report.recovered} left open by an earlier sweep settled" if report.recovered else "")
             + ("" if apply else " (dry run: add --apply to act)")
         )

@@ -7,7 +7,7 @@ subgraph, and operations that fail or stall. A fake chat model stands in for eve
 
 from __future__ import annotations
 
-from lgscope.examples._build import REFERENCE_NOW, build_sample
+from lgscope.examples._build import REFERENCE_NOW, build_accuracy, build_sample
 from lgscope.examples._common import Expectation
 
-__all__ = ["REFERENCE_NOW", "Expectation", "build_sample"]
+__all__ = ["REFERENCE_NOW", "Expectation", "build_accuracy", "build_sample"]

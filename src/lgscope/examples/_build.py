@@ -15,7 +15,7 @@ from lgscope.examples import bank, blog, medicine, ops, project, research, revie
 from lgscope.examples._clock import FakeClock, installed
 from lgscope.examples._common import Expectation, Run
 
-__all__ = ["REFERENCE_NOW", "build_sample"]
+__all__ = ["REFERENCE_NOW", "build_accuracy", "build_sample"]
 
 REFERENCE_NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 """The time the committed sample store is judged at (stuck approvals are days old then)."""
@@ -79,6 +79,42 @@ def build_sample(
     put before every thread id (to share a store between tests). The multi-day project runs
     each day in its own process when ``target`` is a SQLite path and ``separate_processes``.
     """
+
+    def project_days(run: Run, store_path: Path | None, commit: Callable[[], None]) -> None:
+        commit()
+        with installed(run.clock, seed=seed * 100 + 99):
+            _project(
+                run,
+                store_path if separate_processes else None,
+                reference_now - timedelta(days=6, hours=12),
+                seed,
+            )
+
+    return _write(target, _WORKLOADS, reference_now, seed, prefix, project_days)
+
+
+def build_accuracy(
+    target: str | os.PathLike[str] | Any,
+    *,
+    reference_now: datetime = REFERENCE_NOW,
+    seed: int = 0,
+    prefix: str = "",
+) -> list[Expectation]:
+    """Write the accuracy threads (`lgscope.examples.accuracy`: each pattern and its healthy twin,
+    on tutorial-shaped graphs) into ``target``, like `build_sample`, and return their labels."""
+    from lgscope.examples.accuracy import WORKLOADS
+
+    return _write(target, WORKLOADS, reference_now, seed, prefix, None)
+
+
+def _write(
+    target: str | os.PathLike[str] | Any,
+    workloads: list[tuple[str, timedelta, Callable[[Run], None]]],
+    reference_now: datetime,
+    seed: int,
+    prefix: str,
+    then: Callable[[Run, Path | None, Callable[[], None]], None] | None,
+) -> list[Expectation]:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     conn = None
@@ -86,7 +122,7 @@ def build_sample(
     if isinstance(target, str | os.PathLike):
         store_path = Path(target)
         if store_path.exists():
-            raise FileExistsError(f"{store_path} exists; build_sample writes a new store.")
+            raise FileExistsError(f"{store_path} exists; the builder writes a new store.")
         conn = sqlite3.connect(store_path, check_same_thread=False)
         saver: Any = SqliteSaver(conn)
         saver.setup()
@@ -94,20 +130,18 @@ def build_sample(
         saver = target
     clock = FakeClock(reference_now - timedelta(days=7))
     run = Run(saver, clock, prefix)
+
+    def commit() -> None:
+        if conn is not None:
+            conn.commit()
+
     try:
-        for i, (_name, before, workload) in enumerate(_WORKLOADS):
+        for i, (_name, before, workload) in enumerate(workloads):
             clock.now = reference_now - before
             with installed(clock, seed=seed * 100 + i):
                 workload(run)
-        if conn is not None:
-            conn.commit()
-        with installed(clock, seed=seed * 100 + 99):
-            _project(
-                run,
-                store_path if separate_processes else None,
-                reference_now - timedelta(days=6, hours=12),
-                seed,
-            )
+        if then is not None:
+            then(run, store_path, commit)
         if conn is not None:
             # SqliteSaver.setup() turns WAL on; a WAL file cannot always be opened read-only (a
             # read-only directory needs its -shm), so the shipped store uses a rollback journal.

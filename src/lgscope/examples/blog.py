@@ -72,7 +72,7 @@ def run(r: Run) -> None:
         "blog-awaiting-review",
         "blog",
         "running",
-        [],
+        ["stuck_run"],
         "paused by interrupt_before review for days; a static interrupt stores no interrupt write, "
-        "so it reads as running with next=review",
+        "so it reads as running with next=review, and stuck_run reports it as paused before review",
     )

@@ -1,4 +1,5 @@
-"""Forensics: find loops, oscillation, stalls, stuck approvals, errors and runaway growth.
+"""Forensics: find loops, oscillation, stalls, stuck approvals and runs, broken
+approvals, errors and runaway growth.
 
 `detect` runs the detectors over one thread; `scan` runs them over a whole store, thread by
 thread. Each detector is a pure function of a thread's steps, in its own module. `frames`
@@ -11,10 +12,12 @@ from lgscope.forensics._config import (
     ALL_KINDS,
     ERROR,
     GROWTH,
+    INTERRUPT_INTEGRITY,
     LOOP,
     NO_PROGRESS,
     OSCILLATION,
     STUCK_INTERRUPT,
+    STUCK_RUN,
     DetectorConfig,
     StoreNorms,
 )
@@ -27,10 +30,12 @@ __all__ = [
     "DETECTORS",
     "ERROR",
     "GROWTH",
+    "INTERRUPT_INTEGRITY",
     "LOOP",
     "NO_PROGRESS",
     "OSCILLATION",
     "STUCK_INTERRUPT",
+    "STUCK_RUN",
     "DetectorConfig",
     "Frames",
     "ScanResult",

@@ -10,19 +10,23 @@ from datetime import UTC, datetime
 from lgscope.forensics._config import (
     ERROR,
     GROWTH,
+    INTERRUPT_INTEGRITY,
     LOOP,
     NO_PROGRESS,
     OSCILLATION,
     STUCK_INTERRUPT,
+    STUCK_RUN,
     DetectorConfig,
     StoreNorms,
 )
 from lgscope.forensics._error import error_findings
-from lgscope.forensics._growth import ThreadSize, growth_findings, size_of
+from lgscope.forensics._growth import ThreadSize, judge, size_of
+from lgscope.forensics._interrupts import interrupt_findings
 from lgscope.forensics._loop import loop_findings
 from lgscope.forensics._no_progress import no_progress_findings
 from lgscope.forensics._oscillation import oscillation_findings
 from lgscope.forensics._pass import NamespaceFacts
+from lgscope.forensics._paused import paused_findings
 from lgscope.forensics._stuck import stuck_findings
 from lgscope.model import Finding, Thread, ThreadHistory
 
@@ -35,6 +39,8 @@ DETECTORS: dict[str, NamespaceDetector] = {
     OSCILLATION: oscillation_findings,
     NO_PROGRESS: no_progress_findings,
     STUCK_INTERRUPT: stuck_findings,
+    STUCK_RUN: paused_findings,
+    INTERRUPT_INTEGRITY: interrupt_findings,
     ERROR: error_findings,
 }
 """The detectors over what a pass over one namespace gathered, by kind; ``growth`` compares a
@@ -70,7 +76,7 @@ def analyze(
     found: list[Finding] = []
     checkpoints = corrupt = 0
     size: ThreadSize | None = None
-    asked: set[object] = set()  # an interrupt pending in a subgraph is pending in its parent too
+    asked: set[object] = set()  # an interrupt raised in a subgraph is stored in its parent too
     for ns in [*thread.namespaces, *(n for n in history.steps if n not in thread.namespaces)]:
         facts = NamespaceFacts(thread.thread_id, ns)
         for step in history.steps.get(ns, ()):
@@ -79,16 +85,16 @@ def analyze(
         corrupt += facts.corrupt
         for kind, detector in DETECTORS.items():
             if kind in config.detectors:
-                found.extend(
-                    f for f in detector(facts, config, now) if f.kind != STUCK_INTERRUPT or _first(f, asked)
-                )
+                found.extend(f for f in detector(facts, config, now) if _first(f, asked))
         if ns == "":
             size = size_of(facts, thread)
     return Analysis(dataclasses.replace(thread, corrupt=corrupt), found, checkpoints, corrupt, size)
 
 
 def _first(finding: Finding, seen: set[object]) -> bool:
-    key = finding.evidence.get("interrupt_id")
+    if finding.kind not in (STUCK_INTERRUPT, INTERRUPT_INTEGRITY):
+        return True
+    key = (finding.kind, finding.evidence.get("pattern"), finding.evidence.get("interrupt_id"))
     if key in seen:
         return False
     seen.add(key)
@@ -102,10 +108,13 @@ def detect(
     now: datetime | None = None,
     norms: StoreNorms | None = None,
 ) -> list[Finding]:
-    """Run the configured detectors over one thread (``growth`` only when ``norms`` are given)."""
+    """Run the configured detectors over one thread (``growth`` only when ``norms`` are given: the
+    typical largest turn of threads of the same graph, e.g. `norms_of` their sizes)."""
     config = config or DetectorConfig()
     analysis = analyze(history, config, now=now)
     found = analysis.findings
     if GROWTH in config.detectors and norms is not None and analysis.size is not None:
-        found.extend(growth_findings([analysis.size], norms, config))
+        grown = judge(analysis.size, norms, config)
+        if grown is not None:
+            found.append(grown)
     return found

@@ -15,10 +15,11 @@ from lgscope.forensics._config import ERROR, DetectorConfig
 from lgscope.forensics._pass import NamespaceFacts
 from lgscope.model import Finding
 
-__all__ = ["error_findings"]
+__all__ = ["error_findings", "recursion_stop"]
 
 
-def _recursion_stop(facts: NamespaceFacts, limits: Sequence[int]) -> tuple[str, int] | None:
+def recursion_stop(facts: NamespaceFacts, limits: Sequence[int]) -> tuple[str, int] | None:
+    """(start checkpoint id, limit) when the namespace's last run looks stopped by a recursion limit."""
     last = facts.last_good
     if last is None or not last.next or last.pending_interrupts or last.errors:
         return None
@@ -55,7 +56,7 @@ def error_findings(facts: NamespaceFacts, config: DetectorConfig, now: datetime)
                 },
             )
         )
-    stop = _recursion_stop(facts, config.recursion_limits) if facts.ns == "" else None
+    stop = recursion_stop(facts, config.recursion_limits) if facts.ns == "" else None
     if stop is not None and facts.last_good is not None:
         start, limit = stop
         pending = facts.last_good.next

@@ -32,8 +32,9 @@ def hypothesis(kind: str, findings: Sequence[Finding]) -> str:
         )
     if kind == "no_progress":
         return (
-            f"{n} thread(s) run checkpoints that change nothing: a node polls or waits without writing, so "
-            "the graph spins. Fix: back off between polls, write progress into state, or give up after a limit."
+            f"{n} thread(s) run checkpoints that change nothing (or only an attempt counter): a node polls, "
+            "waits or retries without writing anything new, so the graph spins. Fix: back off between polls, "
+            "write progress into state, or give up after a limit."
         )
     if kind == "stuck_interrupt":
         nodes = sorted({str(f.evidence.get("node")) for f in findings})
@@ -42,6 +43,37 @@ def hypothesis(kind: str, findings: Sequence[Finding]) -> str:
             "resources and users wait forever. Fix: route approvals to someone on call, and auto-reject or "
             "escalate stale ones with `lgscope sweep --older-than 24h`."
         )
+    if kind == "stuck_run":
+        paused = sorted(
+            {
+                w
+                for f in findings
+                if f.evidence.get("likely") == "paused"
+                for w in f.evidence.get("waiting", [])
+            }
+        )
+        crashed = sum(1 for f in findings if f.evidence.get("likely") == "crashed")
+        parts = []
+        if paused:
+            parts.append(
+                f"paused before {', '.join(paused)} with nothing stored: a static interrupt_before/after that "
+                "nobody resumed (LangGraph stores no interrupt for those, so they read as running)"
+            )
+        if crashed:
+            parts.append(f"{crashed} stopped mid-step with some tasks' writes saved: a crash or a kill")
+        return (
+            f"{n} thread(s) left with tasks pending: " + "; ".join(parts) + ". Fix: resume or close them "
+            "(`lgscope sweep` escalates static pauses), and alert on lgscope_oldest_stuck_run_seconds."
+        )
+    if kind == "interrupt_integrity":
+        patterns = sorted({str(f.evidence.get("pattern")) for f in findings})
+        return (
+            f"{n} approval(s) did not happen as the person answering believes ({', '.join(patterns)}): "
+            "LangGraph runs two resumes of one interrupt both (the history forks, side effects run twice), "
+            "replays a stored answer after a failed resume, and lets a node ask again forever. Fix: answer "
+            "through `lgscope.approvals.resume` (one resume per interrupt, under a lock), make side effects "
+            "idempotent, and bound re-asks."
+        )
     if kind == "error":
         return (
             f"{n} thread(s) failed: a task raised, or the run hit the recursion limit. Failed threads stay "
@@ -49,7 +81,8 @@ def hypothesis(kind: str, findings: Sequence[Finding]) -> str:
         )
     if kind == "growth":
         return (
-            f"{n} thread(s) grew far past the store's norm: histories that never get trimmed slow every "
-            "checkpoint write and model call. Fix: summarize or trim messages, or start new threads per task."
+            f"{n} thread(s) added far more in one turn than threads of the same graph do: a turn that never "
+            "stops gathering (tool results, retries) slows every checkpoint write and model call. Fix: bound "
+            "the tool calls per turn, summarize or trim, or start new threads per task."
         )
     return f"{n} finding(s)."

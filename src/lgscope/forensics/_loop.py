@@ -62,7 +62,8 @@ def _change_text(facts: NamespaceFacts, token: Token, counters: frozenset[str]) 
     text = facts.texts.get(token.change, "") if not token.empty else ""
     if ints:
         text = short(fingerprint(ints), 60) + (f" {text}" if text else "")
-    return text or "{}"
+    counted = [k for k, _v in token.ints if k in counters]
+    return text or (f"{', '.join(counted)} up" if counted else "{}")
 
 
 def _node_cycle(facts: NamespaceFacts, config: DetectorConfig) -> Finding | None:
@@ -79,8 +80,12 @@ def _node_cycle(facts: NamespaceFacts, config: DetectorConfig) -> Finding | None
     if rep is None or rep.repeats < config.loop_min_repeats:
         return None
     block = range(rep.start, rep.start + rep.period)
-    if all(seq[i].empty and not ints[i] for i in block):
+    if all(seq[i].empty and not seq[i].ints for i in block):
         return None  # repeating steps that change nothing: no_progress reports those
+    # steps that only count (an attempt counter going up) repeat the same work: a loop
+    counted = sorted({ch for i in block for ch, _v in seq[i].ints if ch in counters})
+    only_counters = all(seq[i].empty and not ints[i] for i in block)
+    how = f"changing only {', '.join(counted)}" if only_counters else "with the same state changes"
     cycle = ["+".join(seq[i].nodes) for i in block]
     last = rep.start + rep.period * rep.repeats - 1
     return Finding(
@@ -90,13 +95,14 @@ def _node_cycle(facts: NamespaceFacts, config: DetectorConfig) -> Finding | None
         first_checkpoint_id=seq[rep.start].checkpoint_id,
         last_checkpoint_id=seq[last].checkpoint_id,
         severity="error",
-        summary=f"{' → '.join(cycle)} repeated {rep.repeats} times with the same state changes",
+        summary=f"{' → '.join(cycle)} repeated {rep.repeats} times {how}",
         evidence={
             "cycle": cycle,
             "period": rep.period,
             "repeats": rep.repeats,
             "steps": rep.period * rep.repeats,
             "values": [_change_text(facts, seq[i], counters) for i in block],
+            "counters": counted,
         },
     )
 

@@ -9,6 +9,7 @@ ids. The detectors (`_loop`, `_oscillation`, …) turn those facts into findings
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,10 @@ Digest = bytes
 _MEMO_SIZE = 4096  # distinct stored values whose normal form is remembered
 _VALUES_KEPT = 16  # distinct values of a field kept as evidence
 _TEXT_LIMIT = 160
+_FORKS_KEPT = 64  # interrupted checkpoints watched for a second resume
+_FOLLOWED = 256  # recent checkpoints whose approval (branch) is known
+NULL_TASK_ID = "00000000-0000-0000-0000-000000000000"
+"""The task id LangGraph stores a ``Command(resume=…)`` answer under before a task consumes it."""
 
 
 def _digest(data: bytes | str) -> Digest:
@@ -64,6 +69,8 @@ class Token:
     """Integer changes, kept apart until it is known which fields are counters."""
     empty: bool
     """Whether the step changed nothing but integers."""
+    after_good: bool
+    """Whether its parent checkpoint was readable (a change after a corrupt one is unknown)."""
 
 
 @dataclass(slots=True)
@@ -74,6 +81,33 @@ class FieldChange:
     fp: Digest
     shapes: int
     """Index of the state's shape snapshot when it changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """An interrupt a node raised (for the interrupt-integrity detector)."""
+
+    checkpoint_id: str
+    interrupt_id: str
+    node: str | None
+    question: Digest
+    """Its value's normal form."""
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A resume whose stored answer differs from the one the task ran with."""
+
+    checkpoint_id: str
+    interrupt_id: str
+    node: str | None
+    given: str
+    """The last answer given (``Command(resume=…)``)."""
+    used: str
+    """The answer the task ran with (its own stored resume)."""
+    failed: bool
+    """Whether a task of that checkpoint failed (LangGraph then replays the stored answer)."""
 
 
 @dataclass(slots=True)
@@ -97,8 +131,6 @@ class NamespaceFacts:
     """(checkpoint id, length of each list channel) of each good step where one changed."""
     first_good: str | None = None
     """The first step that is not corrupt."""
-    stall_best: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
-    stall_run: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     failed: list[tuple[str, tuple[TaskError, ...]]] = field(default_factory=list)
     last: Step | None = None
     """The last step."""
@@ -107,6 +139,16 @@ class NamespaceFacts:
     starts: list[tuple[int, str]] = field(default_factory=list)
     """(step number, checkpoint id) of good steps a run started from (input, update, resume,
     interrupt)."""
+    nodes: set[str] = field(default_factory=set)
+    """Every node that ran (growth compares threads of the same graph)."""
+    asks: list[Ask] = field(default_factory=list)
+    """Every interrupt raised, in order."""
+    answers: list[Answer] = field(default_factory=list)
+    """Resumes whose answer the task did not run with."""
+    forks: dict[str, list[str]] = field(default_factory=dict)
+    """Interrupted checkpoints → the node steps that continued from each (two: resumed twice)."""
+    branch_nodes: dict[tuple[str, int], set[str]] = field(default_factory=dict)
+    """(interrupted checkpoint, which continuation) → the nodes that ran until the next interrupt."""
 
     # -- the pass ------------------------------------------------------------------------
 
@@ -115,6 +157,13 @@ class NamespaceFacts:
     _length: dict[str, int] = field(default_factory=dict)
     _recent: OrderedDict[str, bool] = field(default_factory=OrderedDict)
     """Recent checkpoint ids → whether they were corrupt (for parents)."""
+    _branch_of: OrderedDict[str, tuple[str, int]] = field(default_factory=OrderedDict)
+    _turns: list[tuple[int, int]] = field(default_factory=list)
+    """(messages, content bytes) each finished user turn added."""
+    _turn_messages: int = 0
+    """Messages when the current turn started."""
+    _turn_bytes: int = 0
+    """Content bytes the current turn added so far."""
 
     def feed(self, step: Step) -> None:
         """Take one step (oldest first)."""
@@ -128,13 +177,19 @@ class NamespaceFacts:
             self.failed.append((step.checkpoint_id, step.errors))
         if step.corrupt:
             self.corrupt += 1
-            self.stall_run = []
             return
         self.last_good = step
         if self.first_good is None:
             self.first_good = step.checkpoint_id
         if step.source in ("input", "update") or step.resumes or step.interrupts:
             self.starts.append((step.step, step.checkpoint_id))
+            if step.source == "input":
+                self._new_turn()
+        if self.forks:  # after an interrupt: which approval each step continues
+            self._follow(step)
+        if step.interrupts:
+            self._asked(step)
+        self._turn_bytes += sum(c.size for c in step.changes)
         seen = {c.channel: self._see(c) for c in step.changes if c.kind != "same"}
         for ch, s in seen.items():
             if s.integer is not None:
@@ -147,8 +202,7 @@ class NamespaceFacts:
         self._fields(step, seen)
         self._lengths(step)
         if step.source == "loop":
-            self._token(step, seen)
-            self._stall(step, parent_corrupt)
+            self._token(step, seen, parent_corrupt)
 
     def _see(self, change: ChannelChange) -> _Seen:
         memo_key = change.digest + (b"+" if change.kind == "append" else b"=")
@@ -167,13 +221,11 @@ class NamespaceFacts:
                 True,
             )
         elif isinstance(value, list):
-            got = _Seen(
-                _norm_digest(value),
-                _norm_digest(value[-1]) if value else _EMPTY,
-                None,
-                bool(value) and is_message(value[-1]),
-                True,
-            )
+            shape = _norm_digest(value[-1]) if value else _EMPTY
+            messages = bool(value) and is_message(value[-1])
+            # A message list set rather than appended to: a node replaced a message by reusing
+            # its id (the SQL agent's query checker). What it says is the change, not the list.
+            got = _Seen(shape if messages else _norm_digest(value), shape, None, messages, True)
         else:
             norm = _norm_digest(value)
             integer = value if type(value) is int else None
@@ -183,25 +235,17 @@ class NamespaceFacts:
             self._memo.popitem(last=False)
         return got
 
-    def _token(self, step: Step, seen: Mapping[str, _Seen]) -> None:
+    def _token(self, step: Step, seen: Mapping[str, _Seen], parent_corrupt: bool) -> None:
         parts = sorted((ch, s.norm) for ch, s in seen.items() if s.integer is None)
         change = _digest(b"".join(ch.encode() + b"\0" + d for ch, d in parts))
         ints = tuple(sorted((ch, s.integer) for ch, s in seen.items() if s.integer is not None))
-        token = Token(step.checkpoint_id, step.nodes, change, ints, not parts)
+        token = Token(step.checkpoint_id, step.nodes, change, ints, not parts, not parent_corrupt)
+        self.nodes.update(step.nodes)
         if parts and change not in self.texts and any(t.change == change for t in self.tokens[-8:]):
             # a change seen again within a few steps: keep its text, a loop may show it
-            delta = {c.channel: c.value for c in step.changes if c.channel in dict(parts)}
+            delta = {c.channel: _what_changed(c) for c in step.changes if c.channel in dict(parts)}
             self.texts[change] = short(fingerprint(delta), _TEXT_LIMIT)
         self.tokens.append(token)
-
-    def _stall(self, step: Step, parent_corrupt: bool) -> None:
-        unchanged = not parent_corrupt and all(c.kind == "same" for c in step.changes)
-        if unchanged:
-            self.stall_run.append((step.checkpoint_id, step.nodes))
-            if len(self.stall_run) > len(self.stall_best):
-                self.stall_best = list(self.stall_run)
-        else:
-            self.stall_run = []
 
     def _fields(self, step: Step, seen: Mapping[str, _Seen]) -> None:
         if not seen:
@@ -234,6 +278,58 @@ class NamespaceFacts:
         if moved:
             self.list_lengths.append((step.checkpoint_id, dict(self._length)))
 
+    def _asked(self, step: Step) -> None:
+        self.forks[step.checkpoint_id] = []
+        if len(self.forks) > _FORKS_KEPT:
+            del self.forks[next(iter(self.forks))]
+        given = [w.value for w in step.resumes if w.task_id == NULL_TASK_ID]
+        failed = {e.task_id for e in step.errors}
+        for intr in step.interrupts:
+            self.asks.append(
+                Ask(step.checkpoint_id, intr.id, intr.node, _norm_digest(intr.value), short(intr.value, 120))
+            )
+            used = [w.value for w in step.resumes if w.task_id == intr.task_id]
+            if not given or not used or not isinstance(used[-1], list) or not used[-1]:
+                continue
+            answer = given[-1].get(intr.id) if isinstance(given[-1], Mapping) else given[-1]
+            ran_with = used[-1][-1]
+            if answer is not None and _norm_digest(answer) != _norm_digest(ran_with):
+                self.answers.append(
+                    Answer(
+                        step.checkpoint_id,
+                        intr.id,
+                        intr.node,
+                        short(json.dumps(answer, default=str, ensure_ascii=False), 80),
+                        short(json.dumps(ran_with, default=str, ensure_ascii=False), 80),
+                        bool(failed),
+                    )
+                )
+
+    def _follow(self, step: Step) -> None:
+        parent = step.parent_id or ""
+        children = self.forks.get(parent)
+        if children is not None and step.source == "loop":
+            children.append(step.checkpoint_id)
+            branch = (parent, len(children) - 1)
+        else:
+            got = self._branch_of.get(parent)
+            if got is None:
+                return
+            branch = got
+        self.branch_nodes.setdefault(branch, set()).update(step.nodes)
+        if not step.interrupts:  # a new interrupt is a new approval
+            self._branch_of[step.checkpoint_id] = branch
+            if len(self._branch_of) > _FOLLOWED:
+                self._branch_of.popitem(last=False)
+
+    def _messages(self) -> int:
+        return sum(self._length.get(ch, 0) for ch in self.message_channels)
+
+    def _new_turn(self) -> None:
+        if self._turns or self._turn_bytes:
+            self._turns.append((self._messages() - self._turn_messages, self._turn_bytes))
+        self._turn_messages, self._turn_bytes = self._messages(), 0
+
     # -- what detectors read ---------------------------------------------------------------
 
     def counters(self) -> frozenset[str]:
@@ -246,12 +342,37 @@ class NamespaceFacts:
             and all(b >= a for a, b in zip(vs, vs[1:], strict=False))
         )
 
+    def stalled(self, counters: frozenset[str] | None = None) -> list[Token]:
+        """The longest run of node steps that changed nothing but counters (oldest first)."""
+        counters = self.counters() if counters is None else counters
+        best: list[Token] = []
+        run: list[Token] = []
+        for t in self.tokens:
+            if t.after_good and t.empty and all(ch in counters for ch, _v in t.ints):
+                run.append(t)
+                if len(run) > len(best):
+                    best = run
+            else:
+                run = []
+        return list(best)
+
+    def turns(self) -> list[tuple[int, int]]:
+        """(messages, content bytes) each user turn added, the current one last."""
+        return [*self._turns, (self._messages() - self._turn_messages, self._turn_bytes)]
+
     def final_messages(self) -> list[Mapping[str, Any]]:
         """The messages of the last good state."""
         return messages_of(self.last_good.values) if self.last_good is not None else []
 
 
 _EMPTY = _digest(b"")
+
+
+def _what_changed(change: ChannelChange) -> Any:
+    value = change.value
+    if change.kind == "set" and isinstance(value, list) and value and is_message(value[-1]):
+        return value[-1:]  # a replaced message: it is the change, not the whole conversation
+    return value
 
 
 def _appended(step: Step, channel: str) -> bool:

@@ -23,7 +23,7 @@ from typing import BinaryIO
 from lgscope._exceptions import LgscopeError
 from lgscope.forensics._config import GROWTH, DetectorConfig
 from lgscope.forensics._detect import SEVERITY_ORDER, analyze
-from lgscope.forensics._growth import ThreadSize, growth_findings, norms_of
+from lgscope.forensics._growth import ThreadSize, growth_findings
 from lgscope.model import Finding, Thread, ThreadHistory
 from lgscope.store import Store
 
@@ -120,7 +120,7 @@ def scan(
         part = _scan_part(store, ids, bulk, config, now, progress, visit)
     findings = part.findings
     if GROWTH in config.detectors:
-        findings.extend(growth_findings(part.sizes, norms_of(part.sizes), config))
+        findings.extend(growth_findings(part.sizes, config))
     findings.sort(key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.kind, f.thread_id, f.checkpoint_ns))
     part.stats.seconds = time.perf_counter() - started
     part.stats.jobs = workers

@@ -25,6 +25,10 @@ _VOLATILE = frozenset(
 
 _MESSAGE_TYPES = frozenset({"human", "ai", "tool", "system", "function", "chat", "AIMessageChunk", "remove"})
 
+# What a message says: a provider's reply differs on every call in everything else (ids, run ids,
+# usage and token counts, timings, the model's metadata) even when it says the same thing.
+_MESSAGE_KEYS = frozenset({"type", "content", "name", "tool_calls", "invalid_tool_calls", "status"})
+
 
 def is_message(value: Any) -> bool:
     """A decoded LangChain message: a dict with a message ``type`` and ``content``."""
@@ -38,6 +42,8 @@ def _normalize(value: Any) -> Any:
     # Exact type checks first: decoded state is plain dicts and lists, and ABC checks are slow.
     t = type(value)
     if t is dict:
+        if is_message(value):
+            return {k: _normalize(v) for k, v in value.items() if k in _MESSAGE_KEYS and v}
         return {k: _normalize(v) for k, v in value.items() if k not in _VOLATILE}
     if t is list or t is tuple:
         return [_normalize(v) for v in value]

@@ -11,7 +11,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from lgscope.forensics import ALL_KINDS, DetectorConfig, scan
+from lgscope.forensics import ALL_KINDS, STUCK_RUN, DetectorConfig, scan
 from lgscope.metrics._sweeper import AGE_BUCKETS, age_bucket
 from lgscope.model import ThreadStatus
 from lgscope.store import open_store
@@ -87,6 +87,25 @@ class StoreCollector(Collector):
                 "lgscope_oldest_pending_interrupt_seconds",
                 "Age of the oldest pending interrupt.",
                 value=max(ages, default=0.0),
+            )
+        )
+        # static pauses (interrupt_before/after) and crashed runs store no interrupt: the stuck_run
+        # findings are how they show up next to pending interrupts
+        stuck = [f for f in result.findings if f.kind == STUCK_RUN]
+        runs = GaugeMetricFamily(
+            "lgscope_stuck_runs",
+            "Threads left with tasks pending, no interrupt and no error past --older-than, by what "
+            "they most likely are (paused: a static interrupt_before/after; crashed).",
+            labels=["likely"],
+        )
+        for likely in ("paused", "crashed"):
+            runs.add_metric([likely], sum(1 for f in stuck if f.evidence.get("likely") == likely))
+        families.append(runs)
+        families.append(
+            GaugeMetricFamily(
+                "lgscope_oldest_stuck_run_seconds",
+                "Age of the oldest stuck run (static pause or crash).",
+                value=max((float(f.evidence.get("age_seconds", 0.0)) for f in stuck), default=0.0),
             )
         )
         findings = GaugeMetricFamily(

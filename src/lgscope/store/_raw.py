@@ -545,6 +545,7 @@ def _step(
         size=raw.size,
         corrupt=corrupt,
         changes=changes,
+        task_writes=len(own),
     )
 
 
