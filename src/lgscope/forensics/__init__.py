@@ -1,7 +1,8 @@
 """Forensics: find loops, oscillation, stalls, stuck approvals, errors and runaway growth.
 
 `detect` runs the detectors over one thread; `scan` runs them over a whole store, thread by
-thread. Each detector is a pure function of a thread's steps, in its own module. `frames`
+thread (``state=``: only the threads that changed since the last scan; ``executor=``: on a
+Dask cluster). Each detector is a pure function of a thread's steps, in its own module. `frames`
 (pandas) and `lgscope.forensics.report` build on `scan`; `lgscope.forensics.diff` compares states.
 """
 
@@ -19,23 +20,27 @@ from lgscope.forensics._config import (
     StoreNorms,
 )
 from lgscope.forensics._detect import DETECTORS, detect
+from lgscope.forensics._executor import LocalProcesses, dask_executor
 from lgscope.forensics._frames import Frames, frames
-from lgscope.forensics._scan import ScanResult, ScanStats, scan
+from lgscope.forensics._scan import TIME_DEPENDENT, ScanResult, ScanStats, scan
 
 __all__ = [
     "ALL_KINDS",
     "DETECTORS",
     "ERROR",
     "GROWTH",
+    "LocalProcesses",
     "LOOP",
     "NO_PROGRESS",
     "OSCILLATION",
     "STUCK_INTERRUPT",
+    "TIME_DEPENDENT",
     "DetectorConfig",
     "Frames",
     "ScanResult",
     "ScanStats",
     "StoreNorms",
+    "dask_executor",
     "detect",
     "frames",
     "scan",

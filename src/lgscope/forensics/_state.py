@@ -1,0 +1,216 @@
+"""Incremental scans: a state file remembers each thread's result and where it stood.
+
+The file is JSON Lines: a header (format, lgscope version and code digest, the store's
+identity, the detector config), then one line per thread: its namespaces' tips
+(`lgscope.store.NamespaceTip`: latest checkpoint id, checkpoint count, writes of the latest
+checkpoint) and its `ThreadResult`, written field by field (`_codec`). The next scan asks the
+store for every tip (the primary-key indexes alone), reads again only the threads whose tips
+moved (new, extended, deleted, pruned, or written to), and reuses the rest, recomputing
+their time-dependent findings as of now. Growth is recomputed across all threads by the same
+function a whole scan uses. A header that does not match (another store, version or config)
+makes a whole scan that rewrites the file: results are never mixed.
+
+A state file is user-writable, so it is only ever parsed as JSON: nothing in it is unpickled or run.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import itertools
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+import lgscope
+from lgscope._exceptions import UsageError
+from lgscope.forensics._codec import CodecError, decode, encode
+from lgscope.forensics._config import DetectorConfig
+from lgscope.forensics._scan import Progress, ScanStats, ThreadResult, read_threads, refresh
+from lgscope.store import NamespaceTip, Store
+
+__all__ = ["FORMAT", "incremental"]
+
+FORMAT = "lgscope-scan-state"
+VERSION = 1
+
+Tips = tuple[tuple[str, str, int, int], ...]
+"""A thread's namespaces: (namespace, latest checkpoint id, checkpoints, writes of the latest)."""
+
+
+def incremental(
+    store: Store,
+    path: str | os.PathLike[str],
+    config: DetectorConfig,
+    now: datetime,
+    progress: Progress | None,
+    jobs: int,
+    executor: Executor | None,
+) -> tuple[list[ThreadResult], ScanStats]:
+    """Every thread's result as of ``now``, reading only what changed since the state at ``path``;
+    the state is then rewritten."""
+    tips = store.tips()
+    identity = store.identity()
+    if tips is None or identity is None:
+        raise UsageError(
+            f"Incremental scans (--state) need a SQLite or Postgres store; {store.url} is a {store.kind} "
+            "store: scan it without --state."
+        )
+    current = {tid: _tips(group) for tid, group in itertools.groupby(tips, key=lambda t: t.thread_id)}
+    header = _header(identity, config)
+    state = Path(path)
+    remembered, why = _load(state, header)
+    reused: dict[str, ThreadResult] = {}
+    for tid, (old_tips, result) in remembered.items():
+        if current.get(tid) == old_tips:
+            reused[tid] = refresh(result, config, now)
+    order = list(current)
+    if not reused:
+        part = read_threads(store, [order], config, now, progress, jobs, executor, whole=True)
+    else:
+        part = read_threads(store, _runs(order, reused), config, now, progress, jobs, executor)
+    fresh = {r.analysis.thread.thread_id: r for r in part.results}
+    stats = part.stats
+    stats.rebuilt = why
+    stats.reused = len(reused)
+    for r in reused.values():
+        stats.threads += 1
+        stats.checkpoints += r.analysis.checkpoints
+        stats.corrupt_checkpoints += r.analysis.corrupt
+    # thread order, as a whole scan gives it (a thread written since the tips were read is
+    # reported now and remembered next time)
+    results = [reused.get(tid) or fresh[tid] for tid in sorted({*reused, *fresh})]
+    _save(
+        state,
+        header,
+        (
+            (current[r.analysis.thread.thread_id], r)
+            for r in results
+            if r.analysis.thread.thread_id in current
+        ),
+    )
+    return results, stats
+
+
+def _tips(group: Iterable[NamespaceTip]) -> Tips:
+    return tuple((t.checkpoint_ns, t.last_checkpoint_id, t.checkpoints, t.writes) for t in group)
+
+
+def _runs(order: list[str], reused: dict[str, ThreadResult]) -> list[list[str]]:
+    """The threads to read, as runs of ids consecutive in the store (each read in one bulk query)."""
+    runs: list[list[str]] = []
+    current: list[str] = []
+    for tid in order:
+        if tid in reused:
+            if current:
+                runs.append(current)
+                current = []
+        else:
+            current.append(tid)
+    if current:
+        runs.append(current)
+    return runs
+
+
+def _header(identity: str, config: DetectorConfig) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "lgscope": lgscope.__version__,
+        "code": _code_digest(),
+        "store": identity,
+        "config": encode(config),
+    }
+
+
+@functools.cache
+def _code_digest() -> str:
+    """A digest of lgscope's own source: results of other detector code are never mixed, even
+    between two builds of one version."""
+    root = Path(lgscope.__file__).parent
+    digest = hashlib.blake2b(digest_size=12)
+    for file in sorted(root.rglob("*.py")):
+        digest.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()
+
+
+_WHY = {
+    "version": "it was written by another lgscope",
+    "lgscope": "it was written by another lgscope",
+    "code": "it was written by another build of lgscope",
+    "store": "it was written for another store (or the store was replaced)",
+    "config": "it was written with other detector settings",
+}
+
+
+def _load(path: Path, header: dict[str, Any]) -> tuple[dict[str, tuple[Tips, ThreadResult]], str | None]:
+    """The remembered threads, or none and why (None: there was no state yet)."""
+    if path.is_dir():
+        raise UsageError(f"--state {path} is a directory; give a file path for the scan state.")
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        return {}, None
+    except OSError as exc:
+        raise UsageError(
+            f"Cannot read the scan state {path} ({exc.strerror}); check its permissions."
+        ) from None
+    with handle:
+        first = handle.readline(64 * 1024)
+        try:
+            found = orjson.loads(first)
+        except orjson.JSONDecodeError:
+            found = None
+        if not isinstance(found, dict) or found.get("format") != FORMAT:
+            # never overwrite a file lgscope did not write (a mistyped path could be the store)
+            raise UsageError(
+                f"{path} is not an lgscope scan state file; give --state a new path (or one a scan wrote)."
+            )
+        for key, why in _WHY.items():
+            if found.get(key) != header[key]:
+                return {}, f"the state file {path} was not used: {why}"
+        remembered: dict[str, tuple[Tips, ThreadResult]] = {}
+        for number, line in enumerate(handle, start=2):
+            try:
+                record = orjson.loads(line)
+                tips = decode(Tips, record["tips"])
+                result = decode(ThreadResult, record["result"])
+            except (orjson.JSONDecodeError, CodecError, KeyError, TypeError):
+                return {}, f"the state file {path} was not used: line {number} is damaged"
+            remembered[result.analysis.thread.thread_id] = (tips, result)
+    return remembered, None
+
+
+def _save(path: Path, header: dict[str, Any], records: Iterator[tuple[Tips, ThreadResult]]) -> None:
+    """Write the state atomically: a temporary file beside it, synced, renamed over it."""
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(orjson.dumps(header) + b"\n")
+            for tips, result in records:
+                try:
+                    line = orjson.dumps({"tips": encode(tips), "result": encode(result)})
+                except (CodecError, TypeError):
+                    continue  # a result that cannot be written is read again next time
+                out.write(line + b"\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:
+        dir_fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
