@@ -53,6 +53,16 @@ def _timed_out(exc: BaseException) -> bool:
     return isinstance(exc, errors.LockNotAvailable | errors.QueryCanceled)
 
 
+TIPS_SQL = (
+    "SELECT c.thread_id, c.checkpoint_ns, c.last, c.n, (SELECT count(*) FROM checkpoint_writes w "
+    "  WHERE w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns "
+    "  AND w.checkpoint_id = c.last) "
+    "FROM (SELECT thread_id, checkpoint_ns, max(checkpoint_id) AS last, count(*) AS n "
+    "      FROM checkpoints GROUP BY thread_id, checkpoint_ns) c"
+)
+"""Where each namespace of each thread stands (`Store.tips`), from the primary keys' indexes alone."""
+
+
 class PostgresStore(Store):
     """A Postgres checkpoint database; every query runs in a READ ONLY transaction."""
 
@@ -139,13 +149,7 @@ class PostgresStore(Store):
     def tips(self) -> Iterator[NamespaceTip]:
         # the primary keys' indexes (an index-only scan once the table is vacuumed)
         with self._tx() as cur:
-            cur.execute(
-                "SELECT c.thread_id, c.checkpoint_ns, c.last, c.n, (SELECT count(*) FROM checkpoint_writes w "
-                "  WHERE w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns "
-                "  AND w.checkpoint_id = c.last) "
-                "FROM (SELECT thread_id, checkpoint_ns, max(checkpoint_id) AS last, count(*) AS n "
-                "      FROM checkpoints GROUP BY thread_id, checkpoint_ns) c"
-            )
+            cur.execute(TIPS_SQL)
             rows = cur.fetchall()
         # sorted here, in Python's (bytewise) order, rather than by the server's collation
         return (NamespaceTip(t, ns, last, n, w) for t, ns, last, n, w in sorted(rows))

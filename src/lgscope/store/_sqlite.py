@@ -87,6 +87,16 @@ def _why_not_immutable(path: Path) -> str | None:
     return "the directory or the file can still be written, so lgscope will not read it as unchanging"
 
 
+TIPS_SQL = (
+    "SELECT c.thread_id, c.checkpoint_ns, c.last, c.n, (SELECT count(*) FROM writes w "
+    "  WHERE w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns "
+    "  AND w.checkpoint_id = c.last) "
+    "FROM (SELECT thread_id, checkpoint_ns, max(checkpoint_id) AS last, count(*) AS n "
+    "      FROM checkpoints GROUP BY thread_id, checkpoint_ns) c"
+)
+"""Where each namespace of each thread stands (`Store.tips`), from the primary keys' indexes alone."""
+
+
 class SqliteStore(Store):
     """A SQLite checkpoint file, opened with ``mode=ro``: lgscope never writes to it."""
 
@@ -195,13 +205,7 @@ class SqliteStore(Store):
     def tips(self) -> Iterator[NamespaceTip]:
         # both primary keys' indexes alone: the grouping walks the checkpoints index in order,
         # the writes of each latest checkpoint are one seek into the writes index
-        rows = self._conn.execute(
-            "SELECT c.thread_id, c.checkpoint_ns, c.last, c.n, (SELECT count(*) FROM writes w "
-            "  WHERE w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns "
-            "  AND w.checkpoint_id = c.last) "
-            "FROM (SELECT thread_id, checkpoint_ns, max(checkpoint_id) AS last, count(*) AS n "
-            "      FROM checkpoints GROUP BY thread_id, checkpoint_ns) c"
-        )
+        rows = self._conn.execute(TIPS_SQL)
         # sorted here rather than by SQL (no temporary b-tree); Python's order either way
         for thread_id, ns, last, n, writes in sorted(rows):
             yield NamespaceTip(thread_id, ns, last, n, writes)
