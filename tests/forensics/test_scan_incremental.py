@@ -140,7 +140,9 @@ def test_sqlite_incremental_scans_find_what_whole_scans_find(tmp_path: Path) -> 
 
 @pytest.mark.postgres
 def test_postgres_incremental_scans_find_what_whole_scans_find(postgres_url: str, tmp_path: Path) -> None:
-    _story(postgres_url, _postgres_saver(postgres_url), _prune_postgres(postgres_url), tmp_path / "scan.state")
+    _story(
+        postgres_url, _postgres_saver(postgres_url), _prune_postgres(postgres_url), tmp_path / "scan.state"
+    )
 
 
 def test_ages_are_recomputed_for_threads_not_read_again(sample_store: Path, tmp_path: Path) -> None:
@@ -210,7 +212,9 @@ def test_the_sqlite_tips_read_only_the_indexes(sample_store: Path) -> None:
     with sqlite3.connect(f"file:{sample_store}?mode=ro", uri=True) as conn:
         plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + SQLITE_TIPS_SQL)]
     conn.close()
-    reads = [p for p in plan if p.startswith(("SCAN", "SEARCH")) and p != "SCAN c"]  # c: the grouped rows themselves
+    reads = [
+        p for p in plan if p.startswith(("SCAN", "SEARCH")) and p != "SCAN c"
+    ]  # c: the grouped rows themselves
     assert len(reads) == 2 and all("USING COVERING INDEX" in p for p in reads), plan
 
 
@@ -237,7 +241,16 @@ def test_the_cli_scans_incrementally(sample_store: Path, tmp_path: Path) -> None
     from lgscope.cli import main
 
     state = tmp_path / "scan.state"
-    args = ["scan", str(sample_store), "--format", "json", "--now", REFERENCE_NOW.isoformat(), "--state", str(state)]
+    args = [
+        "scan",
+        str(sample_store),
+        "--format",
+        "json",
+        "--now",
+        REFERENCE_NOW.isoformat(),
+        "--state",
+        str(state),
+    ]
     first = CliRunner().invoke(main, args)
     second = CliRunner().invoke(main, args)
     assert first.exit_code == second.exit_code == 0, first.output

@@ -13,8 +13,7 @@ import pytest
 
 from lgscope import open_store
 from lgscope.examples import REFERENCE_NOW
-from lgscope.forensics import DetectorConfig, scan
-from lgscope.forensics import LocalProcesses
+from lgscope.forensics import DetectorConfig, LocalProcesses, scan
 from lgscope.forensics._executor import WorkerLost
 from lgscope.forensics._scan import scan_task
 
@@ -136,7 +135,11 @@ def test_a_worker_whose_libraries_print_still_returns_its_run(sample_store: Path
     now = datetime.now(REFERENCE_NOW.tzinfo)
     with LocalProcesses(1) as pool:
         future = pool.submit(
-            scan_task, functools.partial(open_noisy, sample_store), [["support-1", "support-2"]], DetectorConfig(), now
+            scan_task,
+            functools.partial(open_noisy, sample_store),
+            [["support-1", "support-2"]],
+            DetectorConfig(),
+            now,
         )
         part = future.result(timeout=60)
     assert [r.analysis.thread.thread_id for r in part.results] == ["support-1", "support-2"]

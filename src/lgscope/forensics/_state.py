@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -35,7 +35,7 @@ from lgscope.forensics._config import DetectorConfig
 from lgscope.forensics._scan import Progress, ScanStats, ThreadResult, read_threads, refresh
 from lgscope.store import NamespaceTip, Store
 
-__all__ = ["FORMAT", "incremental"]
+__all__ = ["FORMAT", "check", "incremental"]
 
 FORMAT = "lgscope-scan-state"
 VERSION = 1
@@ -149,29 +149,50 @@ _WHY = {
 }
 
 
-def _load(path: Path, header: dict[str, Any]) -> tuple[dict[str, tuple[Tips, ThreadResult]], str | None]:
-    """The remembered threads, or none and why (None: there was no state yet)."""
+def check(path: str | os.PathLike[str]) -> None:
+    """`UsageError` unless ``path`` can hold a scan state: a file a scan wrote, or a new file in
+    an existing directory."""
+    path = Path(path)
+    if not path.exists():
+        parent = path.parent if str(path.parent) else Path(".")
+        if not parent.is_dir():
+            raise UsageError(
+                f"--state {path}: there is no directory {parent}; create it or give another path."
+            )
+        return
+    _open(path)[0].close()
+
+
+def _open(path: Path) -> tuple[BinaryIO, dict[str, Any]]:
+    """The state file past its header line, and the header; `UsageError` for a file a scan did
+    not write."""
     if path.is_dir():
         raise UsageError(f"--state {path} is a directory; give a file path for the scan state.")
     try:
         handle = path.open("rb")
-    except FileNotFoundError:
-        return {}, None
     except OSError as exc:
         raise UsageError(
             f"Cannot read the scan state {path} ({exc.strerror}); check its permissions."
         ) from None
+    try:
+        found = orjson.loads(handle.readline(64 * 1024))
+    except orjson.JSONDecodeError:
+        found = None
+    if not isinstance(found, dict) or found.get("format") != FORMAT:
+        handle.close()
+        # never overwrite a file lgscope did not write (a mistyped path could be the store)
+        raise UsageError(
+            f"{path} is not an lgscope scan state file; give --state a new path (or one a scan wrote)."
+        )
+    return handle, found
+
+
+def _load(path: Path, header: dict[str, Any]) -> tuple[dict[str, tuple[Tips, ThreadResult]], str | None]:
+    """The remembered threads, or none and why (None: there was no state yet)."""
+    if not path.exists() and not path.is_dir():
+        return {}, None
+    handle, found = _open(path)
     with handle:
-        first = handle.readline(64 * 1024)
-        try:
-            found = orjson.loads(first)
-        except orjson.JSONDecodeError:
-            found = None
-        if not isinstance(found, dict) or found.get("format") != FORMAT:
-            # never overwrite a file lgscope did not write (a mistyped path could be the store)
-            raise UsageError(
-                f"{path} is not an lgscope scan state file; give --state a new path (or one a scan wrote)."
-            )
         for key, why in _WHY.items():
             if found.get(key) != header[key]:
                 return {}, f"the state file {path} was not used: {why}"
