@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from lgscope import __version__
-from lgscope.cli import demo, forensics, inspect, metrics, spans, sweep, transfer, tui
+from lgscope.cli import demo, forensics, inspect, metrics, spans, sweep, tail, transfer, tui
 
 __all__ = ["main"]
 
@@ -66,6 +66,6 @@ def main() -> None:
     """
 
 
-for _module in (inspect, transfer, forensics, sweep, spans, metrics, tui, demo):
+for _module in (inspect, transfer, forensics, tail, sweep, spans, metrics, tui, demo):
     for _command in _module.COMMANDS:
         main.add_command(_command)

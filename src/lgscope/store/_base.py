@@ -101,9 +101,10 @@ class Store(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
-    def tips(self) -> Iterator[NamespaceTip] | None:
-        """Every namespace's tip, ordered by thread id then namespace, read from the indexes
-        alone (what incremental scans and `tail` poll); None where a backend cannot."""
+    def tips(self, thread_id: str | None = None) -> Iterator[NamespaceTip] | None:
+        """Every namespace's tip (of one thread, if given), ordered by thread id then namespace,
+        read from the indexes alone (what incremental scans and `tail` poll); None where a
+        backend cannot."""
         return None
 
     def identity(self) -> str | None:

@@ -61,6 +61,9 @@ TIPS_SQL = (
     "      FROM checkpoints GROUP BY thread_id, checkpoint_ns) c"
 )
 """Where each namespace of each thread stands (`Store.tips`), from the primary keys' indexes alone."""
+_THREAD_TIPS_SQL = TIPS_SQL.replace(
+    "FROM checkpoints GROUP BY", "FROM checkpoints WHERE thread_id = %s GROUP BY"
+)
 
 
 class PostgresStore(Store):
@@ -146,10 +149,13 @@ class PostgresStore(Store):
             rows = cur.fetchall()
         yield from _group_index(rows)
 
-    def tips(self) -> Iterator[NamespaceTip]:
+    def tips(self, thread_id: str | None = None) -> Iterator[NamespaceTip]:
         # the primary keys' indexes (an index-only scan once the table is vacuumed)
         with self._tx() as cur:
-            cur.execute(TIPS_SQL)
+            if thread_id is None:
+                cur.execute(TIPS_SQL)
+            else:
+                cur.execute(_THREAD_TIPS_SQL, (thread_id,))
             rows = cur.fetchall()
         # sorted here, in Python's (bytewise) order, rather than by the server's collation
         return (NamespaceTip(t, ns, last, n, w) for t, ns, last, n, w in sorted(rows))

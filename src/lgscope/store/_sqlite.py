@@ -95,6 +95,9 @@ TIPS_SQL = (
     "      FROM checkpoints GROUP BY thread_id, checkpoint_ns) c"
 )
 """Where each namespace of each thread stands (`Store.tips`), from the primary keys' indexes alone."""
+_THREAD_TIPS_SQL = TIPS_SQL.replace(
+    "FROM checkpoints GROUP BY", "FROM checkpoints WHERE thread_id = ? GROUP BY"
+)
 
 
 class SqliteStore(Store):
@@ -202,10 +205,13 @@ class SqliteStore(Store):
         if current is not None:
             yield _entry(current, acc)
 
-    def tips(self) -> Iterator[NamespaceTip]:
+    def tips(self, thread_id: str | None = None) -> Iterator[NamespaceTip]:
         # both primary keys' indexes alone: the grouping walks the checkpoints index in order,
         # the writes of each latest checkpoint are one seek into the writes index
-        rows = self._conn.execute(TIPS_SQL)
+        if thread_id is None:
+            rows = self._conn.execute(TIPS_SQL)
+        else:
+            rows = self._conn.execute(_THREAD_TIPS_SQL, (thread_id,))
         # sorted here rather than by SQL (no temporary b-tree); Python's order either way
         for thread_id, ns, last, n, writes in sorted(rows):
             yield NamespaceTip(thread_id, ns, last, n, writes)
