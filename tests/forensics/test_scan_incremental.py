@@ -180,7 +180,11 @@ def test_a_damaged_state_is_rebuilt(sample_store: Path, tmp_path: Path) -> None:
     state = tmp_path / "scan.state"
     _both(sample_store, state, REFERENCE_NOW)
     lines = state.read_bytes().splitlines(keepends=True)
-    state.write_bytes(b"".join(lines[:5]) + lines[5][:40] + b"\n" + b"".join(lines[6:]))
+    # a line cut short: that thread is read again, the others are still used
+    state.write_bytes(b"".join(lines[:5]) + lines[5][:120] + b"\n" + b"".join(lines[6:]))
+    assert _both(sample_store, state, REFERENCE_NOW).stats.reused == 23
+    # a line that is not one of ours at all: the whole state is rebuilt, and the scan says why
+    state.write_bytes(b"".join(lines[:5]) + b"garbage\n" + b"".join(lines[6:]))
     result = _both(sample_store, state, REFERENCE_NOW)
     assert result.stats.reused == 0 and "line 6 is damaged" in (result.stats.rebuilt or "")
     assert _both(sample_store, state, REFERENCE_NOW).stats.reused == 24

@@ -71,9 +71,8 @@ def follow(
             if old == tip:
                 continue
             ids = new_ids.setdefault(tid, set())
-            ids.add(
-                tip.last_checkpoint_id
-            )  # moved: new steps, or writes (an error, an interrupt) on its latest
+            # it moved: new steps, or writes (an error, an interrupt) on its latest checkpoint
+            ids.add(tip.last_checkpoint_id)
             if old is None or old.last_checkpoint_id != tip.last_checkpoint_id:
                 for step in _new_steps(store, tid, ns, old.last_checkpoint_id if old else None):
                     ids.add(step.checkpoint_id)

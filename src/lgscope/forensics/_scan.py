@@ -42,7 +42,9 @@ _MAX_JOBS = 8
 TIME_DEPENDENT = frozenset({STUCK_INTERRUPT})
 """Finding kinds that depend on the time of the scan (an age), not only on the stored steps.
 A thread remembered by an incremental scan has these recomputed against ``now`` from the last
-step of each namespace (which carries the pending interrupts and their timestamps)."""
+step of each namespace (which carries its time, what it waits for and its pending interrupts):
+detectors of these kinds judge how long something pending has waited, so a namespace whose
+last step has nothing pending (no interrupt, no next node) never has one."""
 
 
 @dataclass(slots=True)
@@ -184,8 +186,15 @@ def refresh(result: ThreadResult, config: DetectorConfig, now: datetime) -> Thre
     analysis = result.analysis
     if not kinds:
         return result
+    waiting = tuple(t for t in result.tails if t.interrupts or t.next)
     kept = [f for f in analysis.findings if f.kind not in TIME_DEPENDENT]
-    history = ThreadHistory(analysis.thread, {t.checkpoint_ns: (t,) for t in result.tails})
+    if not waiting:
+        return (
+            result
+            if len(kept) == len(analysis.findings)
+            else ThreadResult(dataclasses.replace(analysis, findings=kept), result.tails)
+        )
+    history = ThreadHistory(analysis.thread, {t.checkpoint_ns: (t,) for t in waiting})
     timed = analyze(history, dataclasses.replace(config, detectors=kinds), now=now).findings
     return ThreadResult(dataclasses.replace(analysis, findings=kept + timed), result.tails)
 

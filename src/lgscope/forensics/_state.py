@@ -1,7 +1,7 @@
 """Incremental scans: a state file remembers each thread's result and where it stood.
 
 The file is JSON Lines: a header (format, lgscope version and code digest, the store's
-identity, the detector config), then one line per thread: its namespaces' tips
+identity, the detector config), then one line per thread: its id, its namespaces' tips
 (`lgscope.store.NamespaceTip`: latest checkpoint id, checkpoint count, writes of the latest
 checkpoint) and its `ThreadResult`, written field by field (`_codec`). The next scan asks the
 store for every tip (the primary-key indexes alone), reads again only the threads whose tips
@@ -32,7 +32,9 @@ import lgscope
 from lgscope._exceptions import UsageError
 from lgscope.forensics._codec import CodecError, decode, encode
 from lgscope.forensics._config import DetectorConfig
+from lgscope.forensics._detect import Analysis
 from lgscope.forensics._scan import Progress, ScanStats, ThreadResult, read_threads, refresh
+from lgscope.model import Step
 from lgscope.store import NamespaceTip, Store
 
 __all__ = ["FORMAT", "check", "incremental"]
@@ -67,9 +69,21 @@ def incremental(
     state = Path(path)
     remembered, why = _load(state, header)
     reused: dict[str, ThreadResult] = {}
-    for tid, (old_tips, result) in remembered.items():
-        if current.get(tid) == old_tips:
-            reused[tid] = refresh(result, config, now)
+    lines: dict[str, bytes] = {}
+    for tid, tips_now in current.items():
+        line = remembered.get(tid)
+        if line is None:
+            continue
+        prefix = _prefix(tid, tips_now)
+        if not line.startswith(prefix):
+            continue  # it moved (its tips differ): read again
+        try:
+            reused[tid] = refresh(_result(line[len(prefix) : line.rindex(b"}")]), config, now)
+        except (orjson.JSONDecodeError, CodecError, KeyError, TypeError, ValueError):
+            why = why or f"the state file {path} was not used for a thread whose line is damaged"
+            continue  # read again
+        lines[tid] = line  # unchanged: written back as it was
+    del remembered
     order = list(current)
     if not reused:
         part = read_threads(store, [order], config, now, progress, jobs, executor, whole=True)
@@ -90,9 +104,9 @@ def incremental(
         state,
         header,
         (
-            (current[r.analysis.thread.thread_id], r)
+            lines.get(tid) or _line(tid, current[tid], r)
             for r in results
-            if r.analysis.thread.thread_id in current
+            if (tid := r.analysis.thread.thread_id) in current
         ),
     )
     return results, stats
@@ -187,8 +201,8 @@ def _open(path: Path) -> tuple[BinaryIO, dict[str, Any]]:
     return handle, found
 
 
-def _load(path: Path, header: dict[str, Any]) -> tuple[dict[str, tuple[Tips, ThreadResult]], str | None]:
-    """The remembered threads, or none and why (None: there was no state yet)."""
+def _load(path: Path, header: dict[str, Any]) -> tuple[dict[str, bytes], str | None]:
+    """The remembered threads' lines by thread id, or none and why (None: there was no state yet)."""
     if not path.exists() and not path.is_dir():
         return {}, None
     handle, found = _open(path)
@@ -196,31 +210,57 @@ def _load(path: Path, header: dict[str, Any]) -> tuple[dict[str, tuple[Tips, Thr
         for key, why in _WHY.items():
             if found.get(key) != header[key]:
                 return {}, f"the state file {path} was not used: {why}"
-        remembered: dict[str, tuple[Tips, ThreadResult]] = {}
+        remembered: dict[str, bytes] = {}
         for number, line in enumerate(handle, start=2):
-            try:
-                record = orjson.loads(line)
-                tips = decode(Tips, record["tips"])
-                result = decode(ThreadResult, record["result"])
-            except (orjson.JSONDecodeError, CodecError, KeyError, TypeError):
+            # a line is {"thread": ID, "tips": [...], "result": {...}}: only its id is parsed here; a
+            # thread whose tips are unchanged has the same bytes up to its result (`_prefix`)
+            start, end = len(_THREAD), line.find(_TIPS)
+            if not line.startswith(_THREAD) or end < 0:
                 return {}, f"the state file {path} was not used: line {number} is damaged"
-            remembered[result.analysis.thread.thread_id] = (tips, result)
+            try:
+                tid = orjson.loads(line[start:end])
+            except orjson.JSONDecodeError:
+                return {}, f"the state file {path} was not used: line {number} is damaged"
+            if not isinstance(tid, str):
+                return {}, f"the state file {path} was not used: line {number} is damaged"
+            remembered[tid] = line
     return remembered, None
 
 
-def _save(path: Path, header: dict[str, Any], records: Iterator[tuple[Tips, ThreadResult]]) -> None:
+_THREAD, _TIPS, _RESULT = b'{"thread":', b',"tips":', b',"result":'
+
+
+def _prefix(thread_id: str, tips: Tips) -> bytes:
+    """A thread's line up to its result: equal bytes, equal tips."""
+    return _THREAD + orjson.dumps(thread_id) + _TIPS + orjson.dumps(tips) + _RESULT
+
+
+def _result(data: bytes) -> ThreadResult:
+    """A remembered thread's result: its analysis, and only the last steps that wait on something
+    (the others cannot have time-dependent findings, and the line keeps them)."""
+    record = orjson.loads(data)
+    waiting = [t for t in record["tails"] if t["interrupts"] or t["next"]]
+    return ThreadResult(decode(Analysis, record["analysis"]), decode(tuple[Step, ...], waiting))
+
+
+def _line(thread_id: str, tips: Tips, result: ThreadResult) -> bytes | None:
+    """A thread's line of the state file (None: it cannot be written, and is read again next time)."""
+    try:
+        return _prefix(thread_id, tips) + orjson.dumps(encode(result)) + b"}\n"
+    except (CodecError, TypeError):
+        return None
+
+
+def _save(path: Path, header: dict[str, Any], lines: Iterator[bytes | None]) -> None:
     """Write the state atomically: a temporary file beside it, synced, renamed over it."""
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(orjson.dumps(header) + b"\n")
-            for tips, result in records:
-                try:
-                    line = orjson.dumps({"tips": encode(tips), "result": encode(result)})
-                except (CodecError, TypeError):
-                    continue  # a result that cannot be written is read again next time
-                out.write(line + b"\n")
+            for line in lines:
+                if line is not None:
+                    out.write(line if line.endswith(b"\n") else line + b"\n")
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
