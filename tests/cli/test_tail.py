@@ -104,7 +104,7 @@ def test_tail_follows_one_thread_and_prints_table_lines(tmp_path: Path) -> None:
     lines = out.splitlines()
     assert lines and all("  broken  " in line for line in lines), lines
     assert "  step -1  input  __input__  " in lines[0]
-    assert lines[-1].startswith("finding  broken  error  error  ") and "the tool is down" in lines[-1]
+    assert "  broken  FINDING  error  error  node 'work' failed: ValueError: the tool is down" in lines[-1]
     assert any("ERROR ValueError: the tool is down" in line for line in lines)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 import click
@@ -49,8 +49,10 @@ def _step_line(s: Step) -> str:
 
 
 def _finding_line(f: Finding) -> str:
+    seen = datetime.now(UTC).strftime("%H:%M:%S.%f")[:-3]  # UTC, as the steps' times
     return "  ".join(
-        safe_text(p) for p in ("finding", _where(f.thread_id, f.checkpoint_ns), f.severity, f.kind, f.summary)
+        safe_text(p)
+        for p in (seen, _where(f.thread_id, f.checkpoint_ns), "FINDING", f.severity, f.kind, f.summary)
     )
 
 

@@ -66,6 +66,7 @@ def follow(
     while not stop.wait(interval):
         current = _tips(store, thread_id)
         new_ids: dict[str, set[str]] = {}
+        landed: list[Step] = []
         for (tid, ns), tip in current.items():
             old = seen.get((tid, ns))
             if old == tip:
@@ -76,7 +77,10 @@ def follow(
             if old is None or old.last_checkpoint_id != tip.last_checkpoint_id:
                 for step in _new_steps(store, tid, ns, old.last_checkpoint_id if old else None):
                     ids.add(step.checkpoint_id)
-                    yield TailEvent(step=step)
+                    landed.append(step)
+        # in the order they were written, across threads (each namespace's are already in order)
+        for step in sorted(landed, key=lambda s: s.ts):
+            yield TailEvent(step=step)
         existed = {tid for tid, _ in seen}
         seen = current
         for tid in sorted(new_ids):
