@@ -76,6 +76,7 @@ def test_the_public_api_is_pinned() -> None:
             "OSCILLATION",
             "STUCK_INTERRUPT",
             "TIME_DEPENDENT",
+            "TailEvent",
             "DetectorConfig",
             "Frames",
             "ScanResult",
@@ -83,6 +84,7 @@ def test_the_public_api_is_pinned() -> None:
             "StoreNorms",
             "dask_executor",
             "detect",
+            "follow",
             "frames",
             "scan",
         ]

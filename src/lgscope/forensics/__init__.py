@@ -21,6 +21,7 @@ from lgscope.forensics._config import (
 )
 from lgscope.forensics._detect import DETECTORS, detect
 from lgscope.forensics._executor import LocalProcesses, dask_executor
+from lgscope.forensics._follow import TailEvent, follow
 from lgscope.forensics._frames import Frames, frames
 from lgscope.forensics._scan import TIME_DEPENDENT, ScanResult, ScanStats, scan
 
@@ -35,6 +36,7 @@ __all__ = [
     "OSCILLATION",
     "STUCK_INTERRUPT",
     "TIME_DEPENDENT",
+    "TailEvent",
     "DetectorConfig",
     "Frames",
     "ScanResult",
@@ -42,6 +44,7 @@ __all__ = [
     "StoreNorms",
     "dask_executor",
     "detect",
+    "follow",
     "frames",
     "scan",
 ]
