@@ -152,7 +152,7 @@ def scan(
         whole = thread_ids is None and since is None
         part = read_threads(
             store,
-            [ids] if whole else [[i] for i in ids],
+            [ids],
             config,
             now,
             progress,
@@ -210,12 +210,17 @@ def read_threads(
     visit: Callable[[ThreadHistory], None] | None = None,
     *,
     whole: bool = False,
+    consecutive: bool = False,
 ) -> _Part:
-    """Analyse the threads of ``runs`` (each a list of ids consecutive in the store's order);
-    ``whole``: the one run is every thread of the store, read in one bulk pass."""
+    """Analyse the threads of ``runs``. ``whole``: the one run is every thread of the store, read
+    in one bulk pass; ``consecutive``: each run's ids are consecutive in the store (no other
+    thread between them), read in bulk; else the one run is a selection, read thread by thread
+    in one process, and as sorted runs of the ids in parallel (each run's range read in bulk)."""
     total = sum(len(r) for r in runs)
     workers = _workers(store, jobs, total, visit, executor)
     if workers > 1 or (executor is not None and visit is None and store.reopener() is not None and total):
+        if not (whole or consecutive):
+            runs = [sorted({i for run in runs for i in run})]
         if executor is not None:
             part = _parallel(store, runs, config, now, progress, executor, max(workers, 1))
         else:
@@ -226,6 +231,8 @@ def read_threads(
     if whole:
         ids = runs[0] if runs else []
         return _scan_part(store, ids, store.scan(state_writes=False), config, now, progress, visit)
+    if not consecutive:
+        return _scan_part(store, [i for run in runs for i in run], None, config, now, progress, visit)
     part = _Part()
     done = 0
     for run in runs:

@@ -88,7 +88,9 @@ def incremental(
     if not reused:
         part = read_threads(store, [order], config, now, progress, jobs, executor, whole=True)
     else:
-        part = read_threads(store, _runs(order, reused), config, now, progress, jobs, executor)
+        part = read_threads(
+            store, _runs(order, reused), config, now, progress, jobs, executor, consecutive=True
+        )
     fresh = {r.analysis.thread.thread_id: r for r in part.results}
     stats = part.stats
     stats.rebuilt = why
