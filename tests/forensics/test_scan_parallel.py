@@ -144,3 +144,17 @@ def test_a_worker_whose_libraries_print_still_returns_its_run(sample_store: Path
         part = future.result(timeout=60)
     assert [r.analysis.thread.thread_id for r in part.results] == ["support-1", "support-2"]
     assert part.stats.reread == 0
+
+
+def test_leaving_local_processes_on_an_error_stops_them() -> None:
+    import time
+
+    started = time.monotonic()
+    futures = []
+    with pytest.raises(KeyboardInterrupt), LocalProcesses(1) as pool:
+        futures = [pool.submit(time.sleep, 5) for _ in range(4)]
+        time.sleep(0.5)
+        raise KeyboardInterrupt
+    assert time.monotonic() - started < 4
+    assert sum(f.cancelled() for f in futures) >= 2
+    assert all(w.proc.poll() is not None for w in pool._procs)

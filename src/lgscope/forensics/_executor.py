@@ -97,6 +97,16 @@ class LocalProcesses(Executor):
                 job[0].set_exception(WorkerLost("every worker process has ended"))
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if cancel_futures:  # what has not started never will; running tasks end with their process
+            while True:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not None:
+                    job[0].cancel()
+            for w in self._procs:
+                w.proc.kill()
         for _ in self._threads:
             self._jobs.put(None)
         if wait:
@@ -104,6 +114,10 @@ class LocalProcesses(Executor):
                 t.join()
         for w in self._procs:
             w.close()
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        # leaving on an error (Ctrl-C included) stops the workers instead of finishing their queue
+        self.shutdown(wait=True, cancel_futures=exc_type is not None)
 
 
 class _Worker:
