@@ -80,8 +80,7 @@ def incremental(
         try:
             reused[tid] = refresh(_result(line[len(prefix) : line.rindex(b"}")]), config, now)
         except (orjson.JSONDecodeError, CodecError, KeyError, TypeError, ValueError):
-            why = why or f"the state file {path} was not used for a thread whose line is damaged"
-            continue  # read again
+            continue  # a damaged line: that thread is read again
         lines[tid] = line  # unchanged: written back as it was
     del remembered
     order = list(current)
