@@ -196,6 +196,7 @@ def run(name: str, store: str, now: datetime, repeat: int, dask: bool) -> None:
     )
     if dask:
         _dask(name, store, now)
+    shutil.rmtree(tmp)
 
 
 def _dask(name: str, store: str, now: datetime) -> None:
