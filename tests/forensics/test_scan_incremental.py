@@ -19,7 +19,7 @@ from incremental_graph import build, resume, run  # type: ignore[import-not-foun
 from lgscope import open_store
 from lgscope._exceptions import UsageError
 from lgscope.examples import REFERENCE_NOW, build_sample
-from lgscope.forensics import DetectorConfig, ScanResult, scan
+from lgscope.forensics import DetectorConfig, ScanResult, _state, scan
 from lgscope.store._postgres import TIPS_SQL as PG_TIPS_SQL
 from lgscope.store._sqlite import TIPS_SQL as SQLITE_TIPS_SQL
 
@@ -41,8 +41,18 @@ def _json(result: ScanResult) -> dict[str, Any]:
     )
 
 
-def _both(target: str | Path, state: Path, now: datetime, config: DetectorConfig | None = None) -> ScanResult:
-    """Scan incrementally and wholly at the same ``now``; assert they agree; the incremental one."""
+def _both(
+    target: str | Path,
+    state: Path,
+    now: datetime,
+    config: DetectorConfig | None = None,
+    *,
+    cold: bool = False,
+) -> ScanResult:
+    """Scan incrementally and wholly at the same ``now``; assert they agree; the incremental one.
+    ``cold``: as a new process would, from the file (not what this process remembers of it)."""
+    if cold:
+        _state._MEMO.clear()
     with open_store(target) as st:
         whole = scan(st, now=now, config=config)
         inc = scan(st, now=now, config=config, state=state)
@@ -97,7 +107,9 @@ def _prune_postgres(url: str) -> Callable[[str], None]:
     return prune
 
 
-def _story(target: str | Path, open_saver: Saver, prune: Callable[[str], None], state: Path) -> None:
+def _story(
+    target: str | Path, open_saver: Saver, prune: Callable[[str], None], state: Path, *, cold: bool = False
+) -> None:
     """The sample store plus graph threads; then threads added, extended, deleted, pruned,
     written to and resumed between scans, and time passing over a pending interrupt."""
     now = datetime.now(UTC)
@@ -115,6 +127,9 @@ def _story(target: str | Path, open_saver: Saver, prune: Callable[[str], None], 
 
     unchanged = _both(target, state, now)
     assert unchanged.stats.reused == unchanged.stats.threads >= 28
+    written = state.stat().st_mtime_ns
+    assert _both(target, state, now, cold=True).stats.reused == unchanged.stats.threads
+    assert state.stat().st_mtime_ns == written  # nothing changed: nothing to write
 
     with open_saver() as saver:
         graph = build(saver)
@@ -126,22 +141,32 @@ def _story(target: str | Path, open_saver: Saver, prune: Callable[[str], None], 
         saver.put_writes(latest.config, [("log", ["late write"])], task_id="late-task")  # written to
     prune("chat-turns")  # pruned: its latest checkpoint is the same, its count is not
     later = now + timedelta(days=3)  # the pending interrupt of inc-ask is now stuck
-    second = _both(target, state, later)
+    second = _both(target, state, later, cold=cold)
     assert second.stats.reused == second.stats.threads - 5
+    third = _both(target, state, later, cold=True)  # what the file now says, read by a new process
+    assert third.stats.reused == third.stats.threads
     assert {"stuck_interrupt"} <= {f.kind for f in second.findings if f.thread_id == "inc-ask"}
     assert not any(f.thread_id == "support-1" for f in second.findings)
     assert not any(t.thread_id == "support-1" for t in second.threads)
 
 
-def test_sqlite_incremental_scans_find_what_whole_scans_find(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cold", [False, True], ids=["same-process", "new-process"])
+def test_sqlite_incremental_scans_find_what_whole_scans_find(tmp_path: Path, cold: bool) -> None:
     store = tmp_path / "store.sqlite"
-    _story(store, _sqlite_saver(store), _prune_sqlite(store), tmp_path / "scan.state")
+    _story(store, _sqlite_saver(store), _prune_sqlite(store), tmp_path / "scan.state", cold=cold)
 
 
 @pytest.mark.postgres
-def test_postgres_incremental_scans_find_what_whole_scans_find(postgres_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("cold", [False, True], ids=["same-process", "new-process"])
+def test_postgres_incremental_scans_find_what_whole_scans_find(
+    postgres_url: str, tmp_path: Path, cold: bool
+) -> None:
     _story(
-        postgres_url, _postgres_saver(postgres_url), _prune_postgres(postgres_url), tmp_path / "scan.state"
+        postgres_url,
+        _postgres_saver(postgres_url),
+        _prune_postgres(postgres_url),
+        tmp_path / "scan.state",
+        cold=cold,
     )
 
 
@@ -183,6 +208,7 @@ def test_a_damaged_state_is_rebuilt(sample_store: Path, tmp_path: Path) -> None:
     # a line cut short: that thread is read again, the others are still used
     state.write_bytes(b"".join(lines[:5]) + lines[5][:120] + b"\n" + b"".join(lines[6:]))
     assert _both(sample_store, state, REFERENCE_NOW).stats.reused == 23
+    assert _both(sample_store, state, REFERENCE_NOW, cold=True).stats.reused == 24  # its line was rewritten
     # a line that is not one of ours at all: the whole state is rebuilt, and the scan says why
     state.write_bytes(b"".join(lines[:5]) + b"garbage\n" + b"".join(lines[6:]))
     result = _both(sample_store, state, REFERENCE_NOW)

@@ -179,8 +179,11 @@ def serve(stdin: BinaryIO, results: BinaryIO) -> None:
             answer: tuple[bool, Any] = (True, fn(*args))
         except Exception as exc:  # the parent decides what a failed task means
             answer = (False, f"{type(exc).__name__}: {exc}")
-        pickle.dump(answer, results, protocol=pickle.HIGHEST_PROTOCOL)
-        results.flush()
+        try:
+            pickle.dump(answer, results, protocol=pickle.HIGHEST_PROTOCOL)
+            results.flush()
+        except BrokenPipeError:
+            return  # the parent is gone (it stopped the scan): nothing to answer
 
 
 def dask_executor(address: str) -> tuple[Executor, int]:

@@ -13,6 +13,7 @@ moved, and reuses the rest.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -98,7 +99,8 @@ class ThreadResult:
 
     analysis: Analysis
     tails: tuple[Step, ...] = ()
-    """The last step of each namespace, cut to its header and pending interrupts."""
+    """The last step of each namespace that waits on something (a pending interrupt, a next
+    node), cut to its header and pending interrupts."""
 
 
 @dataclass(slots=True)
@@ -186,7 +188,7 @@ def refresh(result: ThreadResult, config: DetectorConfig, now: datetime) -> Thre
     analysis = result.analysis
     if not kinds:
         return result
-    waiting = tuple(t for t in result.tails if t.interrupts or t.next)
+    waiting = tuple(t for t in result.tails if _waits(t))
     kept = [f for f in analysis.findings if f.kind not in TIME_DEPENDENT]
     if not waiting:
         return (
@@ -195,8 +197,13 @@ def refresh(result: ThreadResult, config: DetectorConfig, now: datetime) -> Thre
             else ThreadResult(dataclasses.replace(analysis, findings=kept), result.tails)
         )
     history = ThreadHistory(analysis.thread, {t.checkpoint_ns: (t,) for t in waiting})
-    timed = analyze(history, dataclasses.replace(config, detectors=kinds), now=now).findings
+    timed = analyze(history, _only(config, kinds), now=now).findings
     return ThreadResult(dataclasses.replace(analysis, findings=kept + timed), result.tails)
+
+
+@functools.lru_cache(maxsize=8)
+def _only(config: DetectorConfig, kinds: frozenset[str]) -> DetectorConfig:
+    return dataclasses.replace(config, detectors=kinds)
 
 
 def read_threads(
@@ -310,7 +317,15 @@ def analyse(history: ThreadHistory, config: DetectorConfig, now: datetime) -> Th
     """One thread's `ThreadResult`: `analyze`, keeping the last step of each namespace."""
     tails = {ns: _Tail(steps) for ns, steps in history.steps.items()}
     analysis = analyze(ThreadHistory(history.thread, tails), config, now=now)
-    return ThreadResult(analysis, tuple(_cut(t.last) for t in tails.values() if t.last is not None))
+    return ThreadResult(
+        analysis, tuple(_cut(t.last) for t in tails.values() if t.last is not None and _waits(t.last))
+    )
+
+
+def _waits(step: Step) -> bool:
+    """Whether a last step waits on something (an interrupt, a next node): only then can its
+    namespace have time-dependent findings."""
+    return bool(step.pending_interrupts or step.next)
 
 
 def _scan_part(

@@ -22,6 +22,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -67,22 +68,8 @@ def incremental(
     current = {tid: _tips(group) for tid, group in itertools.groupby(tips, key=lambda t: t.thread_id)}
     header = _header(identity, config)
     state = Path(path)
-    remembered, why = _load(state, header)
-    reused: dict[str, ThreadResult] = {}
-    lines: dict[str, bytes] = {}
-    for tid, tips_now in current.items():
-        line = remembered.get(tid)
-        if line is None:
-            continue
-        prefix = _prefix(tid, tips_now)
-        if not line.startswith(prefix):
-            continue  # it moved (its tips differ): read again
-        try:
-            reused[tid] = refresh(_result(line[len(prefix) : line.rindex(b"}")]), config, now)
-        except (orjson.JSONDecodeError, CodecError, KeyError, TypeError, ValueError):
-            continue  # a damaged line: that thread is read again
-        lines[tid] = line  # unchanged: written back as it was
-    del remembered
+    remembered, why, on_file = _remembered(state, header, current)
+    reused = {tid: refresh(result, config, now) for tid, result in remembered.items()}
     order = list(current)
     if not reused:
         part = read_threads(store, [order], config, now, progress, jobs, executor, whole=True)
@@ -101,16 +88,90 @@ def incremental(
     # thread order, as a whole scan gives it (a thread written since the tips were read is
     # reported now and remembered next time)
     results = [reused.get(tid) or fresh[tid] for tid in sorted({*reused, *fresh})]
-    _save(
-        state,
-        header,
-        (
-            lines.get(tid) or _line(tid, current[tid], r)
-            for r in results
-            if (tid := r.analysis.thread.thread_id) in current
-        ),
+    kept = {tid: r for tid, r in ((r.analysis.thread.thread_id, r) for r in results) if tid in current}
+    if not (why is None and on_file == kept.keys() == reused.keys()):  # else the file says it all already
+        _save(state, header, kept, current, set(reused) if why is None else set())
+    _MEMO.clear()  # one state remembered per process: the last one used
+    _MEMO[state] = _Memo(
+        _stamp(state), header, {tid: (_prefix(tid, current[tid]), r) for tid, r in kept.items()}
     )
     return results, stats
+
+
+@dataclass(slots=True)
+class _Memo:
+    """The state this process last wrote or read, decoded: read again only if the file changed."""
+
+    stamp: tuple[int, int, int, int] | None
+    header: dict[str, Any]
+    threads: dict[str, tuple[bytes, ThreadResult]]
+    """Each thread's line prefix (its tips) and result."""
+
+
+_MEMO: dict[Path, _Memo] = {}
+
+
+def _stamp(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _remembered(
+    path: Path, header: dict[str, Any], current: dict[str, Tips]
+) -> tuple[dict[str, ThreadResult], str | None, set[str]]:
+    """The remembered results of threads whose tips are unchanged; why none were usable (None:
+    they were, or there was no state yet); and every thread the file has a good line for."""
+    memo = _MEMO.get(path)
+    if memo is not None and memo.header == header and memo.stamp is not None and memo.stamp == _stamp(path):
+        still = {
+            tid: result
+            for tid, (prefix, result) in memo.threads.items()
+            if tid in current and prefix == _prefix(tid, current[tid])
+        }
+        return still, None, set(memo.threads)
+    if not path.exists() and not path.is_dir():
+        return {}, None, set()
+    handle, found = _open(path)
+    reused: dict[str, ThreadResult] = {}
+    on_file: set[str] = set()
+    with handle:
+        for key, why in _WHY.items():
+            if found.get(key) != header[key]:
+                return {}, f"the state file {path} was not used: {why}", set()
+        for number, (tid, line) in enumerate(_lines(handle), start=2):
+            if tid is None:
+                return {}, f"the state file {path} was not used: line {number} is damaged", set()
+            on_file.add(tid)
+            tips = current.get(tid)
+            if tips is None:
+                continue  # deleted since
+            prefix = _prefix(tid, tips)
+            if not line.startswith(prefix):
+                continue  # it moved (its tips differ): read again
+            try:
+                reused[tid] = _result(line[len(prefix) : line.rindex(b"}")])
+            except (orjson.JSONDecodeError, CodecError, KeyError, TypeError, ValueError):
+                on_file.discard(tid)  # a damaged line: that thread is read again, its line rewritten
+    return reused, None, on_file
+
+
+def _lines(handle: BinaryIO) -> Iterator[tuple[str | None, bytes]]:
+    """Each thread line past the header with its thread id (None: not a line a scan wrote).
+
+    A line is {"thread": ID, "tips": [...], "result": {...}}: only its id is parsed here; a
+    thread whose tips are unchanged has the same bytes up to its result (`_prefix`)."""
+    for line in handle:
+        end = line.find(_TIPS)
+        tid: object = None
+        if line.startswith(_THREAD) and end > 0:
+            try:
+                tid = orjson.loads(line[len(_THREAD) : end])
+            except orjson.JSONDecodeError:
+                tid = None
+        yield (tid if isinstance(tid, str) else None), line
 
 
 def _tips(group: Iterable[NamespaceTip]) -> Tips:
@@ -202,32 +263,6 @@ def _open(path: Path) -> tuple[BinaryIO, dict[str, Any]]:
     return handle, found
 
 
-def _load(path: Path, header: dict[str, Any]) -> tuple[dict[str, bytes], str | None]:
-    """The remembered threads' lines by thread id, or none and why (None: there was no state yet)."""
-    if not path.exists() and not path.is_dir():
-        return {}, None
-    handle, found = _open(path)
-    with handle:
-        for key, why in _WHY.items():
-            if found.get(key) != header[key]:
-                return {}, f"the state file {path} was not used: {why}"
-        remembered: dict[str, bytes] = {}
-        for number, line in enumerate(handle, start=2):
-            # a line is {"thread": ID, "tips": [...], "result": {...}}: only its id is parsed here; a
-            # thread whose tips are unchanged has the same bytes up to its result (`_prefix`)
-            start, end = len(_THREAD), line.find(_TIPS)
-            if not line.startswith(_THREAD) or end < 0:
-                return {}, f"the state file {path} was not used: line {number} is damaged"
-            try:
-                tid = orjson.loads(line[start:end])
-            except orjson.JSONDecodeError:
-                return {}, f"the state file {path} was not used: line {number} is damaged"
-            if not isinstance(tid, str):
-                return {}, f"the state file {path} was not used: line {number} is damaged"
-            remembered[tid] = line
-    return remembered, None
-
-
 _THREAD, _TIPS, _RESULT = b'{"thread":', b',"tips":', b',"result":'
 
 
@@ -237,11 +272,12 @@ def _prefix(thread_id: str, tips: Tips) -> bytes:
 
 
 def _result(data: bytes) -> ThreadResult:
-    """A remembered thread's result: its analysis, and only the last steps that wait on something
-    (the others cannot have time-dependent findings, and the line keeps them)."""
+    """A remembered thread's result."""
     record = orjson.loads(data)
-    waiting = [t for t in record["tails"] if t["interrupts"] or t["next"]]
-    return ThreadResult(decode(Analysis, record["analysis"]), decode(tuple[Step, ...], waiting))
+    return ThreadResult(decode(Analysis, record["analysis"]), decode(_STEPS, record["tails"]))
+
+
+_STEPS = tuple[Step, ...]
 
 
 def _line(thread_id: str, tips: Tips, result: ThreadResult) -> bytes | None:
@@ -252,22 +288,44 @@ def _line(thread_id: str, tips: Tips, result: ThreadResult) -> bytes | None:
         return None
 
 
-def _save(path: Path, header: dict[str, Any], lines: Iterator[bytes | None]) -> None:
-    """Write the state atomically: a temporary file beside it, synced, renamed over it."""
+def _save(
+    path: Path,
+    header: dict[str, Any],
+    results: dict[str, ThreadResult],
+    current: dict[str, Tips],
+    unchanged: set[str],
+) -> None:
+    """Write the state atomically (a temporary file beside it, synced, renamed over it). The lines
+    of ``unchanged`` threads are copied from the old file as they are (both are in thread order)."""
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    old: BinaryIO | None = None
     try:
+        if unchanged:
+            old = _open(path)[0]
+        previous = _lines(old) if old is not None else iter(())
+        held: tuple[str | None, bytes] | None = None
         with os.fdopen(fd, "wb") as out:
             out.write(orjson.dumps(header) + b"\n")
-            for line in lines:
-                if line is not None:
-                    out.write(line if line.endswith(b"\n") else line + b"\n")
+            for tid in sorted(results):
+                line: bytes | None = None
+                if tid in unchanged:
+                    while held is None or (held[0] is not None and held[0] < tid):
+                        held = next(previous, (None, b""))
+                        if not held[1]:
+                            break
+                    if held is not None and held[0] == tid:
+                        line = held[1]
+                out.write(line or _line(tid, current[tid], results[tid]) or b"")
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        if old is not None:
+            old.close()
     try:
         dir_fd = os.open(directory, os.O_RDONLY)
     except OSError:
