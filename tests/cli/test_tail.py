@@ -98,7 +98,7 @@ def test_tail_follows_one_thread_and_prints_table_lines(tmp_path: Path) -> None:
     )
     assert writer.returncode == 0, writer.stderr
     time.sleep(1.0)
-    tail.send_signal(signal.SIGINT)
+    tail.send_signal(signal.SIGTERM)  # as a service manager stops it
     out, err = tail.communicate(timeout=30)
     assert tail.returncode == 0 and "Traceback" not in err, err
     lines = out.splitlines()
