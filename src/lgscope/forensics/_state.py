@@ -15,7 +15,9 @@ A state file is user-writable, so it is only ever parsed as JSON: nothing in it 
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import hashlib
 import itertools
 import os
@@ -68,8 +70,10 @@ def incremental(
     current = {tid: _tips(group) for tid, group in itertools.groupby(tips, key=lambda t: t.thread_id)}
     header = _header(identity, config)
     state = Path(path)
-    remembered, why, on_file = _remembered(state, header, current)
-    reused = {tid: refresh(result, config, now) for tid, result in remembered.items()}
+    prefixes: dict[str, bytes] = {}
+    with _no_gc():  # tens of thousands of small objects are built here, none of them cyclic garbage
+        remembered, why, on_file = _remembered(state, header, current, prefixes)
+        reused = {tid: refresh(result, config, now) for tid, result in remembered.items()}
     order = list(current)
     if not reused:
         part = read_threads(store, [order], config, now, progress, jobs, executor, whole=True)
@@ -93,9 +97,22 @@ def incremental(
         _save(state, header, kept, current, set(reused) if why is None else set())
     _MEMO.clear()  # one state remembered per process: the last one used
     _MEMO[state] = _Memo(
-        _stamp(state), header, {tid: (_prefix(tid, current[tid]), r) for tid, r in kept.items()}
+        _stamp(state),
+        header,
+        {tid: (prefixes.get(tid) or _prefix(tid, current[tid]), r) for tid, r in kept.items()},
     )
     return results, stats
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass(slots=True)
@@ -120,17 +137,18 @@ def _stamp(path: Path) -> tuple[int, int, int, int] | None:
 
 
 def _remembered(
-    path: Path, header: dict[str, Any], current: dict[str, Tips]
+    path: Path, header: dict[str, Any], current: dict[str, Tips], prefixes: dict[str, bytes]
 ) -> tuple[dict[str, ThreadResult], str | None, set[str]]:
-    """The remembered results of threads whose tips are unchanged; why none were usable (None:
-    they were, or there was no state yet); and every thread the file has a good line for."""
+    """The remembered results of threads whose tips are unchanged (their line prefixes put in
+    ``prefixes``); why none were usable (None: they were, or there was no state yet); and every
+    thread the file has a good line for."""
     memo = _MEMO.get(path)
     if memo is not None and memo.header == header and memo.stamp is not None and memo.stamp == _stamp(path):
-        still = {
-            tid: result
-            for tid, (prefix, result) in memo.threads.items()
-            if tid in current and prefix == _prefix(tid, current[tid])
-        }
+        still = {}
+        for thread_id, (prefix, result) in memo.threads.items():
+            if thread_id in current and prefix == _prefix(thread_id, current[thread_id]):
+                still[thread_id] = result
+                prefixes[thread_id] = prefix
         return still, None, set(memo.threads)
     if not path.exists() and not path.is_dir():
         return {}, None, set()
@@ -153,6 +171,7 @@ def _remembered(
                 continue  # it moved (its tips differ): read again
             try:
                 reused[tid] = _result(line[len(prefix) : line.rindex(b"}")])
+                prefixes[tid] = prefix
             except (orjson.JSONDecodeError, CodecError, KeyError, TypeError, ValueError):
                 on_file.discard(tid)  # a damaged line: that thread is read again, its line rewritten
     return reused, None, on_file
