@@ -140,11 +140,19 @@ def build_sqlite(path: Path, template: Path, checkpoints: int) -> int:
     return copies
 
 
-def build_postgres(url: str, base_url: str, workload: str, checkpoints: int) -> int:
+def build_postgres(
+    url: str,
+    base_url: str,
+    workload: str,
+    checkpoints: int,
+    *,
+    schema: str = "lgscope_bench",
+    src_schema: str = "lgscope_bench_src",
+) -> int:
+    """Build ``schema`` (which ``url`` points at) from templates in ``src_schema``; both are dropped first."""
     import psycopg
     from langgraph.checkpoint.postgres import PostgresSaver
 
-    schema, src_schema = "lgscope_bench", "lgscope_bench_src"
     with psycopg.connect(base_url, autocommit=True) as conn:
         for name in (schema, src_schema):
             conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")

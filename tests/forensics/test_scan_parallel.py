@@ -13,8 +13,9 @@ import pytest
 
 from lgscope import open_store
 from lgscope.examples import REFERENCE_NOW
-from lgscope.forensics import DetectorConfig, scan
-from lgscope.forensics._scan import _Worker
+from lgscope.forensics import DetectorConfig, LocalProcesses, scan
+from lgscope.forensics._executor import WorkerLost
+from lgscope.forensics._scan import scan_task
 
 
 def _compare(target: str | Path, jobs: int) -> None:
@@ -84,15 +85,29 @@ def test_a_script_without_a_main_guard_can_scan_with_workers(sample_store: Path,
     assert out.stdout.split() == ["2", "24"]
 
 
-def test_a_worker_that_died_gives_its_run_back(sample_store: Path) -> None:
+def test_a_worker_that_died_fails_its_task_and_the_others_go_on(sample_store: Path) -> None:
+    now = datetime.now(REFERENCE_NOW.tzinfo)
+    with open_store(sample_store) as st, LocalProcesses(2) as pool:
+        reopen = st.reopener()
+        part = pool.submit(scan_task, reopen, [["support-1"]], DetectorConfig(), now).result()
+        assert [r.analysis.thread.thread_id for r in part.results] == ["support-1"]
+        pool._procs[0].proc.kill()
+        pool._procs[0].proc.wait()
+        outcomes = [pool.submit(scan_task, reopen, [["support-2"]], DetectorConfig(), now) for _ in range(4)]
+        lost = [f for f in outcomes if isinstance(f.exception(timeout=60), WorkerLost)]
+        done = [f.result() for f in outcomes if f.exception() is None]
+    assert len(lost) <= 1 and len(done) >= 3
+    assert all([r.analysis.thread.thread_id for r in p.results] == ["support-2"] for p in done)
+
+
+def test_a_scan_reads_again_what_a_lost_worker_did_not_return(sample_store: Path) -> None:
     with open_store(sample_store) as st:
-        worker = _Worker(st.reopener(), DetectorConfig(), datetime.now(REFERENCE_NOW.tzinfo))  # type: ignore[arg-type]
-        part = worker.run(["support-1"])
-        assert part is not None and [t.thread_id for t in part.threads] == ["support-1"]
-        worker._proc.kill()
-        worker._proc.wait()
-        assert worker.run(["support-2"]) is None
-        worker.close()
+        one = scan(st, now=REFERENCE_NOW, jobs=1)
+        with LocalProcesses(1) as pool:
+            pool._procs[0].proc.kill()
+            pool._procs[0].proc.wait()
+            again = scan(st, now=REFERENCE_NOW, executor=pool, jobs=2)
+    assert again.stats.reread >= 1 and again.findings == one.findings and again.threads == one.threads
 
 
 def test_the_cli_scans_with_jobs(sample_store: Path) -> None:
@@ -118,10 +133,28 @@ def test_a_worker_whose_libraries_print_still_returns_its_run(sample_store: Path
     from noisy_store import open_noisy  # type: ignore[import-not-found]
 
     now = datetime.now(REFERENCE_NOW.tzinfo)
-    worker = _Worker(functools.partial(open_noisy, sample_store), DetectorConfig(), now)
-    try:
-        part = worker.run(["support-1", "support-2"])
-    finally:
-        worker.close()
-    assert part is not None and [t.thread_id for t in part.threads] == ["support-1", "support-2"]
+    with LocalProcesses(1) as pool:
+        future = pool.submit(
+            scan_task,
+            functools.partial(open_noisy, sample_store),
+            [["support-1", "support-2"]],
+            DetectorConfig(),
+            now,
+        )
+        part = future.result(timeout=60)
+    assert [r.analysis.thread.thread_id for r in part.results] == ["support-1", "support-2"]
     assert part.stats.reread == 0
+
+
+def test_leaving_local_processes_on_an_error_stops_them() -> None:
+    import time
+
+    started = time.monotonic()
+    futures = []
+    with pytest.raises(KeyboardInterrupt), LocalProcesses(1) as pool:
+        futures = [pool.submit(time.sleep, 5) for _ in range(4)]
+        time.sleep(0.5)
+        raise KeyboardInterrupt
+    assert time.monotonic() - started < 4
+    assert sum(f.cancelled() for f in futures) >= 2
+    assert all(w.proc.poll() is not None for w in pool._procs)

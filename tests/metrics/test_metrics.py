@@ -94,3 +94,60 @@ def test_metrics_serve_bad_input(sample_store: Path) -> None:
     )
     result = runner.invoke(main, ["metrics", "serve", str(sample_store), "--interval", "100ms"])
     assert result.exit_code == 2 and "--interval must be at least 1s" in result.output
+
+
+def _figures(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    skip = {
+        "lgscope_scan_duration_seconds",
+        "lgscope_last_scan_timestamp_seconds",
+        "lgscope_scan_reused_threads",
+    }
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in registry.collect()
+        for s in family.samples
+        if s.name not in skip
+    }
+
+
+def test_the_collector_rescans_only_what_changed(
+    sample_copy: Path, reference_now: datetime, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    incremental, whole = CollectorRegistry(), CollectorRegistry()
+    inc = StoreCollector(str(sample_copy), state=tmp_path / "scan.state")
+    full = StoreCollector(str(sample_copy), incremental=False)
+    incremental.register(inc)
+    whole.register(full)
+    for collector in (inc, full):
+        collector.refresh(now=reference_now)
+    assert incremental.get_sample_value("lgscope_scan_reused_threads") == 0
+    with sqlite3.connect(sample_copy) as conn:  # a thread deleted between scans
+        conn.execute("DELETE FROM checkpoints WHERE thread_id = 'support-1'")
+    conn.close()
+    for collector in (inc, full):
+        collector.refresh(now=reference_now)
+    assert incremental.get_sample_value("lgscope_scan_reused_threads") == 23
+    assert whole.get_sample_value("lgscope_scan_reused_threads") == 0
+    assert _figures(incremental) == _figures(whole)
+    assert incremental.get_sample_value("lgscope_thread_checkpoints_count") == 23
+    assert full.state is None and inc.state == tmp_path / "scan.state"
+
+
+def test_the_collector_keeps_a_private_state_and_removes_it(sample_store: Path) -> None:
+    collector = StoreCollector(str(sample_store))
+    collector.refresh()
+    collector.refresh()
+    assert collector.state is not None and collector.state.exists()
+    collector.stop()
+    assert not collector.state.exists()
+
+
+def test_metrics_serve_refuses_a_state_it_did_not_write(sample_store: Path) -> None:
+    result = CliRunner().invoke(main, ["metrics", "serve", str(sample_store), "--state", str(sample_store)])
+    assert result.exit_code == 2 and "is not an lgscope scan state file" in result.output
+    result = CliRunner().invoke(
+        main, ["metrics", "serve", str(sample_store), "--state", "/no/dir/s", "--whole"]
+    )
+    assert result.exit_code == 2 and "give --state or --whole, not both" in result.output

@@ -12,7 +12,19 @@ from typing import Any
 import click
 
 from lgscope import __version__
-from lgscope.cli import demo, forensics, housekeeping, inspect, metrics, replay, spans, sweep, transfer, tui
+from lgscope.cli import (
+    demo,
+    forensics,
+    housekeeping,
+    inspect,
+    metrics,
+    replay,
+    spans,
+    sweep,
+    tail,
+    transfer,
+    tui,
+)
 
 __all__ = ["main"]
 
@@ -67,6 +79,6 @@ def main() -> None:
     """
 
 
-for _module in (inspect, transfer, replay, housekeeping, forensics, sweep, spans, metrics, tui, demo):
+for _module in (inspect, transfer, replay, housekeeping, forensics, tail, sweep, spans, metrics, tui, demo):
     for _command in _module.COMMANDS:
         main.add_command(_command)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
+from collections.abc import Iterator
+from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,7 @@ from rich.table import Table
 from lgscope._exceptions import UsageError
 from lgscope.cli._common import DURATION, STORE, console, echo_json, handle_errors, output_file, shown_store
 from lgscope.cli._common import progress as progress_bar
-from lgscope.forensics import ALL_KINDS, DetectorConfig, ScanResult, scan
+from lgscope.forensics import ALL_KINDS, DetectorConfig, ScanResult, dask_executor, scan
 from lgscope.sanitize import safe_json, safe_text
 from lgscope.store import open_store
 
@@ -106,6 +109,8 @@ def summary_line(result: ScanResult) -> str:
         line += f"; {len(s.errors)} threads could not be read"
     if s.reread:
         line += f"; {s.reread} runs a worker process did not return were read again here"
+    if s.reused:
+        line += f"; {s.reused} threads unchanged since the last scan were not read again"
     return line
 
 
@@ -119,6 +124,37 @@ JOBS = click.option(
 )
 
 
+STATE = click.option(
+    "--state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Remember what the scan found in FILE; the next scan with it reads only the threads that changed.",
+)
+EXECUTOR = click.option(
+    "--executor",
+    metavar="ADDRESS",
+    help="Run the scan's parallel part on the Dask scheduler at ADDRESS (tcp://host:8786) "
+    "instead of local processes.",
+)
+
+
+@contextlib.contextmanager
+def executor_for(address: str | None) -> Iterator[tuple[Executor | None, int]]:
+    """The executor ``--executor`` names (None: local processes) and how many tasks it runs at once."""
+    if not address:
+        yield None, 0
+        return
+    if not address.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
+        raise UsageError(
+            f"--executor {address!r} is not a Dask scheduler address; write it like tcp://host:8786."
+        )
+    executor, slots = dask_executor(address)
+    try:
+        yield executor, slots
+    finally:
+        executor.shutdown()
+
+
 def run_scan(
     store: str,
     *,
@@ -128,9 +164,17 @@ def run_scan(
     now: datetime | None = None,
     progress: bool = False,
     jobs: int = 0,
+    state: Path | None = None,
+    executor: str | None = None,
 ) -> ScanResult:
     now = now or datetime.now(UTC)
-    with open_store(store) as st, progress_bar("scanning threads") as tick:
+    if state is not None and (since is not None or thread_ids):
+        raise UsageError("--state remembers the whole store: give it without --since or --thread.")
+    with (
+        open_store(store) as st,
+        executor_for(executor) as (pool, slots),
+        progress_bar("scanning threads") as tick,
+    ):
         return scan(
             st,
             since=now - since if since is not None else None,
@@ -138,7 +182,9 @@ def run_scan(
             config=config,
             now=now,
             progress=tick if progress else None,
-            jobs=jobs,
+            jobs=slots if pool is not None and jobs == 0 else jobs,
+            executor=pool,
+            state=state,
         )
 
 
@@ -166,6 +212,8 @@ def run_scan(
 @click.option("--fail-on", metavar="KIND,…", help="Exit 1 when a finding of one of these kinds is found.")
 @click.option("--now", "now_text", metavar="TIME", help="Judge ages as of this ISO time [default: now].")
 @JOBS
+@STATE
+@EXECUTOR
 @handle_errors
 def scan_cmd(
     store: str,
@@ -178,6 +226,8 @@ def scan_cmd(
     fail_on: str | None,
     now_text: str | None,
     jobs: int,
+    state: Path | None,
+    executor: str | None,
 ) -> None:
     """Scan every thread of STORE (all namespaces, read-only) for loops, oscillation, stalls,
     stuck interrupts and runs, broken approvals, errors and runaway growth.
@@ -189,6 +239,8 @@ def scan_cmd(
       lgscope scan checkpoints.sqlite
       lgscope scan postgresql://app@db/prod --since 2h --format json
       lgscope scan evals.sqlite --fail-on loop,oscillation,stuck_interrupt
+      lgscope scan postgresql://app@db/prod --state prod.scan-state
+      lgscope scan postgresql://app@replica/prod --executor tcp://scheduler:8786
     """
     gate = parse_kinds(fail_on, "--fail-on")
     config = _config(detectors, older_than, settings)
@@ -207,7 +259,13 @@ def scan_cmd(
         now=parse_now(now_text),
         progress=fmt == "table" and sys.stderr.isatty(),
         jobs=jobs,
+        state=state,
+        executor=executor,
     )
+    if result.stats.rebuilt:
+        click.echo(
+            f"Note: {safe_text(result.stats.rebuilt)}; scanned the whole store and rewrote it.", err=True
+        )
     _print(result, fmt, store)
     hits = sorted({f.kind for f in result.findings} & gate)
     if hits:
@@ -233,6 +291,7 @@ def _print(result: ScanResult, fmt: str, store: str) -> None:
                     "unreadable_threads": s.errors,
                     "seconds": round(s.seconds, 3),
                     "jobs": s.jobs,
+                    "reused_threads": s.reused,
                 },
                 "findings": [f.to_dict() for f in result.findings],
             }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from datetime import timedelta
+from pathlib import Path
 from types import FrameType
 
 import click
@@ -29,11 +30,19 @@ def metrics_group() -> None:
 @click.option(
     "--interval", type=DURATION, default="60s", show_default=True, help="How often to rescan the store."
 )
+@click.option(
+    "--state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Remember scans in FILE (kept across restarts) [default: a temporary file].",
+)
+@click.option("--whole", is_flag=True, help="Scan the whole store every interval, not only what changed.")
 @handle_errors
-def serve_cmd(store: str, port: int, host: str, interval: timedelta) -> None:
+def serve_cmd(store: str, port: int, host: str, interval: timedelta, state: Path | None, whole: bool) -> None:
     """Serve store metrics (threads by status, pending approvals by age, findings by kind,
     checkpoints and bytes per thread, scan duration and errors) on /metrics, from a read-only
-    scan every --interval: scrapes never scan.
+    scan every --interval: scrapes never scan. After the first, each scan of a SQLite or
+    Postgres store reads only the threads that changed.
 
     \b
     Example:
@@ -44,11 +53,17 @@ def serve_cmd(store: str, port: int, host: str, interval: timedelta) -> None:
     from lgscope.metrics import StoreCollector, start_http_server
 
     if interval.total_seconds() < 1:
-        raise UsageError("--interval must be at least 1s: each interval runs a full read-only scan.")
+        raise UsageError("--interval must be at least 1s: each interval runs a read-only scan.")
     with open_store(store):
         pass  # a bad store is an error now, not a silent exporter
     registry = CollectorRegistry()
-    collector = StoreCollector(store, interval=interval)
+    if state is not None and whole:
+        raise UsageError("--whole scans without a state: give --state or --whole, not both.")
+    if state is not None:
+        from lgscope.forensics._state import check
+
+        check(state)
+    collector = StoreCollector(store, interval=interval, state=state, incremental=not whole)
     registry.register(collector)
     collector.start()
     try:

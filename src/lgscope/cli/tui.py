@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 
 import click
 
 from lgscope._exceptions import MissingExtra, UsageError
-from lgscope.cli._common import STORE, handle_errors
+from lgscope.cli._common import DURATION, STORE, handle_errors
 from lgscope.store import open_store
 from lgscope.store.resolve import resolve_checkpoint
 
@@ -23,18 +24,25 @@ __all__ = ["COMMANDS"]
     metavar="ID",
     help="With --thread: start at this checkpoint (its whole id, or any unique part a view printed).",
 )
+@click.option("--live", is_flag=True, help="Follow new checkpoints of the thread shown (key L toggles it).")
+@click.option(
+    "--interval", type=DURATION, default="1s", show_default=True, help="How often live mode polls the store."
+)
 @handle_errors
-def tui_cmd(store: str, thread_id: str | None, checkpoint: str | None) -> None:
+def tui_cmd(
+    store: str, thread_id: str | None, checkpoint: str | None, live: bool, interval: timedelta
+) -> None:
     """Browse STORE (or an export file) in the terminal: threads, then a thread's checkpoints.
 
     Keys: j/k move, Enter open (a thread) or show the whole value, n/N next/previous finding,
     m mark, d diff vs parent/marked, / search, t namespace, c finding kind, e export, y copy id,
-    q back.
+    L live (follow new checkpoints), q back.
 
     \b
     Examples:
       lgscope tui checkpoints.sqlite --thread support-7
       lgscope tui checkpoints.sqlite --thread support-7 --checkpoint 5c1d2e3f
+      lgscope tui postgresql://app@db/prod --thread support-7 --live
     """
     try:
         from lgscope.tui.app import LgscopeApp
@@ -52,7 +60,10 @@ def tui_cmd(store: str, thread_id: str | None, checkpoint: str | None) -> None:
     except BaseException:
         st.close()
         raise
-    app = LgscopeApp(st, thread_id=thread_id, start=start)
+    if interval.total_seconds() < 0.05:
+        st.close()
+        raise UsageError("--interval must be at least 50ms.")
+    app = LgscopeApp(st, thread_id=thread_id, start=start, live=live, live_interval=interval.total_seconds())
     try:
         app.run()
     finally:

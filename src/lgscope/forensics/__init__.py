@@ -2,7 +2,8 @@
 approvals, errors and runaway growth.
 
 `detect` runs the detectors over one thread; `scan` runs them over a whole store, thread by
-thread. Each detector is a pure function of a thread's steps, in its own module. `frames`
+thread (``state=``: only the threads that changed since the last scan; ``executor=``: on a
+Dask cluster). Each detector is a pure function of a thread's steps, in its own module. `frames`
 (pandas) and `lgscope.forensics.report` build on `scan`; `lgscope.forensics.diff` compares states.
 """
 
@@ -22,8 +23,10 @@ from lgscope.forensics._config import (
     StoreNorms,
 )
 from lgscope.forensics._detect import DETECTORS, detect
+from lgscope.forensics._executor import LocalProcesses, dask_executor
+from lgscope.forensics._follow import TailEvent, follow
 from lgscope.forensics._frames import Frames, frames
-from lgscope.forensics._scan import ScanResult, ScanStats, scan
+from lgscope.forensics._scan import TIME_DEPENDENT, ScanResult, ScanStats, scan
 
 __all__ = [
     "ALL_KINDS",
@@ -31,17 +34,22 @@ __all__ = [
     "ERROR",
     "GROWTH",
     "INTERRUPT_INTEGRITY",
+    "LocalProcesses",
     "LOOP",
     "NO_PROGRESS",
     "OSCILLATION",
     "STUCK_INTERRUPT",
     "STUCK_RUN",
+    "TIME_DEPENDENT",
+    "TailEvent",
     "DetectorConfig",
     "Frames",
     "ScanResult",
     "ScanStats",
     "StoreNorms",
+    "dask_executor",
     "detect",
+    "follow",
     "frames",
     "scan",
 ]

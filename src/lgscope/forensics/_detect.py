@@ -19,7 +19,7 @@ from lgscope.forensics._config import (
     DetectorConfig,
     StoreNorms,
 )
-from lgscope.forensics._error import error_findings
+from lgscope.forensics._error import error_findings, recursion_stop
 from lgscope.forensics._growth import ThreadSize, judge, size_of
 from lgscope.forensics._interrupts import interrupt_findings
 from lgscope.forensics._loop import loop_findings
@@ -60,6 +60,9 @@ class Analysis:
     corrupt: int
     size: ThreadSize | None
     """What growth compares across the store (None for a thread with no good root step)."""
+    stopped_by_limit: bool = False
+    """The root namespace's last run stopped at a recursion limit: an error, never a stuck run,
+    however long it waits (an incremental scan judges age from the last step alone)."""
 
 
 def analyze(
@@ -76,6 +79,7 @@ def analyze(
     found: list[Finding] = []
     checkpoints = corrupt = 0
     size: ThreadSize | None = None
+    stopped = False
     asked: set[object] = set()  # an interrupt raised in a subgraph is stored in its parent too
     for ns in [*thread.namespaces, *(n for n in history.steps if n not in thread.namespaces)]:
         facts = NamespaceFacts(thread.thread_id, ns)
@@ -88,7 +92,8 @@ def analyze(
                 found.extend(f for f in detector(facts, config, now) if _first(f, asked))
         if ns == "":
             size = size_of(facts, thread)
-    return Analysis(dataclasses.replace(thread, corrupt=corrupt), found, checkpoints, corrupt, size)
+            stopped = recursion_stop(facts, config.recursion_limits) is not None
+    return Analysis(dataclasses.replace(thread, corrupt=corrupt), found, checkpoints, corrupt, size, stopped)
 
 
 def _first(finding: Finding, seen: set[object]) -> bool:

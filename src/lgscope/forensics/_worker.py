@@ -1,11 +1,11 @@
-"""A scan worker process: ``python -m lgscope.forensics._worker`` (started by `scan`)."""
+"""A scan worker process: ``python -m lgscope.forensics._worker FD`` (started by `LocalProcesses`)."""
 
 from __future__ import annotations
 
 import os
 import sys
 
-from lgscope.forensics._scan import serve
+from lgscope.forensics._executor import serve
 
 if __name__ == "__main__":
     # argv[1]: the pipe the parent reads results from (stdout is left to whatever prints)

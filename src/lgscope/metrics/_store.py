@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -39,14 +41,29 @@ class StoreCollector(Collector):
 
     Scrapes return the last scan's figures (``lgscope_last_scan_timestamp_seconds`` says how
     old); a failed scan keeps the previous figures and counts ``lgscope_scan_errors_total``.
+    Scans of a SQLite or Postgres store are incremental: each reads only the threads that
+    changed since the last one (remembered in ``state``, or in a private temporary file when
+    none is given). ``incremental=False`` scans the whole store every time.
     """
 
     def __init__(
-        self, store: str, *, interval: timedelta = timedelta(seconds=60), config: DetectorConfig | None = None
+        self,
+        store: str,
+        *,
+        interval: timedelta = timedelta(seconds=60),
+        config: DetectorConfig | None = None,
+        state: str | Path | None = None,
+        incremental: bool = True,
     ) -> None:
         self.store = store
         self.interval = interval
         self.config = config or DetectorConfig()
+        self._own_state: tempfile.TemporaryDirectory[str] | None = None
+        if state is None and incremental:
+            self._own_state = tempfile.TemporaryDirectory(prefix="lgscope-metrics-")
+            state = Path(self._own_state.name) / "scan.state"
+        self.state = Path(state) if state is not None and incremental else None
+        """Where the scans remember what they found (None: whole scans)."""
         self._families: list[Any] = []
         self._errors = 0
         self._scans = 0
@@ -60,7 +77,9 @@ class StoreCollector(Collector):
         now = now or datetime.now(UTC)
         try:
             with open_store(self.store) as st:
-                result = scan(st, config=self.config, now=now)
+                # a store that cannot list its tips (an export file, a saver) is scanned whole
+                state = self.state if self.state is not None and st.identity() is not None else None
+                result = scan(st, config=self.config, now=now, state=state)
         except Exception:  # the exporter keeps serving the last good figures
             with self._lock:
                 self._errors += 1
@@ -154,6 +173,13 @@ class StoreCollector(Collector):
         )
         families.append(
             GaugeMetricFamily(
+                "lgscope_scan_reused_threads",
+                "Threads the last scan did not read again: unchanged since the scan before.",
+                value=result.stats.reused,
+            )
+        )
+        families.append(
+            GaugeMetricFamily(
                 "lgscope_last_scan_timestamp_seconds", "When the last scan finished.", value=time.time()
             )
         )
@@ -180,4 +206,9 @@ class StoreCollector(Collector):
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop the rescans (and remove the private state file, if any)."""
         self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.interval.total_seconds() + 60)
+        if self._own_state is not None:
+            self._own_state.cleanup()

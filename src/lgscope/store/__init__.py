@@ -8,7 +8,7 @@ Nothing in this package writes to the store it reads.
 from __future__ import annotations
 
 from lgscope.model import Step
-from lgscope.store._base import Store, StoredSteps, ThreadIndexEntry
+from lgscope.store._base import NamespaceTip, Store, StoredSteps, ThreadIndexEntry
 from lgscope.store._open import open_store
 from lgscope.store._raw import RawCheckpoint, RawWrite
 from lgscope.store._values import LazyValues
@@ -23,6 +23,7 @@ def rebuilt_channels(step: Step) -> dict[str, str]:
 
 
 __all__ = [
+    "NamespaceTip",
     "RawCheckpoint",
     "RawWrite",
     "Store",

@@ -21,7 +21,7 @@ from lgscope.store._raw import (
 )
 from lgscope.store._values import ValueCache
 
-__all__ = ["Store", "StoredSteps", "ThreadIndexEntry"]
+__all__ = ["NamespaceTip", "Store", "StoredSteps", "ThreadIndexEntry"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,24 @@ class ThreadIndexEntry:
     @property
     def updated_at(self) -> datetime | None:
         return ts_from_checkpoint_id(self.last_checkpoint_id)
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceTip:
+    """Where one namespace of a thread stands, from the primary-key indexes alone (no row read).
+
+    Two tips that are equal mean nothing was added to, or deleted from, that namespace in
+    between: a new checkpoint moves `last_checkpoint_id`, a pruned one changes `checkpoints`,
+    a pending write stored against the latest checkpoint (an interrupt, a resume, an error)
+    changes `writes`.
+    """
+
+    thread_id: str
+    checkpoint_ns: str
+    last_checkpoint_id: str
+    checkpoints: int
+    writes: int
+    """Pending writes stored against the latest checkpoint."""
 
 
 class Store(ABC):
@@ -82,6 +100,17 @@ class Store(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+    def tips(self, thread_id: str | None = None) -> Iterator[NamespaceTip] | None:
+        """Every namespace's tip (of one thread, if given), ordered by thread id then namespace,
+        read from the indexes alone (what incremental scans and `tail` poll); None where a
+        backend cannot."""
+        return None
+
+    def identity(self) -> str | None:
+        """Something that changes when the store at `url` is replaced by another one (a new
+        file, a recreated table); None where a backend cannot tell."""
+        return None
 
     # -- the public API ----------------------------------------------------------------
 

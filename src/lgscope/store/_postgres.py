@@ -14,7 +14,7 @@ import ormsgpack
 
 from lgscope._exceptions import NotACheckpointStore, StoreUnavailable
 from lgscope.model import ThreadHistory
-from lgscope.store._base import Store, ThreadIndexEntry
+from lgscope.store._base import NamespaceTip, Store, ThreadIndexEntry
 from lgscope.store._msgpack import skip
 from lgscope.store._raw import CONTROL_SQL, RawCheckpoint, RawWrite, build_history
 from lgscope.store.decode import loads_json_inert
@@ -51,6 +51,19 @@ def _timed_out(exc: BaseException) -> bool:
     from psycopg import errors
 
     return isinstance(exc, errors.LockNotAvailable | errors.QueryCanceled)
+
+
+TIPS_SQL = (
+    "SELECT c.thread_id, c.checkpoint_ns, c.last, c.n, (SELECT count(*) FROM checkpoint_writes w "
+    "  WHERE w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns "
+    "  AND w.checkpoint_id = c.last) "
+    "FROM (SELECT thread_id, checkpoint_ns, max(checkpoint_id) AS last, count(*) AS n "
+    "      FROM checkpoints GROUP BY thread_id, checkpoint_ns) c"
+)
+"""Where each namespace of each thread stands (`Store.tips`), from the primary keys' indexes alone."""
+_THREAD_TIPS_SQL = TIPS_SQL.replace(
+    "FROM checkpoints GROUP BY", "FROM checkpoints WHERE thread_id = %s GROUP BY"
+)
 
 
 class PostgresStore(Store):
@@ -135,6 +148,26 @@ class PostgresStore(Store):
             )
             rows = cur.fetchall()
         yield from _group_index(rows)
+
+    def tips(self, thread_id: str | None = None) -> Iterator[NamespaceTip]:
+        # the primary keys' indexes (an index-only scan once the table is vacuumed)
+        with self._tx() as cur:
+            if thread_id is None:
+                cur.execute(TIPS_SQL)
+            else:
+                cur.execute(_THREAD_TIPS_SQL, (thread_id,))
+            rows = cur.fetchall()
+        # sorted here, in Python's (bytewise) order, rather than by the server's collation
+        return (NamespaceTip(t, ns, last, n, w) for t, ns, last, n, w in sorted(rows))
+
+    def identity(self) -> str:
+        # a recreated table, or another database behind the same URL, has another oid
+        with self._tx() as cur:
+            cur.execute(
+                "SELECT d.oid, 'checkpoints'::regclass::oid FROM pg_database d WHERE d.datname = current_database()"
+            )
+            row = cur.fetchone()
+        return f"postgres:{self.url}:{row[0]}:{row[1]}" if row else f"postgres:{self.url}"
 
     def _index_for(self, thread_id: str) -> Iterator[ThreadIndexEntry]:
         with self._tx() as cur:

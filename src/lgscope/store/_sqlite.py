@@ -23,7 +23,7 @@ from lgscope._exceptions import (
     StoreNotFound,
 )
 from lgscope.model import Step, ThreadHistory
-from lgscope.store._base import Store, ThreadIndexEntry
+from lgscope.store._base import NamespaceTip, Store, ThreadIndexEntry
 from lgscope.store._msgpack import split_checkpoint
 from lgscope.store._raw import CONTROL_SQL, RawCheckpoint, RawWrite, build_history, build_steps
 from lgscope.store.decode import MAX_DEPTH, Decoder, json_depth
@@ -85,6 +85,19 @@ def _why_not_immutable(path: Path) -> str | None:
     if read_only_fs or no_writers:
         return None
     return "the directory or the file can still be written, so lgscope will not read it as unchanging"
+
+
+TIPS_SQL = (
+    "SELECT c.thread_id, c.checkpoint_ns, c.last, c.n, (SELECT count(*) FROM writes w "
+    "  WHERE w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns "
+    "  AND w.checkpoint_id = c.last) "
+    "FROM (SELECT thread_id, checkpoint_ns, max(checkpoint_id) AS last, count(*) AS n "
+    "      FROM checkpoints GROUP BY thread_id, checkpoint_ns) c"
+)
+"""Where each namespace of each thread stands (`Store.tips`), from the primary keys' indexes alone."""
+_THREAD_TIPS_SQL = TIPS_SQL.replace(
+    "FROM checkpoints GROUP BY", "FROM checkpoints WHERE thread_id = ? GROUP BY"
+)
 
 
 class SqliteStore(Store):
@@ -191,6 +204,21 @@ class SqliteStore(Store):
                 acc["last"] = last
         if current is not None:
             yield _entry(current, acc)
+
+    def tips(self, thread_id: str | None = None) -> Iterator[NamespaceTip]:
+        # both primary keys' indexes alone: the grouping walks the checkpoints index in order,
+        # the writes of each latest checkpoint are one seek into the writes index
+        if thread_id is None:
+            rows = self._conn.execute(TIPS_SQL)
+        else:
+            rows = self._conn.execute(_THREAD_TIPS_SQL, (thread_id,))
+        # sorted here rather than by SQL (no temporary b-tree); Python's order either way
+        for thread_id, ns, last, n, writes in sorted(rows):
+            yield NamespaceTip(thread_id, ns, last, n, writes)
+
+    def identity(self) -> str:
+        st = os.stat(self.path)
+        return f"sqlite:{self.path.resolve()}:{st.st_dev}:{st.st_ino}"
 
     def thread_ids(self, *, since: datetime | None = None) -> list[str]:
         if since is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -22,7 +22,7 @@ from textual.worker import WorkerCancelled, get_current_worker
 
 from lgscope._exceptions import LgscopeError
 from lgscope.forensics import detect, scan
-from lgscope.model import Thread, ThreadHistory
+from lgscope.model import Finding, Step, Thread, ThreadHistory
 from lgscope.sanitize import safe_text
 from lgscope.store import Store
 from lgscope.tui.thread_screen import ThreadScreen
@@ -52,6 +52,8 @@ class LgscopeApp(App[None]):
         thread_id: str | None = None,
         start: tuple[str, str] | None = None,
         now: datetime | None = None,
+        live: bool = False,
+        live_interval: float = 1.0,
     ) -> None:
         super().__init__()
         self.start = start
@@ -64,6 +66,10 @@ class LgscopeApp(App[None]):
         self.thread_id = thread_id
         self.now = now or datetime.now(UTC)
         self.sub_title = store.url
+        self.live = live
+        """Open threads in live mode (key L toggles it): they follow new checkpoints."""
+        self.live_interval = live_interval
+        """Seconds between two looks at the store's index in live mode."""
 
     def read(self, fn: Callable[[Store], _T]) -> _T:
         """Run ``fn(store)`` under the store lock (call it from a worker, never the event loop).
@@ -204,28 +210,37 @@ class LgscopeApp(App[None]):
     def _load_thread(self, screen: ThreadScreen, start: tuple[str, str] | None) -> None:
         checkpoint_id, ns = start or ("", "")
         try:
-            thread = self.read(lambda s: s.thread(screen.thread_id))
+            thread, findings, timelines, lazy = self.read_thread(screen, ns)
             self._until_mounted(screen)
-            if thread.checkpoints <= INTERACTIVE_CHECKPOINTS and thread.size <= INTERACTIVE_BYTES:
-                # read whole here, in the worker: a store's history streams its steps from the store
-                history = self.read(lambda s: _whole(s.load(screen.thread_id)))
-                ids = [s.checkpoint_id for s in history.steps.get(ns, ())]
+            if not lazy:
+                ids = [s.checkpoint_id for s in timelines.get(ns, ())]
                 row = ids.index(checkpoint_id) if checkpoint_id in ids else 0
-                findings = detect(history, now=self.now)
-                self.call_from_thread(screen.loaded, thread, findings, history.steps, ns=ns, row=row)
-            else:  # a large thread: its findings (which read every state) only on demand (F)
-                steps = self.read(lambda s: screen.read_timeline(s, thread.thread_id, ns))
+            else:
                 found = (
                     self.read(lambda s: s.timeline_index(thread.thread_id, checkpoint_id, ns))
                     if start
                     else None
                 )
-                self.call_from_thread(
-                    screen.loaded, thread, None, {ns: steps}, lazy=True, ns=ns, row=found or 0
-                )
+                row = found or 0
+            self.call_from_thread(screen.loaded, thread, findings, timelines, lazy=lazy, ns=ns, row=row)
         except Exception as exc:  # an unreadable thread: say so on the screen, keep the app
             self._until_mounted(screen)
             self.call_from_thread(screen.failed, f"{type(exc).__name__}: {exc}")
+
+    def read_thread(
+        self, screen: ThreadScreen, ns: str
+    ) -> tuple[Thread, list[Finding] | None, Mapping[str, Sequence[Step]], bool]:
+        """In a worker: the screen's thread, its findings (None for a large thread: on demand),
+        its timelines (every namespace, or a large thread's ``ns`` a page at a time) and
+        whether it is large."""
+        thread = self.read(lambda s: s.thread(screen.thread_id))
+        if thread.checkpoints <= INTERACTIVE_CHECKPOINTS and thread.size <= INTERACTIVE_BYTES:
+            # read whole here, in the worker: a store's history streams its steps from the store
+            history = self.read(lambda s: _whole(s.load(screen.thread_id)))
+            return thread, detect(history, now=self.now), history.steps, False
+        # a large thread: its findings (which read every state) only on demand (F)
+        steps = self.read(lambda s: screen.read_timeline(s, thread.thread_id, ns))
+        return thread, None, {ns: steps}, True
 
     def find_in_thread(self, screen: ThreadScreen) -> None:
         """Run the detectors over the screen's whole thread (the F key on large threads)."""

@@ -13,13 +13,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static
 
 from lgscope._exceptions import LgscopeError
 from lgscope.forensics.diff import diff_steps, format_change, summarize
 from lgscope.model import Finding, Step, Thread
 from lgscope.sanitize import safe_filename, safe_json, safe_text, unused_path
-from lgscope.store import Store
+from lgscope.store import NamespaceTip, Store
 from lgscope.tui.state_tree import StateTree
 from lgscope.tui.timeline import Timeline, TimelinePages
 
@@ -56,6 +57,7 @@ class ThreadScreen(Screen[None]):
         Binding("y", "copy_id", "Copy id"),
         Binding("F", "find", "Find (large threads)", show=False),
         Binding("enter", "whole", "Whole value"),
+        Binding("L", "live", "Live", show=False),  # in the help and the title; the footer is full
         Binding("q", "back", "Back"),
     ]
 
@@ -82,6 +84,11 @@ class ThreadScreen(Screen[None]):
         self._timelines: dict[str, Sequence[Step]] = {}
         self._full: OrderedDict[str, Step] = OrderedDict()
         self._rows: dict[str, dict[str, int]] = {}
+        self.live = False
+        """Following new checkpoints (key L): the store's index is polled and the thread re-read
+        when it moved, by a worker."""
+        self._tips: tuple[NamespaceTip, ...] | None = None
+        self._live_timer: Timer | None = None
 
     @property
     def steps(self) -> Sequence[Step]:
@@ -116,8 +123,11 @@ class ThreadScreen(Screen[None]):
         self.findings_computed = findings is not None
         self._timelines = dict(timelines)
         self.ns = ns
+        self._rows.clear()
         self.load_namespace(keep_row=row)
         self.post_message(self.Loaded())
+        if self.app.live and self._live_timer is None and not self.live:  # type: ignore[attr-defined]
+            self.action_live()
 
     def failed(self, reason: str) -> None:
         """The worker could not read the thread."""
@@ -194,7 +204,8 @@ class ThreadScreen(Screen[None]):
             where += f" ({names.index(self.ns) + 1} of {len(names)}: t for the next)"
         count = len(self.findings)
         title = (
-            f"{t.thread_id} — {t.status}, {t.checkpoints} checkpoints — {where}"
+            ("● live — " if self.live else "")
+            + f"{t.thread_id} — {t.status}, {t.checkpoints} checkpoints — {where}"
             + (
                 f" — {count} finding{'s' if count != 1 else ''}: "
                 + "; ".join(f.summary for f in self.findings[:2])
@@ -457,6 +468,63 @@ class ThreadScreen(Screen[None]):
         # a large value takes a while to lay out as JSON: not on the event loop
         text = safe_json(value)
         self.app.call_from_thread(self.notify, text[:4000], timeout=10, markup=False)
+
+    def action_live(self) -> None:
+        """Start or stop following new checkpoints."""
+        if self.thread is None:
+            return
+        self.live = not self.live
+        if self.live:
+            self._tips = None
+            interval = self.app.live_interval  # type: ignore[attr-defined]
+            self._live_timer = self.set_interval(interval, self._poll)
+            self.notify("Live: new checkpoints appear as they land (L stops).")
+        else:
+            if self._live_timer is not None:
+                self._live_timer.stop()
+                self._live_timer = None
+            self.notify("Live mode off.")
+        self._update_title()
+
+    def _poll(self) -> None:
+        if self.live:
+            self._look()
+
+    @work(thread=True, exclusive=True, group="live")
+    def _look(self) -> None:
+        # the index alone, as `lgscope tail` polls; the thread is read again only when it moved
+        tips = self.app.read(lambda s: tuple(s.tips(self.thread_id) or ()))  # type: ignore[attr-defined]
+        if tips == self._tips:
+            return
+        first, self._tips = self._tips is None, tips
+        t = self.thread
+        if first and t is not None:  # unless it moved since it was loaded, this is the baseline
+            root = [tip.last_checkpoint_id for tip in tips if tip.checkpoint_ns == ""]
+            if sum(tip.checkpoints for tip in tips) == t.checkpoints and root == [t.last_checkpoint_id]:
+                return
+        ns = self.ns
+        thread, findings, timelines, lazy = self.app.read_thread(self, ns)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self._moved, thread, findings, timelines, lazy, ns)
+
+    def _moved(
+        self,
+        thread: Thread,
+        findings: list[Finding] | None,
+        timelines: Mapping[str, Sequence[Step]],
+        lazy: bool,
+        ns: str,
+    ) -> None:
+        """The thread moved: show its new checkpoints and findings; a cursor on the last row
+        follows to the new last row, anywhere else it stays."""
+        if ns != self.ns or not self.live:
+            return
+        timeline = self.query_one("#timeline", Timeline)
+        row = timeline.cursor_row
+        at_end = row >= len(self.steps) - 1
+        if findings is None and self.findings_computed and self.lazy:
+            findings = self.findings  # a large thread's findings are computed on demand (F)
+        new_count = len(timelines.get(ns, ()))
+        self.loaded(thread, findings, timelines, lazy=lazy, ns=ns, row=new_count - 1 if at_end else row)
 
     def action_back(self) -> None:
         self.app.leave_thread()  # type: ignore[attr-defined]
