@@ -111,3 +111,9 @@ def test_a_run_killed_mid_step_is_told_from_a_pause(tmp_path: Path) -> None:
     assert detected.summary.startswith("stopped for 2d00h in slow: fast finished, the rest wrote nothing")
     assert scanned.summary.startswith("stopped for 2d00h with fast, slow pending: some finished, the rest")
     assert Sweeper(store=str(store)).run(now=later).decisions == []  # only pauses are swept
+    # an incremental scan judges the remembered last step: still crashed, not paused
+    state = tmp_path / "scan.state"
+    for now in (later, later + timedelta(days=1)):
+        with open_store(store) as st:
+            (again,) = scan(st, now=now, state=state).findings
+        assert again.kind == STUCK_RUN and again.evidence["likely"] == "crashed", again.summary

@@ -294,7 +294,8 @@ class _Tail(Sequence[Step]):
 
 
 def _cut(step: Step) -> Step:
-    """A step's header and pending interrupts: what time-dependent detectors read of the last step."""
+    """A step's header, pending interrupts and control writes: what time-dependent detectors read of
+    the last step."""
     return Step(
         thread_id=step.thread_id,
         checkpoint_ns=step.checkpoint_ns,
@@ -308,10 +309,13 @@ def _cut(step: Step) -> Step:
         changed=(),
         versions={},
         next=step.next,
+        # a scan's writes are its control writes: stuck_run tells paused from crashed by them
+        writes=step.writes,
         interrupts=step.pending_interrupts,
         errors=step.errors,
         size=step.size,
         corrupt=step.corrupt,
+        task_writes=step.task_writes,
     )
 
 
