@@ -116,6 +116,12 @@ READERS: list[tuple[str, ...]] = [
     ("report", "{store}", "--format", "json"),
     ("export", "{store}", "--thread", "{thread}", "-o", "{out}"),
     ("sweep", "{store}", "--older-than", "1s"),
+    ("scan", "{store}", "--state", "{state}"),
+    ("scan", "{store}", "--state", "{state}"),
+    ("size", "{store}"),
+    ("size", "{store}", "--format", "json"),
+    ("prune", "{store}", "--keep-last", "1"),
+    ("fork", "{store}", "--thread", "{thread}", "--into", "{fork}"),
 ]
 """Every command that reads a thread's values, as argument templates."""
 
@@ -153,6 +159,8 @@ def run_readers(
         "checkpoint": ids[-1],
         "first": ids[0],
         "out": str(tmp / "out.lgscope.jsonl"),
+        "state": str(tmp / "scan.state"),
+        "fork": str(tmp / "fork.sqlite"),
     }
     commands = [[a.format(**fields) for a in args] for args in READERS]
     proc = subprocess.run(

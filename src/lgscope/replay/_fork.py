@@ -23,7 +23,7 @@ from typing import Any
 
 import ormsgpack
 
-from lgscope._exceptions import UsageError
+from lgscope._exceptions import DecodeError, UsageError
 from lgscope.model import Step, is_bookkeeping
 from lgscope.replay._graph import bind, check_nodes, graph_channels
 from lgscope.replay._target import is_postgres, same_store
@@ -375,7 +375,12 @@ def _write(
                 head["id"] = _update_state(saver, graph, new_id, patch, as_node)
         return counts["checkpoints"]
 
-    write_into(into, write, action="fork")
+    try:
+        write_into(into, write, action="fork")
+    except ValueError as exc:  # stored rows the saver cannot take as they are (write_into rolled back)
+        raise DecodeError(
+            f"Thread {thread_id!r} holds a row that cannot be copied ({exc}); nothing was written."
+        ) from None
     return ForkResult(
         target=_shown(into),
         thread_id=new_id,
