@@ -211,6 +211,24 @@ async def test_an_async_graph_replays_on_an_async_saver(tmp_path: Path) -> None:
     assert [c.to_dict() for c in patched.state_diff] == []  # n ends at 3 either way
 
 
+async def test_an_async_replay_into_an_existing_store_keeps_its_journal_mode(tmp_path: Path) -> None:
+    import sqlite3
+    from contextlib import closing
+
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    source = tmp_path / "source.sqlite"
+    async with AsyncSqliteSaver.from_conn_string(str(source)) as saver:
+        await async_counter(saver).ainvoke({"n": 0}, {"configurable": {"thread_id": "c"}})
+    sandbox = tmp_path / "kept.sqlite"
+    with closing(sqlite3.connect(sandbox)) as conn:  # an existing file in SQLite's default mode
+        conn.execute("CREATE TABLE notes (x)")
+    result = await areplay(str(source), "c", async_counter, checkpoint=nth(source, "c", 2), into=str(sandbox))
+    assert result.replayed == ("step", "step")
+    with closing(sqlite3.connect(sandbox)) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+
+
 def test_result_json_carries_the_comparison(sample_store: Path) -> None:
     result = replay(
         str(sample_store), "sync-stalled", fixed.sync_fixed, checkpoint=nth(sample_store, "sync-stalled", 1)

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lgscope._exceptions import MissingExtra, StoreUnavailable, UsageError
-
-_JOURNAL_MODES = {m.lower(): m for m in ("DELETE", "TRUNCATE", "PERSIST", "MEMORY", "OFF")}
+from lgscope.store._journal import journal_mode, restore_journal
 
 __all__ = ["is_postgres", "new_sandbox", "open_async_saver", "open_saver", "same_store", "sqlite_path"]
 
@@ -82,14 +81,14 @@ def open_saver(target: str) -> Iterator[Any]:
     existed = path.exists()
     conn = sqlite3.connect(path, check_same_thread=False, timeout=10)
     try:
-        (journal,) = conn.execute("PRAGMA journal_mode").fetchone()
+        journal = journal_mode(conn)
         lite = SqliteSaver(conn)
         lite.setup()
         yield lite
         # setup() switched the file to WAL: a store kept in another journal mode keeps it
-        if existed and str(journal).lower() != "wal":
+        if existed:
             conn.commit()
-            conn.execute(f"PRAGMA journal_mode = {_JOURNAL_MODES.get(str(journal).lower(), 'DELETE')}")
+            restore_journal(conn, journal)
     finally:
         conn.close()
 
@@ -108,6 +107,14 @@ async def open_async_saver(target: str) -> AsyncIterator[Any]:
         return
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-    async with AsyncSqliteSaver.from_conn_string(str(sqlite_path(target))) as saver:
+    path = sqlite_path(target)
+    journal = None
+    if path.exists():
+        with contextlib.closing(sqlite3.connect(path, timeout=10)) as conn:
+            journal = journal_mode(conn)
+    async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
         await saver.setup()
         yield saver
+    if journal is not None:  # setup() switched the file to WAL: as open_saver, it keeps its own mode
+        with contextlib.closing(sqlite3.connect(path, timeout=10)) as conn:
+            restore_journal(conn, journal)

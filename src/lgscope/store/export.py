@@ -30,6 +30,7 @@ from lgscope._exceptions import DecodeError, ExportFileError, ImportConflict, No
 from lgscope.model import is_bookkeeping
 from lgscope.store._base import Store
 from lgscope.store._delta import is_snapshot
+from lgscope.store._journal import journal_mode, restore_journal
 from lgscope.store._msgpack import array_header, array_info, pack_map
 from lgscope.store._raw import RawCheckpoint, RawWrite
 from lgscope.store._values import ValueCache
@@ -738,7 +739,6 @@ def write_into(target: str, write: Callable[[Any], int], *, action: str = "impor
 
 _TIMEOUT_S = 10  # waiting for a lock, connecting, a statement: an import never hangs forever
 _STATEMENT_TIMEOUT_S = 600
-_JOURNAL_MODES = {m.lower(): m for m in ("DELETE", "TRUNCATE", "PERSIST", "MEMORY", "OFF")}
 
 
 def _into_sqlite(path: Path, write: Callable[[Any], int], action: str) -> int:
@@ -753,7 +753,7 @@ def _into_sqlite(path: Path, write: Callable[[Any], int], action: str) -> int:
     try:
         try:
             # setup() switches the file to WAL: a store kept in another journal mode keeps it
-            (journal,) = conn.execute("PRAGMA journal_mode").fetchone()
+            journal = journal_mode(conn)
             SqliteSaver(conn).setup()
         except sqlite3.DatabaseError as exc:
             raise NotACheckpointStore(
@@ -769,8 +769,8 @@ def _into_sqlite(path: Path, write: Callable[[Any], int], action: str) -> int:
         except BaseException:
             conn.rollback()
             raise
-        if not created and str(journal).lower() != "wal":
-            conn.execute(f"PRAGMA journal_mode = {_JOURNAL_MODES.get(str(journal).lower(), 'DELETE')}")
+        if not created:
+            restore_journal(conn, journal)
     except BaseException:
         conn.close()
         if created:  # setup() made the file before the transaction: a failed import leaves nothing
