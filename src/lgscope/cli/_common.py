@@ -131,6 +131,19 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
                 f"Error: {safe_text(exc.strerror or exc)}{where}; check the path and try again.", err=True
             )
             sys.exit(2)
+        except Exception as exc:
+            # a Postgres failure no store layer turned into a sentence (a lock timeout, a dropped
+            # connection): psycopg is only looked at when the command loaded it
+            psycopg = sys.modules.get("psycopg")
+            if psycopg is None or not isinstance(exc, psycopg.Error):
+                raise
+            lines = str(exc).strip().splitlines()
+            click.echo(
+                f"Error: The Postgres store failed ({safe_text(lines[0] if lines else type(exc).__name__)}); "
+                "nothing more was done: check the server and your rights, then try again.",
+                err=True,
+            )
+            sys.exit(2)
 
     return wrapper
 
