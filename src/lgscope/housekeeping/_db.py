@@ -27,7 +27,8 @@ INTERRUPT = "__interrupt__"
 
 
 def meta(raw: Any) -> dict[str, Any]:
-    """Checkpoint metadata as a dict (JSON text or bytes, or already decoded); {} if unreadable."""
+    """A JSON object (checkpoint metadata, a jsonb column) as a dict, from text, bytes or already
+    decoded; {} if unreadable."""
     if isinstance(raw, dict):
         return raw
     if not raw:

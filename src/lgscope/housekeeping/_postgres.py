@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator, Sequence
 from typing import Any
-
-import orjson
 
 from lgscope._exceptions import StoreUnavailable
 from lgscope.housekeeping._db import Info, SizeRow, WriteTotals
 from lgscope.housekeeping._db import meta as _meta
 
 __all__ = ["PostgresRows"]
-
-
-def _object(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:  # past orjson's limits (integers over 64 bits …): the slow parser
-        value = json.loads(text)
-    return value if isinstance(value, dict) else {}
 
 
 class PostgresRows:
@@ -231,8 +218,8 @@ class PostgresRows:
                     pid,
                     int(size or 0),
                     source,
-                    _object(inline),
-                    {k: str(v) for k, v in _object(versions).items()},
+                    _meta(inline),
+                    {k: str(v) for k, v in _meta(versions).items()},
                     made_by,
                     int(write_bytes),
                 )
