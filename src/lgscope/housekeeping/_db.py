@@ -13,7 +13,6 @@ import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
@@ -120,21 +119,20 @@ def rows_for(target: str | os.PathLike[str], *, write: bool = False) -> Rows:
     """Open a SQLite path (or ``sqlite:///``) or ``postgresql://`` URL for housekeeping, after
     `lgscope.store.open_store` has checked that it is a checkpoint store."""
     from lgscope.store import open_store
+    from lgscope.store._sqlite import SqliteStore
 
     text = os.fspath(target)
     with open_store(text) as store:  # one sentence for a missing file, a foreign database …
-        kind = store.kind
-    if kind == "postgres":
+        postgres = store.kind == "postgres"
+        path = store.path if isinstance(store, SqliteStore) else None  # as open_store resolved it
+    if postgres:
         from lgscope.housekeeping._postgres import PostgresRows
 
         return PostgresRows(text, write=write)
-    if kind != "sqlite":
+    if path is None:
         raise UsageError(
             f"{text} is an lgscope export file; size and prune work on a SQLite or Postgres store."
         )
-    path = Path(text.removeprefix("sqlite:///"))
-    if not path.exists() and Path("/" + str(path)).exists():
-        path = Path("/" + str(path))
     from lgscope.housekeeping._sqlite import SqliteRows
 
     return SqliteRows(path, write=write)
