@@ -115,6 +115,17 @@ def test_prune_bad_input_is_one_sentence_and_deletes_nothing(
     assert _digest(sample_copy) == before
 
 
+def test_size_and_prune_refuse_an_export_file(sample_store: Path, tmp_path: Path) -> None:
+    exported = tmp_path / "t.lgscope.jsonl"
+    assert _run("export", str(sample_store), "--thread", "support-1", "-o", str(exported))[0] == 0
+    for command in (("size",), ("prune", "--keep-last", "1")):
+        code, out, err = _run(command[0], str(exported), *command[1:])
+        assert (code, out) == (2, "")
+        assert err == (
+            f"Error: {exported} is an lgscope export file; size and prune work on a SQLite or Postgres store.\n"
+        )
+
+
 def test_prune_refuses_a_read_only_store(sample_copy: Path) -> None:
     before = _digest(sample_copy)
     sample_copy.chmod(0o444)
