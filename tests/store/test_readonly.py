@@ -65,3 +65,14 @@ def test_postgres_reads_run_in_read_only_transactions(postgres_sample: str) -> N
             with store._tx() as cur:  # type: ignore[attr-defined]
                 cur.execute("DELETE FROM checkpoint_writes")
         assert len(list(store.threads())) == 24
+
+
+def test_the_data_version_moves_only_when_another_connection_commits(sample_copy: Path) -> None:
+    with open_store(sample_copy) as st:
+        before = st.data_version()
+        list(st.scan_chunk(st.thread_ids()[:2]))  # reading changes nothing
+        list(st.tips())
+        assert st.data_version() == before
+        with sqlite3.connect(sample_copy) as other:
+            other.execute("DELETE FROM writes WHERE thread_id = 'support-1'")
+        assert st.data_version() != before

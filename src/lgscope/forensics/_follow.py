@@ -61,9 +61,14 @@ def follow(
     starts is the baseline: only what lands afterwards is reported."""
     config = config or DetectorConfig()
     stop = stop or threading.Event()
+    version = store.data_version()
     seen = _tips(store, thread_id)
     known: dict[str, set[Key]] = {}
     while not stop.wait(interval):
+        latest = store.data_version()
+        if version is not None and latest == version:
+            continue  # nothing committed since the last look: the index query would say the same
+        version = latest
         current = _tips(store, thread_id)
         new_ids: dict[str, set[str]] = {}
         landed: list[Step] = []

@@ -107,6 +107,11 @@ class Store(ABC):
         backend cannot."""
         return None
 
+    def data_version(self) -> object | None:
+        """A token that changes whenever another connection may have committed to the store, so a
+        poll can skip the index query while it stays the same; None where a backend cannot tell."""
+        return None
+
     def identity(self) -> str | None:
         """Something that changes when the store at `url` is replaced by another one (a new
         file, a recreated table); None where a backend cannot tell."""

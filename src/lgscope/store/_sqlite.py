@@ -216,6 +216,11 @@ class SqliteStore(Store):
         for thread_id, ns, last, n, writes in sorted(rows):
             yield NamespaceTip(thread_id, ns, last, n, writes)
 
+    def data_version(self) -> object:
+        # SQLite bumps it on every commit by another connection (and lgscope's never writes)
+        (version,) = self._conn.execute("PRAGMA data_version").fetchone()
+        return version
+
     def identity(self) -> str:
         st = os.stat(self.path)
         return f"sqlite:{self.path.resolve()}:{st.st_dev}:{st.st_ino}"
