@@ -179,16 +179,14 @@ def _unsafe(store: Store, thread_id: str, plan: _Plan, allowed: frozenset[str]) 
     from lgscope.store.decode import foreign_types, unsafe_types
 
     names: set[str] = set()
-    for raw in store.iter_raw(thread_id, ""):
-        if raw.checkpoint_id != plan.checkpoint_id:
-            continue
+    raw = store.raw_checkpoint(thread_id, plan.checkpoint_id)
+    if raw is not None:
         names |= foreign_types(raw.checkpoint)
         for type_, data in (raw.blobs or {}).values():
             names |= unsafe_types(type_, data)
         names |= foreign_types(raw.values)
         for w in raw.writes:
             names |= foreign_types(w.decoded) if w.is_decoded else unsafe_types(w.type, w.value)
-        break
     names -= allowed
     if names:
         raise UsageError(

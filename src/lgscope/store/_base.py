@@ -301,6 +301,10 @@ class Store(ABC):
         stored bytes as they are (for exports and forks)."""
         return self._iter_raw(thread_id, ns, control_only=False)
 
+    def raw_checkpoint(self, thread_id: str, checkpoint_id: str, ns: str = "") -> RawCheckpoint | None:
+        """One checkpoint undecoded, with its writes (None if it is not there)."""
+        return self._raw_one(thread_id, ns, checkpoint_id)
+
     # -- helpers -----------------------------------------------------------------------
 
     def _index_for(self, thread_id: str) -> Iterator[ThreadIndexEntry]:
