@@ -30,11 +30,11 @@ from lgscope.model import (
     ThreadHistory,
     ThreadStatus,
     Write,
-    is_bookkeeping,
     node_from_task_path,
 )
 from lgscope.store._delta import DeltaChannels
 from lgscope.store._msgpack import array_header, array_info
+from lgscope.store._values import BOOKKEEPING as _BOOKKEEPING
 from lgscope.store._values import LazyValues, ValueCache, digest_of, digest_of_value
 from lgscope.store.decode import TYPE_KEY, decode_typed
 
@@ -148,6 +148,23 @@ def _newer(a: Any, b: Any) -> bool:
         return str(a) > str(b)
 
 
+class _Triggers(dict[str, str]):
+    """The node a trigger channel wakes (``""`` for any other channel), by channel name: names
+    repeat in every checkpoint of a store."""
+
+    def __missing__(self, channel: str) -> str:
+        if channel.startswith("branch:to:"):
+            node = channel[len("branch:to:") :]
+        else:
+            node = "__start__" if channel == "__start__" else ""
+        if len(self) < 65536:
+            self[channel] = node
+        return node
+
+
+_TRIGGER = _Triggers()
+
+
 def _next_nodes(
     ck: Mapping[str, Any] | None, available: Iterable[str], sends: Sequence[str]
 ) -> tuple[str, ...]:
@@ -156,19 +173,13 @@ def _next_nodes(
         return ()
     versions: Mapping[str, Any] = ck.get("channel_versions") or {}
     seen: Mapping[str, Mapping[str, Any]] = ck.get("versions_seen") or {}
-    held = available if isinstance(available, Mapping | set | frozenset) else set(available)
     out: list[str] = []
-    for chan, version in versions.items():
-        # Consuming a trigger bumps its version too; only a channel holding a value triggers.
-        if chan not in held:
+    # Consuming a trigger bumps its version too; only a channel holding a value triggers.
+    for chan in available:
+        node = _TRIGGER[chan]
+        if not node or chan not in versions:
             continue
-        if chan.startswith("branch:to:"):
-            node = chan[len("branch:to:") :]
-        elif chan == "__start__":
-            node = "__start__"
-        else:
-            continue
-        if _newer(version, (seen.get(node) or {}).get(chan)):
+        if _newer(versions[chan], (seen.get(node) or {}).get(chan)):
             out.append(node)
     out.extend(sends)
     return tuple(sorted(out))
@@ -552,17 +563,6 @@ def _step(
 _EMPTY: Mapping[str, Any] = {}
 
 
-class _Memo(dict[str, bool]):
-    """``is_bookkeeping`` by channel name: names repeat in every checkpoint of a store."""
-
-    def __missing__(self, channel: str) -> bool:
-        value = is_bookkeeping(channel)
-        if len(self) < 65536:
-            self[channel] = value
-        return value
-
-
-_BOOKKEEPING = _Memo()
 
 
 def _is_int(v: Any) -> bool:

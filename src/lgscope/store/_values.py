@@ -19,7 +19,7 @@ from lgscope.model import is_bookkeeping
 from lgscope.store._msgpack import array_info
 from lgscope.store.decode import TYPE_KEY, Decoder, decode_typed
 
-__all__ = ["LazyValues", "ValueCache", "digest_of", "list_length"]
+__all__ = ["BOOKKEEPING", "LazyValues", "ValueCache", "digest_of", "list_length"]
 
 Blob = tuple[str, bytes | None]
 """A stored value: the serializer's type tag and its bytes."""
@@ -86,6 +86,19 @@ class ValueCache:
 _MISSING = object()
 
 
+class _Bookkeeping(dict[str, bool]):
+    """``is_bookkeeping`` by channel name: names repeat in every checkpoint of a store."""
+
+    def __missing__(self, channel: str) -> bool:
+        value = is_bookkeeping(channel)
+        if len(self) < 65536:
+            self[channel] = value
+        return value
+
+
+BOOKKEEPING = _Bookkeeping()
+
+
 class LazyValues(Mapping[str, Any]):
     """One checkpoint's user-state channels, each decoded when first read.
 
@@ -106,7 +119,7 @@ class LazyValues(Mapping[str, Any]):
         self._cache = cache
         self.rebuilt: Mapping[str, Any] = rebuilt or {}
         self.rebuilt_how: Mapping[str, str] = rebuilt_how or {}
-        keys = [ch for ch in blobs if not is_bookkeeping(ch)]
+        keys = [ch for ch in blobs if not BOOKKEEPING[ch]]
         self._keys = tuple(keys + [ch for ch in self.rebuilt if ch not in blobs])
 
     def __getitem__(self, channel: str) -> Any:
