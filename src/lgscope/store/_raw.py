@@ -563,8 +563,6 @@ def _step(
 _EMPTY: Mapping[str, Any] = {}
 
 
-
-
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 

@@ -26,7 +26,7 @@ from lgscope.model import Step, ThreadHistory
 from lgscope.store._base import NamespaceTip, Store, ThreadIndexEntry
 from lgscope.store._msgpack import read_checkpoint
 from lgscope.store._raw import CONTROL_SQL, RawCheckpoint, RawWrite, build_history, build_steps
-from lgscope.store.decode import MAX_DEPTH, Decoder, json_depth
+from lgscope.store.decode import MAX_DEPTH, TOP_DEPTH, Decoder, json_depth
 
 __all__ = ["SqliteStore"]
 
@@ -546,7 +546,7 @@ def raw_from_row(
         data = bytes(blob)
         if type_ == "msgpack":
             try:
-                frame, channels, plain = read_checkpoint(data, MAX_DEPTH)
+                frame, channels, plain = read_checkpoint(data, TOP_DEPTH)
             except (ValueError, IndexError, struct.error, UnicodeDecodeError) as exc:
                 raise DecodeError(
                     f"A msgpack blob of {len(data)} bytes is corrupt or truncated ({exc}); "
