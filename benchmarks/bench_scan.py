@@ -2,19 +2,27 @@
 
     python benchmarks/bench_scan.py                       # 1,000,000 checkpoints per SQLite workload + 100,000 in Postgres
     python benchmarks/bench_scan.py --checkpoints 100000 --pg-checkpoints 0 --workloads production
+    python benchmarks/bench_scan.py --checkpoints 0 --pg-checkpoints 20000 --pg-workload counters
 
 Each store is built from template threads that real graphs wrote through the real saver, their
 rows copied under new thread ids (``<template>#<k>``) by SQL until the store holds the requested
 number of checkpoints; every copy keeps its template's findings, so the scan must find exactly
 ``copies × template findings`` (checked, and printed).
 
-Two workloads, both printed because they differ:
+Three workloads, the three state shapes of issue 22, each printed because they differ:
 - ``production``: a support deployment (``_scan_workload.py``): messages carrying provider
   metadata and kilobyte tool results; 15% of the threads are the incident's loop, the rest
   oscillating reviews, stuck and answered approvals, a stalled poller, failed tasks, and 60%
   healthy conversations. Checkpoints average ~5 KB.
 - ``sample``: the committed sample store's threads (toy messages, checkpoints of ~1.6 KB; the
   90-checkpoint ``support-marathon`` is left out, its copies would dwarf the rest).
+- ``counters``: toy counters (``_counters_workload.py``): states of a few ints, short strings, a
+  bool and a short list of ints, no messages; checkpoints of ~0.8 KB. 70% healthy tallies and
+  countdowns, 5% healthy retries, the rest a poller stalled until the recursion limit, a
+  thermostat oscillating between heat and cool, stuck and answered gates, and a failed task.
+
+``production`` and ``counters`` templates are built on first use into benchmarks/.data/ and
+checked against their labels (a scan of them must find exactly the labelled kinds per thread).
 
 The baseline does no analysis at all: it only iterates ``list(None)`` (SqliteSaver /
 PostgresSaver). lgscope runs as ``lgscope scan`` does (``--jobs 0``: a worker process per CPU
@@ -26,6 +34,7 @@ medians. The store files live in benchmarks/.data/.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import resource
 import sqlite3
@@ -44,13 +53,19 @@ SAMPLE = ROOT / "fixtures" / "stores" / "sample.sqlite"
 DATA = ROOT / "benchmarks" / ".data"
 SKIP = "support-marathon"
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+WORKLOADS = ("production", "sample", "counters")
+BUILDERS = {"production": "_scan_workload", "counters": "_counters_workload"}
+"""The workloads whose templates real graphs write here, and the module that builds them."""
+
+
+def _builder(workload: str) -> Any:
+    return importlib.import_module(BUILDERS[workload])
 
 
 def _now(workload: str) -> datetime:
-    if workload == "production":
-        from _scan_workload import NOW
-
-        return NOW
+    if workload in BUILDERS:
+        now: datetime = _builder(workload).NOW
+        return now
     labels = json.loads((ROOT / "fixtures" / "labels.json").read_text())
     return datetime.fromisoformat(labels["reference_now"])
 
@@ -69,24 +84,24 @@ def _expected_per_copy(template: str, workload: str) -> Counter[str]:
 def templates(workload: str) -> Path:
     if workload == "sample":
         return SAMPLE
-    path = DATA / "templates-production.sqlite"
+    path = DATA / f"templates-{workload}.sqlite"
     if not path.exists():
-        from _scan_workload import build_sqlite_templates
-
         tmp = path.with_suffix(".building")
         tmp.unlink(missing_ok=True)
-        expected = build_sqlite_templates(tmp)
-        _check_labels(str(tmp), expected)
+        expected = _builder(workload).build_sqlite_templates(tmp)
+        _check_labels(str(tmp), expected, workload)
         tmp.rename(path)
+        for leftover in ("-wal", "-shm"):  # the read-only scan's, of an empty WAL
+            Path(f"{tmp}{leftover}").unlink(missing_ok=True)
     return path
 
 
-def _check_labels(store: str, expected: dict[str, list[str]]) -> None:
+def _check_labels(store: str, expected: dict[str, list[str]], workload: str) -> None:
     from lgscope import open_store
     from lgscope.forensics import scan
 
     with open_store(store) as st:
-        result = scan(st, now=_now("production"))
+        result = scan(st, now=_now(workload))
     found: dict[str, list[str]] = {}
     for f in result.findings:
         found.setdefault(f.thread_id, []).append(f.kind)
@@ -160,10 +175,8 @@ def build_postgres(
     src = f"{base_url}?options=-csearch_path%3D{src_schema}"
     with PostgresSaver.from_conn_string(src) as saver:
         saver.setup()
-        if workload == "production":
-            from _scan_workload import build_templates
-
-            build_templates(saver)
+        if workload in BUILDERS:
+            _builder(workload).build_templates(saver)
         else:
             from lgscope.examples import REFERENCE_NOW, build_sample
 
@@ -282,8 +295,12 @@ def main() -> None:
     )
     parser.add_argument("--checkpoints", type=int, default=1_000_000, help="SQLite store size (0: skip)")
     parser.add_argument("--pg-checkpoints", type=int, default=100_000, help="Postgres store size (0: skip)")
-    parser.add_argument("--workloads", default="production,sample", help="production, sample or both")
-    parser.add_argument("--pg-workload", default="production", choices=["production", "sample"])
+    parser.add_argument(
+        "--workloads",
+        default=",".join(WORKLOADS),
+        help=f"SQLite workloads, comma-separated: {', '.join(WORKLOADS)}",
+    )
+    parser.add_argument("--pg-workload", default="production", choices=WORKLOADS)
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--child", choices=["lgscope", "lgscope-1", "baseline"])
@@ -295,6 +312,9 @@ def main() -> None:
         return
     DATA.mkdir(parents=True, exist_ok=True)
     workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    unknown = sorted(set(workloads) - set(WORKLOADS))
+    if unknown:
+        parser.error(f"unknown workload {', '.join(unknown)}: choose from {', '.join(WORKLOADS)}")
     if args.checkpoints:
         for workload in workloads:
             template = templates(workload)
