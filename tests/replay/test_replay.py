@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -325,3 +326,22 @@ def test_a_replay_into_the_source_store_adds_a_thread_and_keeps_its_journal_mode
         assert st.thread("support-loop-gave-up-fixed").status == "done"
     with sqlite3.connect(sample_copy) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+
+
+def test_a_rerun_left_waiting_at_the_same_interrupt_is_not_fixed_by_being_young(
+    sample_store: Path, tmp_path: Path
+) -> None:
+    result = replay(
+        str(sample_store),
+        "medicine-stuck",
+        fixed.medicine_graph,
+        checkpoint=nth(sample_store, "medicine-stuck", 1),  # before the question: asked anew
+        into=str(tmp_path / "s.sqlite"),
+    )
+    assert result.status == "interrupted"  # nobody answered the rerun either
+    assert "stuck_interrupt" in {f.kind for f in result.recorded_findings}
+    assert "stuck_interrupt" in {f.kind for f in result.replayed_findings}
+    assert "stuck_interrupt" not in result.fixed
+    with open_store(tmp_path / "s.sqlite") as st:  # asked by the rerun, minutes ago
+        asked = st.thread("medicine-stuck").pending_interrupts[0].created_at
+    assert (datetime.now(UTC) - asked).total_seconds() < 600

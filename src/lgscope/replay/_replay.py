@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from lgscope._exceptions import UsageError
@@ -46,6 +47,8 @@ class ReplayResult:
     """How the replay's final state differs from the recorded final state."""
     recorded_findings: tuple[Finding, ...]
     replayed_findings: tuple[Finding, ...]
+    """The replay's findings; ages (stuck interrupts, stuck runs) judged as if it had waited as long
+    as the recorded thread has."""
     recorded_status: ThreadStatus
     status: ThreadStatus
     """The sandbox thread's status after the run."""
@@ -278,8 +281,12 @@ def _compare(
                 src.load(thread_id, control_only=True),
                 sandbox.load(forked.thread_id, control_only=True),
             )
-            recorded_findings = tuple(detect(rec_hist))
-            replayed_findings = tuple(detect(new_hist))
+            now = datetime.now(UTC)
+            recorded_findings = tuple(detect(rec_hist, now=now))
+            # An age (a stuck interrupt, a stuck run) is judged as if the replay had waited as long
+            # as the recorded thread has: a rerun minutes old is not "fixed" by being young.
+            waited = now - (rec_hist.thread.updated_at or now)
+            replayed_findings = tuple(detect(new_hist, now=(new_hist.thread.updated_at or now) + waited))
             rows = align(recorded.nodes, replayed.nodes)
             return ReplayResult(
                 fork=forked,
