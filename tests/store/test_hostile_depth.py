@@ -18,7 +18,7 @@ from tests.hostile import (
 )
 
 from lgscope import open_store
-from lgscope.store.decode import MAX_DEPTH, TOP_DEPTH, DecodeError, Decoder, decode_msgpack, loads_json
+from lgscope.store.decode import MAX_DEPTH, DecodeError, Decoder, decode_msgpack, loads_json
 
 TOO_DEEP = f"nests deeper than {MAX_DEPTH} levels"
 
@@ -197,51 +197,3 @@ def test_every_command_survives_the_bomb_in_postgres(postgres_sample: str, tmp_p
     with open_store(postgres_sample) as store:
         steps = store.history(THREAD)
     assert sum(s.corrupt is not None for s in steps) >= 1 and any(s.values.get("messages") for s in steps)
-
-
-def _checkpoint(extra: bytes) -> bytes:
-    """A checkpoint whose frame holds one more entry, ``extra``'s msgpack bytes as they are."""
-    import ormsgpack
-
-    blob = ormsgpack.packb(
-        {
-            "v": 4,
-            "id": "1f0-a",
-            "channel_versions": {"messages": "00000000000000000000000000000002.0.5", "x": 3},
-            "versions_seen": {"agent": {"messages": "00000000000000000000000000000001.0.1"}},
-            "extra": None,
-            "channel_values": {"messages": [1, 2], "x": "a"},
-        }
-    )
-    return blob.replace(b"\xa5extra\xc0", b"\xa5extra" + extra)
-
-
-def _packed(value: object) -> bytes:
-    import ormsgpack
-
-    return ormsgpack.packb(value)
-
-
-@pytest.mark.parametrize(
-    ("extra", "plain"),
-    [
-        (_packed("plain text"), True),
-        (_packed({"nested": [1, 2.5, None, True]}), True),
-        (deep_array(TOP_DEPTH - 10), True),  # deep, but within what a top-level value may use
-        (deep_array(TOP_DEPTH + 1), False),  # decoded the safe way, which refuses it
-        (_packed(b"\x00\x01"), False),  # a binary
-        (b"\xd4\x05\x00", False),  # an extension
-    ],
-    ids=["text", "map", "deep", "too-deep", "binary", "extension"],
-)
-def test_a_checkpoint_frame_is_decoded_while_split_only_when_plain(extra: bytes, plain: bool) -> None:
-    from lgscope.store._msgpack import read_checkpoint, split_checkpoint
-
-    blob = _checkpoint(extra)
-    frame_bytes, channels, frame = read_checkpoint(blob, TOP_DEPTH)
-    assert (frame_bytes, channels) == split_checkpoint(blob)
-    assert sorted(channels) == ["messages", "x"]
-    assert (frame is not None) == plain
-    if plain:
-        assert frame == Decoder().decode_typed("msgpack", frame_bytes)
-        assert frame["channel_versions"]["x"] == 3

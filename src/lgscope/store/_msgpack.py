@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import msgpack
 
@@ -19,7 +18,6 @@ __all__ = [
     "channel_sizes",
     "max_depth",
     "pack_map",
-    "read_checkpoint",
     "shrink",
     "skip",
     "split_checkpoint",
@@ -264,25 +262,7 @@ def split_checkpoint(blob: bytes) -> tuple[bytes, dict[str, bytes]]:
 
     Raises ValueError when ``blob`` is not a msgpack map. The msgpack library's C unpacker
     only walks the values here (``skip``): nothing in them is built."""
-    frame, channels, _plain = _cut(blob, False, 0)
-    return frame, channels
-
-
-def read_checkpoint(blob: bytes, max_depth: int) -> tuple[bytes, dict[str, bytes], dict[str, Any] | None]:
-    """`split_checkpoint`, and the frame decoded on the way when it is plain data: no
-    extension, no binary, and too few container bytes to nest deeper than ``max_depth``
-    (else None: decode the frame's bytes with the safe decoder). Channel values stay bytes."""
-    return _cut(blob, True, max_depth)
-
-
-# bytes that may start an extension or a binary: a frame holding one is decoded the safe way
-_NOT_PLAIN = bytes(1 if 0xC4 <= b <= 0xC9 or 0xD4 <= b <= 0xD8 else 0 for b in range(256))
-_OPENS = bytes(1 if 0x80 <= b <= 0x9F or 0xDC <= b <= 0xDF else 0 for b in range(256))
-
-
-def _cut(blob: bytes, decode: bool, depth: int) -> tuple[bytes, dict[str, bytes], dict[str, Any] | None]:
     unpacker = msgpack.Unpacker(None, raw=False, strict_map_key=False, max_buffer_size=max(len(blob), 1))
-    frame: dict[str, Any] | None = {} if decode else None
     try:
         unpacker.feed(blob)
         kept: list[bytes] = []
@@ -291,12 +271,7 @@ def _cut(blob: bytes, decode: bool, depth: int) -> tuple[bytes, dict[str, bytes]
             start = unpacker.tell()
             key = unpacker.unpack()
             if key != "channel_values":
-                if frame is not None and isinstance(key, str):
-                    # msgpack's C unpacker is iterative: a hostile nesting costs no recursion
-                    frame[key] = unpacker.unpack()
-                else:
-                    unpacker.skip()
-                    frame = None
+                unpacker.skip()
                 kept.append(blob[start : unpacker.tell()])
                 continue
             for _ in range(unpacker.read_map_header()):
@@ -308,10 +283,7 @@ def _cut(blob: bytes, decode: bool, depth: int) -> tuple[bytes, dict[str, bytes]
         raise ValueError(_EOF) from None
     except (msgpack.UnpackException, TypeError, UnicodeDecodeError) as exc:
         raise ValueError(str(exc) or type(exc).__name__) from None
-    head = _map_header(len(kept)) + b"".join(kept)
-    if frame is not None and (head.translate(_NOT_PLAIN).count(1) or head.translate(_OPENS).count(1) > depth):
-        frame = None
-    return head, channels, frame
+    return _map_header(len(kept)) + b"".join(kept), channels
 
 
 def channel_sizes(blob: bytes) -> dict[str, int]:

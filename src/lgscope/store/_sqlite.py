@@ -24,9 +24,9 @@ from lgscope._exceptions import (
 )
 from lgscope.model import Step, ThreadHistory
 from lgscope.store._base import NamespaceTip, Store, ThreadIndexEntry
-from lgscope.store._msgpack import read_checkpoint
+from lgscope.store._msgpack import split_checkpoint
 from lgscope.store._raw import CONTROL_SQL, RawCheckpoint, RawWrite, build_history, build_steps
-from lgscope.store.decode import MAX_DEPTH, TOP_DEPTH, Decoder, json_depth
+from lgscope.store.decode import MAX_DEPTH, Decoder, json_depth
 
 __all__ = ["SqliteStore"]
 
@@ -546,13 +546,13 @@ def raw_from_row(
         data = bytes(blob)
         if type_ == "msgpack":
             try:
-                frame, channels, plain = read_checkpoint(data, TOP_DEPTH)
+                frame, channels = split_checkpoint(data)
             except (ValueError, IndexError, struct.error, UnicodeDecodeError) as exc:
                 raise DecodeError(
                     f"A msgpack blob of {len(data)} bytes is corrupt or truncated ({exc}); "
                     "the rest of the history is still readable."
                 ) from exc
-            decoded = plain if plain is not None else decoder.decode_typed("msgpack", frame)
+            decoded = decoder.decode_typed("msgpack", frame)
             raw.blobs = {ch: ("msgpack", b) for ch, b in channels.items()}
         else:  # another serializer: decoded whole, as a saver would hand it out
             decoded = decoder.decode_typed(type_, data)

@@ -73,7 +73,7 @@ _OPENERS = bytes(
     for b in range(256)
 )
 _CHUNK = 1 << 20
-TOP_DEPTH = 120  # of MAX_DEPTH, what the outermost call may use: the rest is left to extensions
+_TOP_DEPTH = 120  # of MAX_DEPTH, what the outermost call may use: the rest is left to extensions
 _ORMSGPACK_DEPTH = 1022  # the deepest ormsgpack decodes in one call
 _PADDING = b"\x91" * _ORMSGPACK_DEPTH
 _PAD_MAX = 64 << 20  # larger data is measured by `max_depth` instead of padded (a copy)
@@ -131,8 +131,8 @@ def _unpack(data: bytes, hook: Callable[[int, bytes], Any]) -> Any:
         return ormsgpack.unpackb(data, ext_hook=hook, option=ormsgpack.OPT_NON_STR_KEYS)
     base, level = state.base, state.level
     allowed = MAX_DEPTH - base
-    if not level and allowed > TOP_DEPTH:
-        allowed = TOP_DEPTH
+    if not level and allowed > _TOP_DEPTH:
+        allowed = _TOP_DEPTH
     if level >= _MAX_EXT_NESTING or allowed < 0:
         raise _too_deep(len(data))
     bound = data.translate(_OPENERS).count(1) if len(data) <= _CHUNK else _openers(data, allowed)
