@@ -20,15 +20,16 @@ def open_store(target: str | os.PathLike[str] | Any) -> Store:
     ``target`` is a SQLite file path or ``sqlite:///path``, a ``postgresql://`` URL,
     an lgscope export file, or a ``BaseCheckpointSaver`` instance (generic, slower path).
     """
-    from langgraph.checkpoint.base import BaseCheckpointSaver
-
-    if isinstance(target, BaseCheckpointSaver):
-        from lgscope.store._saver import SaverStore
-
-        return SaverStore(target)
     if isinstance(target, Store):
         return target
     if not isinstance(target, str | os.PathLike):
+        # imported only here: LangGraph's saver module costs a command ~0.2 s to import
+        from langgraph.checkpoint.base import BaseCheckpointSaver
+
+        if isinstance(target, BaseCheckpointSaver):
+            from lgscope.store._saver import SaverStore
+
+            return SaverStore(target)
         raise UsageError(
             f"Cannot open a store from a {type(target).__name__}; give a SQLite path, a "
             "postgresql:// URL, an export file or a BaseCheckpointSaver."
