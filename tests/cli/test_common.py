@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import click
 from click.testing import CliRunner
 
@@ -33,3 +37,19 @@ def test_other_errors_are_not_swallowed() -> None:
 
     result = CliRunner().invoke(cmd, [])
     assert isinstance(result.exception, RuntimeError) and str(result.exception) == "a bug"
+
+
+def test_reading_a_sqlite_store_imports_neither_langgraph_nor_langchain(sample_store: Path) -> None:
+    # Importing them costs every command ~0.25 s of start-up; a SQLite store needs neither.
+    code = (
+        "import sys\n"
+        "from lgscope.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:], standalone_mode=False)\n"
+        "finally:\n"
+        "    print(sorted({m.split('.')[0] for m in sys.modules} & {'langgraph', 'langchain_core'}))\n"
+    )
+    for args in (["show", str(sample_store), "--thread", "support-1"], ["scan", str(sample_store)]):
+        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().splitlines()[-1] == "[]", args[0]
