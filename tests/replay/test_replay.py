@@ -90,6 +90,7 @@ def test_the_rerun_of_an_unfixed_fault_shows_it_again(sample_store: Path) -> Non
     assert result.error == "ValueError: row 42: unexpected delimiter ';'"
     assert result.fixed == () and result.replayed == ("load",)  # parse failed: no checkpoint of its own
     assert Path(result.sandbox).parent == Path(__import__("tempfile").gettempdir())
+    assert list(Path(result.sandbox).parent.glob(Path(result.sandbox).name + "*")) == [Path(result.sandbox)]
     Path(result.sandbox).unlink()
 
 

@@ -12,7 +12,7 @@ from lgscope.model import Finding, ThreadStatus
 from lgscope.replay._compare import AlignedStep, align, first_divergence, trajectory
 from lgscope.replay._fork import ForkResult, fork
 from lgscope.replay._graph import bind, load_graph
-from lgscope.replay._target import new_sandbox, open_async_saver, open_saver
+from lgscope.replay._target import new_sandbox, open_async_saver, open_saver, release
 from lgscope.store import Store, open_store
 
 if TYPE_CHECKING:
@@ -302,5 +302,6 @@ def _compare(
                 error=error,
             )
     finally:
+        release(target)
         if src is not source:
             src.close()

@@ -18,7 +18,15 @@ from typing import Any
 from lgscope._exceptions import MissingExtra, StoreUnavailable, UsageError
 from lgscope.store._journal import journal_mode, restore_journal
 
-__all__ = ["is_postgres", "new_sandbox", "open_async_saver", "open_saver", "same_store", "sqlite_path"]
+__all__ = [
+    "is_postgres",
+    "new_sandbox",
+    "open_async_saver",
+    "open_saver",
+    "release",
+    "same_store",
+    "sqlite_path",
+]
 
 
 def is_postgres(target: str) -> bool:
@@ -48,6 +56,15 @@ def same_store(source: str, target: str) -> bool:
 def new_sandbox() -> str:
     """A path for a new SQLite sandbox in the temporary directory (the file does not exist yet)."""
     return str(Path(tempfile.gettempdir()) / f"lgscope-sandbox-{uuid.uuid4().hex[:12]}.sqlite")
+
+
+def release(target: str) -> None:
+    """Leave a SQLite target as one file: a read-only reader of a WAL file (lgscope's) cannot
+    remove the ``-wal`` and ``-shm`` files it opened, a read-write connection closing last does."""
+    if is_postgres(target) or not sqlite_path(target).exists():
+        return
+    with contextlib.closing(sqlite3.connect(sqlite_path(target), timeout=10)) as conn:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
 
 
 @contextlib.contextmanager
