@@ -76,3 +76,14 @@ def test_truncated_msgpack_is_a_decode_error() -> None:
     _, blob = SERDE.dumps_typed({"messages": ["a" * 100]})
     with pytest.raises(DecodeError, match="corrupt or truncated"):
         decode_typed("msgpack", blob[:10])
+
+
+def test_json_values_read_fast_and_what_the_fast_parser_refuses_still_reads() -> None:
+    from lgscope.store.decode import DecodeError, loads_json
+
+    assert loads_json(b'{"a": [1, 2.5, "x", null, true]}') == {"a": [1, 2.5, "x", None, True]}
+    odd = loads_json('{"score": NaN, "big": 123456789012345678901234567890, "inf": Infinity}')
+    assert odd["score"] != odd["score"] and odd["big"] == 123456789012345678901234567890
+    assert odd["inf"] == float("inf")
+    with pytest.raises(DecodeError, match="corrupt or truncated"):
+        loads_json(b'{"a": [1, 2')

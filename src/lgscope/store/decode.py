@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import ormsgpack
 
 from lgscope._exceptions import DecodeError
@@ -394,6 +395,10 @@ def loads_json(text: str | bytes, what: str = "A JSON blob") -> Any:
             f"{what} of {size} bytes nests deeper than {MAX_DEPTH} levels (hostile or corrupt); "
             "the rest of the history is still readable."
         )
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass  # what orjson refuses and json takes (NaN, Infinity, integers past 64 bits), or corrupt
     try:
         return json.loads(text)
     except RecursionError:
