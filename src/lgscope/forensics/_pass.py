@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lgscope.forensics._signature import fingerprint, is_message, key, messages_of, short
+from lgscope.forensics._signature import fingerprint, is_message, key, list_keys, messages_of, short
 from lgscope.model import ChannelChange, Step, TaskError
 from lgscope.store._values import list_length
 
@@ -213,19 +213,24 @@ class NamespaceFacts:
         value = change.value
         if change.kind == "append":
             items = value if isinstance(value, list) else [value]
+            whole, last = list_keys(items)
             got = _Seen(
-                _norm_digest(items),
-                _norm_digest(items[-1]) if items else _EMPTY,
+                _digest(whole),
+                _EMPTY if last is None else _digest(last),
                 None,
                 bool(items) and is_message(items[-1]),
                 True,
             )
         elif isinstance(value, list):
-            shape = _norm_digest(value[-1]) if value else _EMPTY
             messages = bool(value) and is_message(value[-1])
-            # A message list set rather than appended to: a node replaced a message by reusing
-            # its id (the SQL agent's query checker). What it says is the change, not the list.
-            got = _Seen(shape if messages else _norm_digest(value), shape, None, messages, True)
+            if messages:
+                # A message list set rather than appended to: a node replaced a message by reusing
+                # its id (the SQL agent's query checker). What it says is the change, not the list.
+                shape = _norm_digest(value[-1])
+                got = _Seen(shape, shape, None, messages, True)
+            else:
+                whole, last = list_keys(value)
+                got = _Seen(_digest(whole), _EMPTY if last is None else _digest(last), None, messages, True)
         else:
             norm = _norm_digest(value)
             integer = value if type(value) is int else None

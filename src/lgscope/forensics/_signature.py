@@ -11,8 +11,9 @@ import ormsgpack
 __all__ = [
     "assistant_texts",
     "fingerprint",
-    "key",
     "is_message",
+    "key",
+    "list_keys",
     "messages_of",
     "short",
 ]
@@ -77,6 +78,21 @@ def key(value: Any) -> str | bytes:
         return ormsgpack.packb(_normalize(value), option=_PACK)
     except (TypeError, ValueError):  # ints past 64 bits, unsortable mixed keys
         return fingerprint(value)
+
+
+def list_keys(items: list[Any]) -> tuple[str | bytes, str | bytes | None]:
+    """``key(items)`` and ``key(items[-1])`` (None for an empty list), each item normalized once."""
+    try:
+        normal = [_normalize(v) for v in items]
+        whole = ormsgpack.packb(normal, option=_PACK)
+        if not items:
+            return whole, None
+        last = items[-1]
+        if type(last) in _PRIMITIVE:
+            return whole, f"{type(last).__name__}:{last}"
+        return whole, ormsgpack.packb(normal[-1], option=_PACK)
+    except (TypeError, ValueError):  # as `key` does: text keys for what msgpack cannot pack
+        return key(items), key(items[-1]) if items else None
 
 
 def messages_of(values: Mapping[str, Any]) -> list[Mapping[str, Any]]:
