@@ -172,10 +172,11 @@ class NamespaceFacts:
     _last_changes: deque[Digest] = field(default_factory=lambda: deque(maxlen=_RECENT_TOKENS))
     """The change of each of the last few tokens (a change seen again keeps its text)."""
     _counters: frozenset[str] | None = None
+    _final: list[Mapping[str, Any]] | None = None
 
     def feed(self, step: Step) -> None:
         """Take one step (oldest first)."""
-        self._counters = None
+        self._counters = self._final = None
         self.steps += 1
         self.last = step
         parent_corrupt = self._recent.get(step.parent_id or "", True)
@@ -388,8 +389,10 @@ class NamespaceFacts:
         return [*self._turns, (self._messages() - self._turn_messages, self._turn_bytes)]
 
     def final_messages(self) -> list[Mapping[str, Any]]:
-        """The messages of the last good state."""
-        return messages_of(self.last_good.values) if self.last_good is not None else []
+        """The messages of the last good state (taken out once after the pass: read-only)."""
+        if self._final is None:
+            self._final = messages_of(self.last_good.values) if self.last_good is not None else []
+        return self._final
 
 
 _EMPTY = _digest(b"")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ormsgpack
 
 __all__ = [
     "assistant_texts",
+    "assistant_texts_of",
     "fingerprint",
     "is_message",
     "key",
@@ -106,8 +107,13 @@ def messages_of(values: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def assistant_texts(values: Mapping[str, Any]) -> list[tuple[int, str]]:
     """(position, text) of every assistant message with text content."""
+    return assistant_texts_of(messages_of(values))
+
+
+def assistant_texts_of(messages: Sequence[Mapping[str, Any]]) -> list[tuple[int, str]]:
+    """`assistant_texts` of messages already taken out of a state (`messages_of`)."""
     out = []
-    for i, m in enumerate(messages_of(values)):
+    for i, m in enumerate(messages):
         if m.get("type") in ("ai", "AIMessageChunk"):
             content = m.get("content")
             if isinstance(content, list):
