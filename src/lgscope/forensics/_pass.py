@@ -217,39 +217,17 @@ class NamespaceFacts:
             self._token(step, seen, parent_corrupt)
 
     def _see(self, change: ChannelChange) -> _Seen:
-        memo_key = change.digest + (b"+" if change.kind == "append" else b"=")
+        append = change.kind == "append"
+        if append and change.channel in self.message_channels:
+            # LangChain gives every message an id: appended messages never repeat their bytes,
+            # and remembering them would only cost a digest of each
+            return _judge(change, append)
+        memo_key = change.digest + (b"+" if append else b"=")
         got = self._memo.get(memo_key)
         if got is not None:
             self._memo.move_to_end(memo_key)
             return got
-        value = change.value
-        if change.kind == "append":
-            items = value if isinstance(value, list) else [value]
-            whole, last = list_keys(items)
-            got = _Seen(
-                _digest(whole),
-                _EMPTY if last is None else _digest(last),
-                None,
-                bool(items) and is_message(items[-1]),
-                True,
-                True,
-            )
-        elif isinstance(value, list):
-            messages = bool(value) and is_message(value[-1])
-            if messages:
-                # A message list set rather than appended to: a node replaced a message by reusing
-                # its id (the SQL agent's query checker). What it says is the change, not the list.
-                shape = _norm_digest(value[-1])
-                got = _Seen(shape, shape, None, messages, True, False)
-            else:
-                whole, last = list_keys(value)
-                got = _Seen(
-                    _digest(whole), _EMPTY if last is None else _digest(last), None, messages, True, False
-                )
-        else:
-            norm = _norm_digest(value)
-            integer = value if type(value) is int else None
-            got = _Seen(norm, norm, integer, False, False, False)
+        got = _judge(change, append)
         self._memo[memo_key] = got
         if len(self._memo) > _MEMO_SIZE:
             self._memo.popitem(last=False)
@@ -396,6 +374,34 @@ class NamespaceFacts:
 
 
 _EMPTY = _digest(b"")
+
+
+def _judge(change: ChannelChange, append: bool) -> _Seen:
+    """Decode a change and tell what the detectors compare of it."""
+    value = change.value
+    if append:
+        items = value if isinstance(value, list) else [value]
+        whole, last = list_keys(items)
+        return _Seen(
+            _digest(whole),
+            _EMPTY if last is None else _digest(last),
+            None,
+            bool(items) and is_message(items[-1]),
+            True,
+            True,
+        )
+    if isinstance(value, list):
+        messages = bool(value) and is_message(value[-1])
+        if messages:
+            # A message list set rather than appended to: a node replaced a message by reusing
+            # its id (the SQL agent's query checker). What it says is the change, not the list.
+            shape = _norm_digest(value[-1])
+            return _Seen(shape, shape, None, messages, True, False)
+        whole, last = list_keys(value)
+        return _Seen(_digest(whole), _EMPTY if last is None else _digest(last), None, False, True, False)
+    norm = _norm_digest(value)
+    integer = value if type(value) is int else None
+    return _Seen(norm, norm, integer, False, False, False)
 
 
 def _what_changed(change: ChannelChange) -> Any:
