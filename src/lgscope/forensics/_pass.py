@@ -234,12 +234,19 @@ class NamespaceFacts:
         return got
 
     def _token(self, step: Step, seen: Mapping[str, _Seen], parent_corrupt: bool) -> None:
-        parts = [(ch, s.norm) for ch, s in seen.items() if s.integer is None]
+        parts: list[tuple[str, Digest]] = []
+        counts: list[tuple[str, int]] = []
+        for ch, s in seen.items():
+            if s.integer is None:
+                parts.append((ch, s.norm))
+            else:
+                counts.append((ch, s.integer))
         if len(parts) > 1:
             parts.sort()
-        change = _digest(b"".join(ch.encode() + b"\0" + d for ch, d in parts))
-        ints = tuple(sorted((ch, s.integer) for ch, s in seen.items() if s.integer is not None))
-        token = Token(step.checkpoint_id, step.nodes, change, ints, not parts, not parent_corrupt)
+        if len(counts) > 1:
+            counts.sort()
+        change = _digest(b"".join([ch.encode() + b"\0" + d for ch, d in parts]))
+        token = Token(step.checkpoint_id, step.nodes, change, tuple(counts), not parts, not parent_corrupt)
         self.nodes.update(step.nodes)
         if parts and change not in self.texts and change in self._last_changes:
             # a change seen again within a few steps: keep its text, a loop may show it
