@@ -12,7 +12,7 @@ from lgscope import open_store
 from lgscope.approvals import Sweeper
 from lgscope.forensics import GROWTH, STUCK_RUN, DetectorConfig, detect, scan
 from lgscope.forensics._growth import ThreadSize, growth_findings
-from lgscope.forensics._signature import key
+from lgscope.forensics._signature import key, list_keys
 
 
 def _ai(msg_id: str, text: str, call_id: str, tokens: int, query: str = "refund") -> dict[str, object]:
@@ -39,6 +39,21 @@ def test_messages_compare_by_what_they_say() -> None:
     assert key(tool) != key({**tool, "content": "found it"})
     # outside messages, an "id" field is still left out, as before (a user field named id)
     assert key({"order": {"id": 1}}) == key({"order": {"id": 2}})
+
+
+def test_list_keys_are_the_keys_of_the_list_and_of_its_last_item() -> None:
+    tool = {"type": "tool", "content": "none", "tool_call_id": "call_1", "id": "t1", "name": "search"}
+    cases: list[list[object]] = [
+        [],
+        [_ai("run-1", "", "call_1", 100)],
+        [tool, _ai("run-2", "I looked.", "call_2", 250)],
+        [{"order": {"id": 1}}, 3],  # a primitive last item keys as text
+        ["a", None],
+        [{"n": 2**70}],  # past 64 bits: msgpack cannot pack it, both fall back to text
+        [{1: "x", 2: "y"}],  # keys msgpack will not take: the same fallback
+    ]
+    for items in cases:
+        assert list_keys(items) == (key(items), key(items[-1]) if items else None), items
 
 
 def _size(tid: str, graph: tuple[str, ...], turns: int, turn_messages: int) -> ThreadSize:

@@ -93,7 +93,9 @@ def analyze(
         if ns == "":
             size = size_of(facts, thread)
             stopped = recursion_stop(facts, config.recursion_limits) is not None
-    return Analysis(dataclasses.replace(thread, corrupt=corrupt), found, checkpoints, corrupt, size, stopped)
+    if thread.corrupt != corrupt:
+        thread = dataclasses.replace(thread, corrupt=corrupt)
+    return Analysis(thread, found, checkpoints, corrupt, size, stopped)
 
 
 def _first(finding: Finding, seen: set[object]) -> bool:

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from lgscope.forensics._config import LOOP, DetectorConfig
 from lgscope.forensics._pass import NamespaceFacts, Token
-from lgscope.forensics._signature import assistant_texts, fingerprint, is_message, short
+from lgscope.forensics._signature import assistant_texts_of, fingerprint, is_message, short
 from lgscope.model import Finding
 
 __all__ = ["longest_repeat", "loop_findings"]
@@ -44,7 +44,9 @@ def longest_repeat(tokens: Sequence[object], max_period: int) -> Repeat | None:
     return best
 
 
-def _similar(a: str, b: str, threshold: float) -> bool:
+def _similar(a: str, b: str, threshold: float, counts: dict[str, Counter[str]] | None = None) -> bool:
+    """``counts``: each text's character counts, remembered across calls (a text is compared with
+    its predecessor and its successor)."""
     a, b = a[:2000], b[:2000]
     if a == b:
         return True
@@ -52,7 +54,13 @@ def _similar(a: str, b: str, threshold: float) -> bool:
     total = len(a) + len(b)
     if 2.0 * min(len(a), len(b)) / total < threshold:
         return False
-    if 2.0 * (Counter(a) & Counter(b)).total() / total < threshold:
+    counts = {} if counts is None else counts
+    ca, cb = counts.get(a), counts.get(b)
+    if ca is None:
+        ca = counts[a] = Counter(a)
+    if cb is None:
+        cb = counts[b] = Counter(b)
+    if 2.0 * (ca & cb).total() / total < threshold:
         return False
     return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= threshold
 
@@ -111,10 +119,11 @@ def _repeated_messages(facts: NamespaceFacts, config: DetectorConfig) -> Finding
     if facts.last_good is None:
         return None
     final = facts.last_good.values
-    texts = assistant_texts(final)
+    texts = assistant_texts_of(facts.final_messages())
     best_start, best_len, run_start = 0, 1, 0
+    chars: dict[str, Counter[str]] = {}
     for k in range(1, len(texts)):
-        if not _similar(texts[k - 1][1], texts[k][1], config.loop_similarity):
+        if not _similar(texts[k - 1][1], texts[k][1], config.loop_similarity, chars):
             run_start = k
         if k - run_start + 1 > best_len:
             best_start, best_len = run_start, k - run_start + 1

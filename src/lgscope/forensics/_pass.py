@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lgscope.forensics._signature import fingerprint, is_message, key, messages_of, short
+from lgscope.forensics._signature import fingerprint, is_message, key, list_keys, messages_of, short
 from lgscope.model import ChannelChange, Step, TaskError
 from lgscope.store._values import list_length
 
@@ -28,6 +28,7 @@ _VALUES_KEPT = 16  # distinct values of a field kept as evidence
 _TEXT_LIMIT = 160
 _FORKS_KEPT = 64  # interrupted checkpoints watched for a second resume
 _FOLLOWED = 256  # recent checkpoints whose approval (branch) is known
+_RECENT_TOKENS = 8  # a change repeated within this many node steps keeps its text
 NULL_TASK_ID = "00000000-0000-0000-0000-000000000000"
 """The task id LangGraph stores a ``Command(resume=…)`` answer under before a task consumes it."""
 
@@ -55,6 +56,8 @@ class _Seen:
     messages: bool
     """A list whose last item is a message."""
     is_list: bool
+    appended: bool
+    """Told from items appended to a list (each append is a new value)."""
 
 
 @dataclass(slots=True)
@@ -154,6 +157,8 @@ class NamespaceFacts:
 
     _memo: OrderedDict[Digest, _Seen] = field(default_factory=OrderedDict)
     _shape: dict[str, Digest] = field(default_factory=dict)
+    _shape_moved: bool = False
+    """Whether `_shape` moved since `shapes` last took a snapshot of it."""
     _length: dict[str, int] = field(default_factory=dict)
     _recent: OrderedDict[str, bool] = field(default_factory=OrderedDict)
     """Recent checkpoint ids → whether they were corrupt (for parents)."""
@@ -164,9 +169,14 @@ class NamespaceFacts:
     """Messages when the current turn started."""
     _turn_bytes: int = 0
     """Content bytes the current turn added so far."""
+    _last_changes: deque[Digest] = field(default_factory=lambda: deque(maxlen=_RECENT_TOKENS))
+    """The change of each of the last few tokens (a change seen again keeps its text)."""
+    _counters: frozenset[str] | None = None
+    _final: list[Mapping[str, Any]] | None = None
 
     def feed(self, step: Step) -> None:
         """Take one step (oldest first)."""
+        self._counters = self._final = None
         self.steps += 1
         self.last = step
         parent_corrupt = self._recent.get(step.parent_id or "", True)
@@ -198,67 +208,66 @@ class NamespaceFacts:
                 self.non_int.add(ch)
             if s.messages:
                 self.message_channels.add(ch)
-            self._shape[ch] = s.shape
+            if self._shape.get(ch) != s.shape:
+                self._shape[ch] = s.shape
+                self._shape_moved = True
         self._fields(step, seen)
         self._lengths(step)
         if step.source == "loop":
             self._token(step, seen, parent_corrupt)
 
     def _see(self, change: ChannelChange) -> _Seen:
-        memo_key = change.digest + (b"+" if change.kind == "append" else b"=")
+        append = change.kind == "append"
+        if append and change.channel in self.message_channels:
+            # LangChain gives every message an id: appended messages never repeat their bytes,
+            # and remembering them would only cost a digest of each
+            return _judge(change, append)
+        memo_key = change.digest + (b"+" if append else b"=")
         got = self._memo.get(memo_key)
         if got is not None:
             self._memo.move_to_end(memo_key)
             return got
-        value = change.value
-        if change.kind == "append":
-            items = value if isinstance(value, list) else [value]
-            got = _Seen(
-                _norm_digest(items),
-                _norm_digest(items[-1]) if items else _EMPTY,
-                None,
-                bool(items) and is_message(items[-1]),
-                True,
-            )
-        elif isinstance(value, list):
-            shape = _norm_digest(value[-1]) if value else _EMPTY
-            messages = bool(value) and is_message(value[-1])
-            # A message list set rather than appended to: a node replaced a message by reusing
-            # its id (the SQL agent's query checker). What it says is the change, not the list.
-            got = _Seen(shape if messages else _norm_digest(value), shape, None, messages, True)
-        else:
-            norm = _norm_digest(value)
-            integer = value if type(value) is int else None
-            got = _Seen(norm, norm, integer, False, False)
+        got = _judge(change, append)
         self._memo[memo_key] = got
         if len(self._memo) > _MEMO_SIZE:
             self._memo.popitem(last=False)
         return got
 
     def _token(self, step: Step, seen: Mapping[str, _Seen], parent_corrupt: bool) -> None:
-        parts = sorted((ch, s.norm) for ch, s in seen.items() if s.integer is None)
-        change = _digest(b"".join(ch.encode() + b"\0" + d for ch, d in parts))
-        ints = tuple(sorted((ch, s.integer) for ch, s in seen.items() if s.integer is not None))
-        token = Token(step.checkpoint_id, step.nodes, change, ints, not parts, not parent_corrupt)
+        parts: list[tuple[str, Digest]] = []
+        counts: list[tuple[str, int]] = []
+        for ch, s in seen.items():
+            if s.integer is None:
+                parts.append((ch, s.norm))
+            else:
+                counts.append((ch, s.integer))
+        if len(parts) > 1:
+            parts.sort()
+        if len(counts) > 1:
+            counts.sort()
+        change = _digest(b"".join([ch.encode() + b"\0" + d for ch, d in parts]))
+        token = Token(step.checkpoint_id, step.nodes, change, tuple(counts), not parts, not parent_corrupt)
         self.nodes.update(step.nodes)
-        if parts and change not in self.texts and any(t.change == change for t in self.tokens[-8:]):
+        if parts and change not in self.texts and change in self._last_changes:
             # a change seen again within a few steps: keep its text, a loop may show it
-            delta = {c.channel: _what_changed(c) for c in step.changes if c.channel in dict(parts)}
+            channels = {ch for ch, _d in parts}
+            delta = {c.channel: _what_changed(c) for c in step.changes if c.channel in channels}
             self.texts[change] = short(fingerprint(delta), _TEXT_LIMIT)
         self.tokens.append(token)
+        self._last_changes.append(change)
 
     def _fields(self, step: Step, seen: Mapping[str, _Seen]) -> None:
-        if not seen:
-            return
         changed_fields = [ch for ch, s in seen.items() if not s.messages]
         if not changed_fields:
             return
-        self.shapes.append(tuple(sorted(self._shape.items())))
+        if self._shape_moved or not self.shapes:
+            self.shapes.append(tuple(sorted(self._shape.items())))
+            self._shape_moved = False
         index = len(self.shapes) - 1
         for ch in changed_fields:
             s = seen[ch]
             # a longer list never equals an earlier value: each append is a new one
-            fp = _digest(f"{step.checkpoint_id}\0{ch}") if s.is_list and _appended(step, ch) else s.norm
+            fp = _digest(f"{step.checkpoint_id}\0{ch}") if s.appended else s.norm
             history = self.field_changes.setdefault(ch, [])
             if history and history[-1].fp == fp:
                 continue
@@ -333,14 +342,18 @@ class NamespaceFacts:
     # -- what detectors read ---------------------------------------------------------------
 
     def counters(self) -> frozenset[str]:
-        """Integer fields that only ever go up: progress counters, which differ on every repeat."""
-        return frozenset(
-            ch
-            for ch, vs in self.ints.items()
-            if ch not in self.non_int
-            and len(vs) > 1
-            and all(b >= a for a, b in zip(vs, vs[1:], strict=False))
-        )
+        """Integer fields that only ever go up: progress counters, which differ on every repeat.
+
+        Computed once after the pass (several detectors ask)."""
+        if self._counters is None:
+            self._counters = frozenset(
+                ch
+                for ch, vs in self.ints.items()
+                if ch not in self.non_int
+                and len(vs) > 1
+                and all(b >= a for a, b in zip(vs, vs[1:], strict=False))
+            )
+        return self._counters
 
     def stalled(self, counters: frozenset[str] | None = None) -> list[Token]:
         """The longest run of node steps that changed nothing but counters (oldest first)."""
@@ -361,11 +374,41 @@ class NamespaceFacts:
         return [*self._turns, (self._messages() - self._turn_messages, self._turn_bytes)]
 
     def final_messages(self) -> list[Mapping[str, Any]]:
-        """The messages of the last good state."""
-        return messages_of(self.last_good.values) if self.last_good is not None else []
+        """The messages of the last good state (taken out once after the pass: read-only)."""
+        if self._final is None:
+            self._final = messages_of(self.last_good.values) if self.last_good is not None else []
+        return self._final
 
 
 _EMPTY = _digest(b"")
+
+
+def _judge(change: ChannelChange, append: bool) -> _Seen:
+    """Decode a change and tell what the detectors compare of it."""
+    value = change.value
+    if append:
+        items = value if isinstance(value, list) else [value]
+        whole, last = list_keys(items)
+        return _Seen(
+            _digest(whole),
+            _EMPTY if last is None else _digest(last),
+            None,
+            bool(items) and is_message(items[-1]),
+            True,
+            True,
+        )
+    if isinstance(value, list):
+        messages = bool(value) and is_message(value[-1])
+        if messages:
+            # A message list set rather than appended to: a node replaced a message by reusing
+            # its id (the SQL agent's query checker). What it says is the change, not the list.
+            shape = _norm_digest(value[-1])
+            return _Seen(shape, shape, None, messages, True, False)
+        whole, last = list_keys(value)
+        return _Seen(_digest(whole), _EMPTY if last is None else _digest(last), None, False, True, False)
+    norm = _norm_digest(value)
+    integer = value if type(value) is int else None
+    return _Seen(norm, norm, integer, False, False, False)
 
 
 def _what_changed(change: ChannelChange) -> Any:
@@ -373,7 +416,3 @@ def _what_changed(change: ChannelChange) -> Any:
     if change.kind == "set" and isinstance(value, list) and value and is_message(value[-1]):
         return value[-1:]  # a replaced message: it is the change, not the whole conversation
     return value
-
-
-def _appended(step: Step, channel: str) -> bool:
-    return any(c.channel == channel and c.kind == "append" for c in step.changes)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ormsgpack
 
 __all__ = [
     "assistant_texts",
+    "assistant_texts_of",
     "fingerprint",
-    "key",
     "is_message",
+    "key",
+    "list_keys",
     "messages_of",
     "short",
 ]
@@ -79,6 +81,21 @@ def key(value: Any) -> str | bytes:
         return fingerprint(value)
 
 
+def list_keys(items: list[Any]) -> tuple[str | bytes, str | bytes | None]:
+    """``key(items)`` and ``key(items[-1])`` (None for an empty list), each item normalized once."""
+    try:
+        normal = [_normalize(v) for v in items]
+        whole = ormsgpack.packb(normal, option=_PACK)
+        if not items:
+            return whole, None
+        last = items[-1]
+        if type(last) in _PRIMITIVE:
+            return whole, f"{type(last).__name__}:{last}"
+        return whole, ormsgpack.packb(normal[-1], option=_PACK)
+    except (TypeError, ValueError):  # as `key` does: text keys for what msgpack cannot pack
+        return key(items), key(items[-1]) if items else None
+
+
 def messages_of(values: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The messages of a state: every list channel made of messages, in order."""
     out: list[Mapping[str, Any]] = []
@@ -90,8 +107,13 @@ def messages_of(values: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def assistant_texts(values: Mapping[str, Any]) -> list[tuple[int, str]]:
     """(position, text) of every assistant message with text content."""
+    return assistant_texts_of(messages_of(values))
+
+
+def assistant_texts_of(messages: Sequence[Mapping[str, Any]]) -> list[tuple[int, str]]:
+    """`assistant_texts` of messages already taken out of a state (`messages_of`)."""
     out = []
-    for i, m in enumerate(messages_of(values)):
+    for i, m in enumerate(messages):
         if m.get("type") in ("ai", "AIMessageChunk"):
             content = m.get("content")
             if isinstance(content, list):
