@@ -53,3 +53,20 @@ def test_reading_a_sqlite_store_imports_neither_langgraph_nor_langchain(sample_s
         done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip().splitlines()[-1] == "[]", args[0]
+
+
+def test_every_command_module_is_named_for_its_commands_and_only_those() -> None:
+    import importlib
+    import pkgutil
+
+    import lgscope.cli
+    from lgscope.cli import MODULES
+
+    found: dict[str, str] = {}
+    for info in pkgutil.iter_modules(lgscope.cli.__path__):
+        module = importlib.import_module(f"lgscope.cli.{info.name}")
+        for command in getattr(module, "COMMANDS", ()):
+            found[command.name] = info.name
+    assert found == MODULES
+    listed = CliRunner().invoke(lgscope.cli.main, ["--help"]).output
+    assert all(f"  {name} " in listed for name in MODULES)

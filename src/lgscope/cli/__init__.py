@@ -1,10 +1,12 @@
 """The ``lgscope`` command: a thin layer over the library API.
 
-Each command group lives in its own module and is registered below.
+Each command group lives in its own module (its ``COMMANDS``), named in `MODULES` below and
+imported when one of its commands runs: a command starts without importing the others.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -12,26 +14,45 @@ from typing import Any
 import click
 
 from lgscope import __version__
-from lgscope.cli import (
-    demo,
-    forensics,
-    housekeeping,
-    inspect,
-    metrics,
-    replay,
-    spans,
-    sweep,
-    tail,
-    transfer,
-    tui,
-)
 
-__all__ = ["main"]
+__all__ = ["MODULES", "main"]
+
+MODULES: dict[str, str] = {
+    "threads": "inspect",
+    "show": "inspect",
+    "diff": "inspect",
+    "export": "transfer",
+    "import": "transfer",
+    "fork": "replay",
+    "replay": "replay",
+    "size": "housekeeping",
+    "prune": "housekeeping",
+    "scan": "forensics",
+    "report": "forensics",
+    "tail": "tail",
+    "sweep": "sweep",
+    "spans": "spans",
+    "metrics": "metrics",
+    "tui": "tui",
+    "demo": "demo",
+}
+"""Each command → the module of ``lgscope.cli`` that defines it."""
 
 
 class _Lgscope(click.Group):
     """The command group, with Click's usage errors as one ``Error: …`` line like every other error
-    (Click prints the usage, a hint and the error on three lines)."""
+    (Click prints the usage, a hint and the error on three lines), and each command's module
+    imported when the command is looked up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = MODULES.get(cmd_name)
+        if module is None:
+            return None
+        commands: list[click.Command] = importlib.import_module(f"lgscope.cli.{module}").COMMANDS
+        return next(c for c in commands if c.name == cmd_name)
 
     def main(
         self,
@@ -77,8 +98,3 @@ def main() -> None:
     Example:
       lgscope threads checkpoints.sqlite
     """
-
-
-for _module in (inspect, transfer, replay, housekeeping, forensics, tail, sweep, spans, metrics, tui, demo):
-    for _command in _module.COMMANDS:
-        main.add_command(_command)
