@@ -220,3 +220,15 @@ def test_a_format_2_record_carries_only_what_changed(sample_store: Path, tmp_pat
     size = (tmp_path / "s.jsonl").stat().st_size
     with open_store(sample_store) as st:
         assert size < st.thread("support-loop-gave-up").size * 2  # base64 and decoded changes included
+
+
+def test_an_import_into_a_new_file_leaves_one_file_in_wal_mode(sample_store: Path, tmp_path: Path) -> None:
+    # written in rollback-journal mode (a new file's pages once, not twice through the log), then
+    # left in WAL as SqliteSaver makes a new file
+    _export(sample_store, "support-1", tmp_path / "s.jsonl")
+    target = tmp_path / "new.sqlite"
+    import_thread(tmp_path / "s.jsonl", str(target))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.sqlite", "s.jsonl"]
+    with sqlite3.connect(target) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert _rows(target)

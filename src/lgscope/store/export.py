@@ -760,6 +760,10 @@ def _into_sqlite(path: Path, write: Callable[[Any], int], action: str) -> int:
                 f"Cannot {action} into {path}: it is not a SQLite checkpoint store ({exc}); give a new file "
                 "or the file your SqliteSaver writes."
             ) from None
+        if created:
+            # a new file's pages go straight into it: WAL would write every byte twice (the log,
+            # then the file at close), and there is nothing to roll back to but no file
+            conn.execute("PRAGMA journal_mode = DELETE")
         saver = SqliteSaver(_NoCommit(conn))  # type: ignore[arg-type]
         saver.serde = _PassThrough()
         saver.is_setup = True
@@ -769,13 +773,15 @@ def _into_sqlite(path: Path, write: Callable[[Any], int], action: str) -> int:
         except BaseException:
             conn.rollback()
             raise
-        if not created:
+        if created:
+            conn.execute("PRAGMA journal_mode = WAL")  # as SqliteSaver makes a new file
+        else:
             restore_journal(conn, journal)
     except BaseException:
         conn.close()
         if created:  # setup() made the file before the transaction: a failed import leaves nothing
-            for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-                leftover.unlink(missing_ok=True)
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                path.with_name(path.name + suffix).unlink(missing_ok=True)
         raise
     finally:
         conn.close()
