@@ -288,11 +288,13 @@ def _check_exactly_once(
         else:
             open_.discard(e["interrupt_id"])
     assert open_ == set() and log.open_intents() == {}
-    if sweepers:  # the race was real: the human and every sweeper resolved some, and every sweeper
-        # met interrupts another process resolved while it waited for (or skipped) the lock
+    if sweepers:  # the race was real: the human and at least two sweepers resolved some, and every
+        # sweeper met interrupts another process resolved while it waited for (or skipped) the lock.
+        # (Not every sweeper: on a loaded machine one may start after the others took the rest.)
         assert humans > 0, humans
         assert len(by_actor) == sweepers, by_actor
-        assert all(c.get("rejected", 0) > 0 and c.get("already_resolved", 0) > 0 for c in by_actor.values())
+        assert sum(1 for c in by_actor.values() if c.get("rejected", 0) > 0) >= 2, by_actor
+        assert all(c.get("already_resolved", 0) > 0 for c in by_actor.values()), by_actor
 
 
 def test_two_sweepers_and_a_human_on_sqlite(env: dict[str, str], tmp_path: Path) -> None:
