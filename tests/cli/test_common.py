@@ -70,3 +70,6 @@ def test_every_command_module_is_named_for_its_commands_and_only_those() -> None
     assert found == MODULES
     listed = CliRunner().invoke(lgscope.cli.main, ["--help"]).output
     assert all(f"  {name} " in listed for name in MODULES)
+    typo = subprocess.run([sys.executable, "-m", "lgscope", "shwo", "x"], capture_output=True, text=True)
+    assert typo.returncode == 2
+    assert "Error: No such command 'shwo'. Did you mean 'show'? (see: " in typo.stderr

@@ -54,6 +54,14 @@ class _Lgscope(click.Group):
         commands: list[click.Command] = importlib.import_module(f"lgscope.cli.{module}").COMMANDS
         return next(c for c in commands if c.name == cmd_name)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.NoSuchCommand as exc:  # Click's "Did you mean …?" reads self.commands
+            raise click.exceptions.NoSuchCommand(exc.command_name, possibilities=MODULES, ctx=ctx) from None
+
     def main(
         self,
         args: Sequence[str] | None = None,
