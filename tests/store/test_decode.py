@@ -85,5 +85,8 @@ def test_json_values_read_fast_and_what_the_fast_parser_refuses_still_reads() ->
     odd = loads_json('{"score": NaN, "big": 123456789012345678901234567890, "inf": Infinity}')
     assert odd["score"] != odd["score"] and odd["big"] == 123456789012345678901234567890
     assert odd["inf"] == float("inf")
+    for text in ('{"big": 123456789012345678901234567890}', b'{"id": -9223372036854775809, "n": 1}'):
+        exact = loads_json(text)  # no NaN beside them: orjson alone would read these as floats
+        assert all(type(v) is int for v in exact.values()) and exact == __import__("json").loads(text)
     with pytest.raises(DecodeError, match="corrupt or truncated"):
         loads_json(b'{"a": [1, 2')

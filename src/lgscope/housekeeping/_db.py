@@ -9,15 +9,13 @@ asks for that.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import orjson
-
 from lgscope._exceptions import UsageError
+from lgscope.store.decode import fast_json
 
 __all__ = ["INTERRUPT", "TASKS", "Info", "Rows", "SizeRow", "WriteTotals", "meta", "rows_for"]
 
@@ -33,12 +31,9 @@ def meta(raw: Any) -> dict[str, Any]:
     if not raw:
         return {}
     try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        try:
-            value = json.loads(raw)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            return {}
+        value = fast_json(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return {}
     return value if isinstance(value, dict) else {}
 
 

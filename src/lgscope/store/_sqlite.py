@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import json
 import os
 import sqlite3
 import struct
@@ -13,8 +12,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
-
-import orjson
 
 from lgscope._exceptions import (
     CheckpointNotFound,
@@ -26,7 +23,7 @@ from lgscope.model import Step, ThreadHistory
 from lgscope.store._base import NamespaceTip, Store, ThreadIndexEntry
 from lgscope.store._msgpack import split_checkpoint
 from lgscope.store._raw import CONTROL_SQL, RawCheckpoint, RawWrite, build_history, build_steps
-from lgscope.store.decode import MAX_DEPTH, Decoder, json_depth
+from lgscope.store.decode import MAX_DEPTH, Decoder, fast_json, json_depth
 
 __all__ = ["SqliteStore"]
 
@@ -64,12 +61,9 @@ def _decode_metadata(raw: Any) -> dict[str, Any]:
             f"The checkpoint metadata nests deeper than {MAX_DEPTH} levels (hostile or corrupt)."
         )
     try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        try:  # what orjson refuses and json takes: NaN, Infinity, integers past 64 bits
-            value = json.loads(raw)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            raise DecodeError(f"The checkpoint metadata is not valid JSON ({exc}).") from exc
+        value = fast_json(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise DecodeError(f"The checkpoint metadata is not valid JSON ({exc}).") from exc
     return value if isinstance(value, dict) else {"value": value}
 
 
