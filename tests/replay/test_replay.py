@@ -346,3 +346,18 @@ def test_a_rerun_left_waiting_at_the_same_interrupt_is_not_fixed_by_being_young(
     with open_store(tmp_path / "s.sqlite") as st:  # asked by the rerun, minutes ago
         asked = st.thread("medicine-stuck").pending_interrupts[0].created_at
     assert (datetime.now(UTC) - asked).total_seconds() < 600
+
+
+def test_a_rerun_of_a_finished_thread_stopped_at_a_fresh_interrupt_is_not_stuck(
+    sample_store: Path, tmp_path: Path
+) -> None:
+    result = replay(
+        str(sample_store),
+        "medicine-approved",
+        fixed.medicine_graph,
+        checkpoint=nth(sample_store, "medicine-approved", 1),
+        into=str(tmp_path / "s.sqlite"),
+    )
+    assert (result.recorded_status, result.status) == ("done", "interrupted")  # asked, not yet answered
+    assert "stuck_interrupt" not in {f.kind for f in result.replayed_findings}
+    assert result.introduced == ()

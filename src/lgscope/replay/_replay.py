@@ -47,8 +47,8 @@ class ReplayResult:
     """How the replay's final state differs from the recorded final state."""
     recorded_findings: tuple[Finding, ...]
     replayed_findings: tuple[Finding, ...]
-    """The replay's findings; ages (stuck interrupts, stuck runs) judged as if it had waited as long
-    as the recorded thread has."""
+    """The replay's findings; where the recorded thread was left waiting, ages (stuck interrupts,
+    stuck runs) judged as if the replay had waited as long."""
     recorded_status: ThreadStatus
     status: ThreadStatus
     """The sandbox thread's status after the run."""
@@ -283,10 +283,14 @@ def _compare(
             )
             now = datetime.now(UTC)
             recorded_findings = tuple(detect(rec_hist, now=now))
-            # An age (a stuck interrupt, a stuck run) is judged as if the replay had waited as long
-            # as the recorded thread has: a rerun minutes old is not "fixed" by being young.
-            waited = now - (rec_hist.thread.updated_at or now)
-            replayed_findings = tuple(detect(new_hist, now=(new_hist.thread.updated_at or now) + waited))
+            # A recorded thread left waiting (an interrupt, a paused or crashed run) has an age: the
+            # replay's is judged as if it had waited as long, so a rerun minutes old is not "fixed"
+            # by being young. A thread that finished waits on nothing: the replay is judged now.
+            judged = now
+            if rec_hist.thread.status in (ThreadStatus.INTERRUPTED, ThreadStatus.RUNNING):
+                waited = now - (rec_hist.thread.updated_at or now)
+                judged = (new_hist.thread.updated_at or now) + waited
+            replayed_findings = tuple(detect(new_hist, now=judged))
             rows = align(recorded.nodes, replayed.nodes)
             return ReplayResult(
                 fork=forked,
@@ -302,6 +306,6 @@ def _compare(
                 error=error,
             )
     finally:
-        release(target)
         if src is not source:
             src.close()
+        release(target)
