@@ -76,3 +76,29 @@ def test_the_data_version_moves_only_when_another_connection_commits(sample_copy
         with sqlite3.connect(sample_copy) as other:
             other.execute("DELETE FROM writes WHERE thread_id = 'support-1'")
         assert st.data_version() != before
+
+
+def test_a_write_killed_half_way_is_named_not_rolled_back(sample_copy: Path) -> None:
+    import subprocess
+    import sys
+
+    from lgscope import NotACheckpointStore
+
+    with sqlite3.connect(sample_copy) as conn:
+        conn.execute("PRAGMA journal_mode = DELETE")
+    # a writer killed mid-transaction, after its cache spilled into the file: a hot journal
+    killed = (
+        "import os, sqlite3, sys\n"
+        "conn = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "conn.execute('PRAGMA cache_size = 1')\n"
+        "conn.execute('BEGIN')\n"
+        "conn.execute(\"UPDATE checkpoints SET metadata = metadata || ''\")\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", killed, str(sample_copy)], check=True)
+    journal = sample_copy.with_name(sample_copy.name + "-journal")
+    assert journal.stat().st_size > 0
+    before = hashlib.sha256(sample_copy.read_bytes()).hexdigest()
+    with pytest.raises(NotACheckpointStore, match=r"rollback journal .*-journal holds a write that stopped"):
+        open_store(sample_copy)
+    assert hashlib.sha256(sample_copy.read_bytes()).hexdigest() == before  # lgscope undid nothing

@@ -69,11 +69,15 @@ def _decode_metadata(raw: Any) -> dict[str, Any]:
 
 def _why_not_immutable(path: Path) -> str | None:
     """None when nothing can write ``path`` (a read-only file system, or no write permission for
-    anyone on the file and its directory) and no write-ahead log holds data the file lacks; else
+    anyone on the file and its directory) and no write-ahead log or rollback journal holds data
+    the file lacks (or a write to undo); else
     why reading it as immutable could show a state that is not the store's."""
     wal = path.with_name(path.name + "-wal")
     if wal.exists() and wal.stat().st_size > 0:
         return f"its write-ahead log {wal.name} holds changes that are not in the file yet"
+    journal = path.with_name(path.name + "-journal")
+    if journal.exists() and journal.stat().st_size > 0:
+        return f"its rollback journal {journal.name} holds a write that stopped half-way (it must be rolled back)"
     read_only_fs = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
     no_writers = not (path.stat().st_mode & 0o222 or path.parent.stat().st_mode & 0o222)
     if read_only_fs or no_writers:
@@ -118,8 +122,8 @@ class SqliteStore(Store):
             why = _why_not_immutable(self.path)
             if why is not None:
                 raise NotACheckpointStore(
-                    f"{self.path} cannot be opened read-only ({exc}): {why}. Copy it (with its -wal file) "
-                    "to a writable directory and read the copy."
+                    f"{self.path} cannot be opened read-only ({exc}): {why}. Copy it (with its -wal or "
+                    "-journal file) to a writable directory and read the copy."
                 ) from None
             try:
                 tables = self._open(uri + "&immutable=1")

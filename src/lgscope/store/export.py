@@ -773,16 +773,19 @@ def _into_sqlite(path: Path, write: Callable[[Any], int], action: str) -> int:
         except BaseException:
             conn.rollback()
             raise
-        if created:
-            conn.execute("PRAGMA journal_mode = WAL")  # as SqliteSaver makes a new file
-        else:
-            restore_journal(conn, journal)
     except BaseException:
         conn.close()
         if created:  # setup() made the file before the transaction: a failed import leaves nothing
             for suffix in ("", "-wal", "-shm", "-journal"):
                 path.with_name(path.name + suffix).unlink(missing_ok=True)
         raise
+    try:  # committed: the journal mode is housekeeping, never a reason to lose the data
+        if created:
+            conn.execute("PRAGMA journal_mode = WAL")  # as SqliteSaver makes a new file
+        else:
+            restore_journal(conn, journal)
+    except sqlite3.Error:
+        pass  # a reader holds the file: it keeps the mode it was written in
     finally:
         conn.close()
     return count
