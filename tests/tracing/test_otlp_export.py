@@ -23,14 +23,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 APP = textwrap.dedent(
     """
-    import json, sqlite3, sys
+    import json, os, sqlite3, sys
     from langgraph.checkpoint.sqlite import SqliteSaver
     from langgraph.types import Command
     from lgscope.examples import bank
     from lgscope.tracing import configure, instrument
 
     store, mode = sys.argv[1], sys.argv[2]
-    provider = configure(service_name="bank-app")
+    provider = configure(service_name="bank-app", export_timeout=float(os.environ.get("APP_EXPORT_TIMEOUT", "5")))
     graph = instrument(bank.build(SqliteSaver(sqlite3.connect(store, check_same_thread=False))), tracer_provider=provider)
     config = {"configurable": {"thread_id": "transfer-1"}}
     if mode == "start":
@@ -160,8 +160,8 @@ def test_a_dead_collector_neither_breaks_the_graph_nor_delays_exit(protocol: str
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
         "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
         "OTEL_EXPORTER_OTLP_INSECURE": "true",
-        # the exporter would wait 30 s a try: exit must not (it waits at most shutdown_timeout, 2 s)
-        "OTEL_EXPORTER_OTLP_TIMEOUT": "30",
+        # the exporter may wait 30 s a try: exit must not (it waits at most shutdown_timeout, 2 s)
+        "APP_EXPORT_TIMEOUT": "30",
     }
     baseline_env = {"OTEL_SDK_DISABLED": "true"}
     started = time.monotonic()
