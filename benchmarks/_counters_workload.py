@@ -22,12 +22,9 @@ from __future__ import annotations
 
 import operator
 import random
-import sqlite3
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.errors import GraphRecursionError
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
@@ -209,17 +206,6 @@ def _retry(saver: Any, fails: int, result: int) -> Any:
     g.add_edge(START, "fetch")
     g.add_conditional_edges("fetch", lambda s: END if s["ok"] else "fetch", ["fetch", END])
     return g.compile(checkpointer=saver)
-
-
-def build_sqlite_templates(path: Path, seed: int = 11) -> dict[str, list[str]]:
-    """Write the template threads to a new SQLite file; return each thread's expected finding kinds."""
-    conn = sqlite3.connect(path, check_same_thread=False)
-    try:
-        saver = SqliteSaver(conn)
-        saver.setup()
-        return build_templates(saver, seed)
-    finally:
-        conn.close()
 
 
 def build_templates(saver: Any, seed: int = 11) -> dict[str, list[str]]:

@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import operator
 import random
-import sqlite3
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.errors import GraphRecursionError
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
@@ -222,17 +219,6 @@ def _ingest(saver: Any, rows: list[dict[str, Any]]) -> Any:
     g.add_edge("load", "parse")
     g.add_edge("parse", END)
     return g.compile(checkpointer=saver)
-
-
-def build_sqlite_templates(path: Path, seed: int = 7) -> dict[str, list[str]]:
-    """Write the template threads to a new SQLite file; return each thread's expected finding kinds."""
-    conn = sqlite3.connect(path, check_same_thread=False)
-    try:
-        saver = SqliteSaver(conn)
-        saver.setup()
-        return build_templates(saver, seed)
-    finally:
-        conn.close()
 
 
 def build_templates(saver: Any, seed: int = 7) -> dict[str, list[str]]:

@@ -88,12 +88,26 @@ def templates(workload: str) -> Path:
     if not path.exists():
         tmp = path.with_suffix(".building")
         tmp.unlink(missing_ok=True)
-        expected = _builder(workload).build_sqlite_templates(tmp)
+        expected = _write_templates(tmp, _builder(workload).build_templates)
         _check_labels(str(tmp), expected, workload)
         tmp.rename(path)
         for leftover in ("-wal", "-shm"):  # the read-only scan's, of an empty WAL
             Path(f"{tmp}{leftover}").unlink(missing_ok=True)
     return path
+
+
+def _write_templates(path: Path, build: Any) -> dict[str, list[str]]:
+    """Run a workload's template threads through SqliteSaver into a new file; their labels."""
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    conn = sqlite3.connect(path, check_same_thread=False)
+    try:
+        saver = SqliteSaver(conn)
+        saver.setup()
+        labels: dict[str, list[str]] = build(saver)
+        return labels
+    finally:
+        conn.close()
 
 
 def _check_labels(store: str, expected: dict[str, list[str]], workload: str) -> None:
