@@ -21,7 +21,6 @@ import gc
 import hashlib
 import itertools
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from typing import Any, BinaryIO
 import orjson
 
 import lgscope
+from lgscope._atomic import atomic_write
 from lgscope._exceptions import UsageError
 from lgscope.forensics._codec import CodecError, decode, encode
 from lgscope.forensics._config import DetectorConfig
@@ -316,15 +316,13 @@ def _save(
 ) -> None:
     """Write the state atomically (a temporary file beside it, synced, renamed over it). The lines
     of ``unchanged`` threads are copied from the old file as they are (both are in thread order)."""
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     old: BinaryIO | None = None
     try:
         if unchanged:
             old = _open(path)[0]
         previous = _lines(old) if old is not None else iter(())
         held: tuple[str | None, bytes] | None = None
-        with os.fdopen(fd, "wb") as out:
+        with atomic_write(path) as out:
             out.write(orjson.dumps(header) + b"\n")
             for tid in sorted(results):
                 line: bytes | None = None
@@ -336,20 +334,6 @@ def _save(
                     if held is not None and held[0] == tid:
                         line = held[1]
                 out.write(line or _line(tid, current[tid], results[tid]) or b"")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     finally:
         if old is not None:
             old.close()
-    try:
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)

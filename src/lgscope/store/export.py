@@ -16,7 +16,6 @@ import json
 import os
 import re
 import sqlite3
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from typing import Any
 
 import ormsgpack
 
+from lgscope._atomic import atomic_write
 from lgscope._exceptions import DecodeError, ExportFileError, ImportConflict, NotACheckpointStore, UsageError
 from lgscope.model import is_bookkeeping
 from lgscope.store._base import Store
@@ -271,23 +271,15 @@ def export_thread(
         header["partial"] = True
     digest = hashlib.sha256()
     count = 0
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            # the header starts with the format name so `open_store` can sniff it
-            fh.write(json.dumps(header, ensure_ascii=False) + "\n")
-            for record in _records(store, thread_id, namespaces, redaction, only):
-                line = json.dumps(record, ensure_ascii=False, sort_keys=True)
-                digest.update(line.encode("utf-8"))
-                fh.write(line + "\n")
-                count += 1
-            fh.write(json.dumps({"type": "end", "records": count, "sha256": digest.hexdigest()}) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(target) as fh:
+        # the header starts with the format name so `open_store` can sniff it
+        fh.write(json.dumps(header, ensure_ascii=False).encode("utf-8") + b"\n")
+        for record in _records(store, thread_id, namespaces, redaction, only):
+            line = json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8")
+            digest.update(line)
+            fh.write(line + b"\n")
+            count += 1
+        fh.write(json.dumps({"type": "end", "records": count, "sha256": digest.hexdigest()}).encode() + b"\n")
     return count
 
 
