@@ -621,3 +621,12 @@ def test_escalations_are_remembered_on_postgres_without_an_audit_log(postgres_ur
     with psycopg.connect(postgres_url) as conn:
         rows = conn.execute("SELECT thread_id FROM lgscope_escalations ORDER BY 1").fetchall()
     assert rows == [("pay-1",), ("user-1",)]
+
+
+def test_both_spellings_of_a_sqlite_store_share_its_locks(tmp_path: Path) -> None:
+    from lgscope.approvals._lock import locks_for
+
+    store = tmp_path / "app.sqlite"
+    store.touch()
+    as_url = "sqlite:///" + str(store).lstrip("/")
+    assert locks_for(as_url).directory == locks_for(str(store)).directory

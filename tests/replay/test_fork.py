@@ -408,3 +408,13 @@ def test_an_open_store_as_the_source_is_still_never_overwritten(sample_copy: Pat
         with pytest.raises(UsageError, match="needs the store's path, not the open store"):
             fork(src, "support-1", str(sample_copy), to_thread="other")
         assert len(src.steps("support-1")) == 5 and "other" not in src.thread_ids()
+
+
+def test_the_source_named_as_a_sqlite_url_is_still_the_source(sample_copy: Path) -> None:
+    # sqlite:///tmp/... names /tmp/... when only that exists, as open_store reads it: the guard
+    # that keeps the source thread from being overwritten must see the same file
+    as_url = "sqlite:///" + str(sample_copy).lstrip("/")
+    before = digest(sample_copy)
+    with pytest.raises(UsageError, match="is the source store: give --to-thread NEW_ID"):
+        fork(as_url, "support-1", str(sample_copy), checkpoint=result_cid(sample_copy), force=True)
+    assert digest(sample_copy) == before

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from lgscope._exceptions import LockUnavailable, UsageError
+from lgscope.store._open import sqlite_file
 
 __all__ = ["FileLocks", "LocalLocks", "PostgresLocks", "ThreadLocks", "locks_for"]
 
@@ -215,7 +216,7 @@ def locks_for(target: Any) -> ThreadLocks:
         text = os.fspath(target)
         if text.startswith(("postgresql://", "postgres://")):
             return PostgresLocks(text)
-        return _beside(Path(text.removeprefix("sqlite:///")))
+        return _beside(sqlite_file(text))
     try:
         return _BY_SAVER[target]
     except (KeyError, TypeError):

@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Literal
 
 from lgscope._exceptions import LgscopeError, LockUnavailable, UsageError
@@ -20,6 +19,7 @@ from lgscope.approvals._resume import Pending, read_pending, stored_answer
 from lgscope.metrics import SweeperMetrics
 from lgscope.model import Interrupt, Step, Thread
 from lgscope.store import Store, open_store
+from lgscope.store._open import sqlite_file
 from lgscope.store.decode import foreign_types, unsafe_types
 
 __all__ = ["DEFAULT_REJECTION", "Candidate", "SweepReport", "Sweeper"]
@@ -99,7 +99,7 @@ def _check_same_store(saver: Any, store: str) -> None:
     module = type(saver).__module__
     if module.startswith("langgraph.checkpoint.sqlite"):
         db = _sqlite_path(saver.conn)
-        target = Path(store.removeprefix("sqlite:///"))
+        target = sqlite_file(store)
         if db is not None and target.exists() and db.exists() and not os.path.samefile(db, target):
             raise UsageError(
                 f"The graph's checkpointer writes to {db}, but the store swept is {target}; "

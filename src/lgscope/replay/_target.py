@@ -17,6 +17,7 @@ from typing import Any
 
 from lgscope._exceptions import MissingExtra, StoreUnavailable, UsageError
 from lgscope.store._journal import journal_mode, restore_journal
+from lgscope.store._open import is_postgres_url, sqlite_file
 
 __all__ = [
     "is_postgres",
@@ -31,12 +32,12 @@ __all__ = [
 
 def is_postgres(target: str) -> bool:
     """Whether ``target`` is a Postgres URL."""
-    return target.startswith(("postgresql://", "postgres://"))
+    return is_postgres_url(target)
 
 
 def sqlite_path(target: str | os.PathLike[str]) -> Path:
     """A SQLite target's file."""
-    return Path(os.fspath(target).removeprefix("sqlite:///"))
+    return sqlite_file(target)
 
 
 def same_store(source: str, target: str) -> bool:

@@ -35,23 +35,19 @@ def open_store(target: str | os.PathLike[str] | Any) -> Store:
             "postgresql:// URL, an export file or a BaseCheckpointSaver."
         )
     text = os.fspath(target)
-    if text.startswith(("postgresql://", "postgres://")):
+    if is_postgres_url(text):
         try:
             from lgscope.store._postgres import PostgresStore
         except ImportError as exc:
             raise MissingExtra("Reading a Postgres store", "postgres") from exc
         return PostgresStore(text)
-    if text.startswith("sqlite:///"):
-        text = text[len("sqlite:///") :]
-        if not text.startswith("/") and not Path(text).exists() and Path("/" + text).exists():
-            text = "/" + text
-    elif "://" in text:
+    if "://" in text and not text.startswith("sqlite:///"):
         scheme = text.split("://", 1)[0]
         raise UsageError(
             f"Unknown store URL scheme {scheme!r}; use a SQLite file path, sqlite:///path, "
             "or postgresql://user@host/db."
         )
-    path = Path(text)
+    path = sqlite_file(text)
     if not path.exists():
         raise StoreNotFound(f"There is no file at {path}; check the path.")
     if path.is_file():
@@ -64,3 +60,20 @@ def open_store(target: str | os.PathLike[str] | Any) -> Store:
     from lgscope.store._sqlite import SqliteStore
 
     return SqliteStore(path)
+
+
+def is_postgres_url(target: str | os.PathLike[str]) -> bool:
+    """Whether a store argument is a Postgres URL."""
+    return os.fspath(target).startswith(("postgresql://", "postgres://"))
+
+
+def sqlite_file(target: str | os.PathLike[str]) -> Path:
+    """The file a SQLite store argument names: a path, or ``sqlite:///path`` (relative, or absolute
+    when only the absolute file exists). Every command that takes a store resolves it here, so that
+    two spellings of one file are the same store (its locks, the fork guard)."""
+    text = os.fspath(target)
+    if text.startswith("sqlite:///"):
+        text = text[len("sqlite:///") :]
+        if not text.startswith("/") and not Path(text).exists() and Path("/" + text).exists():
+            text = "/" + text
+    return Path(text)

@@ -32,6 +32,7 @@ from lgscope.store._base import Store
 from lgscope.store._delta import is_snapshot
 from lgscope.store._journal import journal_mode, restore_journal
 from lgscope.store._msgpack import array_header, array_info, pack_map
+from lgscope.store._open import is_postgres_url, sqlite_file
 from lgscope.store._raw import RawCheckpoint, RawWrite
 from lgscope.store._values import ValueCache
 from lgscope.store.decode import Decoder, unsafe_types
@@ -724,9 +725,9 @@ def write_into(target: str, write: Callable[[Any], int], *, action: str = "impor
     pass-through serializer: values go in as the stored ``(type, bytes)`` they are (`RawWriter`).
     ``action`` names what is done, in error messages. Returns what ``write`` returns.
     """
-    if target.startswith(("postgresql://", "postgres://")):
+    if is_postgres_url(target):
         return _into_postgres(target, write, action)
-    return _into_sqlite(Path(target.removeprefix("sqlite:///")), write, action)
+    return _into_sqlite(sqlite_file(target), write, action)
 
 
 _TIMEOUT_S = 10  # waiting for a lock, connecting, a statement: an import never hangs forever
