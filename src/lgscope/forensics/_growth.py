@@ -80,11 +80,11 @@ def growth_findings(sizes: Sequence[ThreadSize], config: DetectorConfig) -> list
         by_graph.setdefault(s.graph, []).append(s)
     # A thread that never reached a node (no tool call this time) ran the same graph: node sets
     # of which one contains the other are alike. Compared per distinct set, not per thread pair.
+    sets = {graph: frozenset(graph) for graph in by_graph}
     norms: dict[tuple[str, ...], StoreNorms] = {}
-    for graph in by_graph:
-        nodes = set(graph)
+    for graph, nodes in sets.items():
         norms[graph] = norms_of(
-            [t for other, ts in by_graph.items() if nodes <= set(other) or set(other) <= nodes for t in ts]
+            [t for other, ts in by_graph.items() if nodes <= sets[other] or sets[other] <= nodes for t in ts]
         )
     out: list[Finding] = []
     for s in sizes:
