@@ -17,7 +17,7 @@ from lgscope.approvals._lock import ThreadLocks, _sqlite_path, locks_for
 from lgscope.approvals._memory import EscalationMemory, memory_for
 from lgscope.approvals._resume import Pending, read_pending, stored_answer
 from lgscope.metrics import SweeperMetrics
-from lgscope.model import Interrupt, Step, Thread
+from lgscope.model import Interrupt, Step, Thread, ThreadHistory
 from lgscope.store import Store, open_store
 from lgscope.store._open import sqlite_file
 from lgscope.store.decode import foreign_types, unsafe_types
@@ -310,7 +310,11 @@ class Sweeper:
         for t in threads:
             if t.status != "running" or t.updated_at is None or now - t.updated_at < self.older_than:
                 continue
-            for f in detect(store.load(t.thread_id), config, now=now):
+            # the detector reads the root namespace's steps alone, and of their writes only
+            # interrupts, resumes and errors: read no more than that
+            history = store.load(t.thread_id, control_only=True)
+            root = ThreadHistory(history.thread, {"": history.steps.get("", ())})
+            for f in detect(root, config, now=now):
                 waiting = list(f.evidence.get("waiting", ()))
                 if f.evidence.get("likely") != "paused" or not waiting:
                     continue
