@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -274,8 +275,7 @@ class Sweeper:
         given, each names the graph that resumes it, or why it is skipped. ``progress(done, total)``
         is told as the threads are read."""
         now = now or datetime.now(UTC)
-        store = self.store if isinstance(self.store, Store) else open_store(self.store)
-        try:
+        with self._opened() as store:
             threads = []
             total = len(store.index()) if progress is not None else 0
             for thread in store.threads():
@@ -295,9 +295,6 @@ class Sweeper:
             if self.graphs:
                 last = {t.thread_id: t.last_checkpoint_id for t in threads}
                 stale = self._owners(store, stale, last)
-        finally:
-            if store is not self.store:
-                store.close()
         return sorted(stale, key=lambda c: -c.age.total_seconds()), len(pending)
 
     def _paused(self, store: Store, threads: Sequence[Thread], now: datetime) -> list[Candidate]:
@@ -452,14 +449,19 @@ class Sweeper:
                 return None
             return self._emit([self._decision(c, "failed", now, str(exc)) for c in group], "lock")
 
+    @contextlib.contextmanager
+    def _opened(self) -> Iterator[Store]:
+        """The swept store: the one given, or opened here and closed after."""
+        if isinstance(self.store, Store):
+            yield self.store
+            return
+        with open_store(self.store) as store:
+            yield store
+
     def _escalate_pause(self, thread_id: str, group: list[Candidate], now: datetime) -> list[Decision]:
         """Escalate a static pause still where it was (re-read under the lock), whatever the policy."""
-        store = self.store if isinstance(self.store, Store) else open_store(self.store)
-        try:
+        with self._opened() as store:
             last = store.thread(thread_id).last_checkpoint_id
-        finally:
-            if store is not self.store:
-                store.close()
         live = [c for c in group if c.interrupt.checkpoint_id == last]
         out = [self._decision(c, "already_resolved", now) for c in group if c not in live]
         return self._emit(out) + self._escalate(
@@ -494,23 +496,15 @@ class Sweeper:
         config = {"configurable": {"thread_id": thread_id}}
         if graph is not None:
             return read_pending(graph, config)
-        store = self.store if isinstance(self.store, Store) else open_store(self.store)
-        try:
+        with self._opened() as store:
             return {i.id: Pending(i.id, i.value) for i in store.thread(thread_id).pending_interrupts}
-        finally:
-            if store is not self.store:
-                store.close()
 
     def _unsafe(self, thread_id: str) -> str | None:
         """`unsafe_to_load` for a thread the graph is about to read (None without a graph)."""
         if self.graph is None:
             return None
-        store = self.store if isinstance(self.store, Store) else open_store(self.store)
-        try:
+        with self._opened() as store:
             return unsafe_to_load(store, thread_id, self.allow_types)
-        finally:
-            if store is not self.store:
-                store.close()
 
     def _act(self, thread_id: str, group: list[Candidate], now: datetime) -> list[Decision]:
         try:
