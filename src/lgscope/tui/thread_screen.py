@@ -88,6 +88,7 @@ class ThreadScreen(Screen[None]):
         """Following new checkpoints (key L): the store's index is polled and the thread re-read
         when it moved, by a worker."""
         self._tips: tuple[NamespaceTip, ...] | None = None
+        self._version: object | None = None
         self._live_timer: Timer | None = None
 
     @property
@@ -492,7 +493,12 @@ class ThreadScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="live")
     def _look(self) -> None:
-        # the index alone, as `lgscope tail` polls; the thread is read again only when it moved
+        # as `lgscope tail` polls: nothing committed since the last look, nothing to ask; else the
+        # index alone, and the thread is read again only when it moved
+        version = self.app.read(lambda s: s.data_version())  # type: ignore[attr-defined]
+        if version is not None and version == self._version and self._tips is not None:
+            return
+        self._version = version
         tips = self.app.read(lambda s: tuple(s.tips(self.thread_id) or ()))  # type: ignore[attr-defined]
         if tips == self._tips:
             return
