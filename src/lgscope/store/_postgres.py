@@ -16,7 +16,7 @@ from lgscope._exceptions import NotACheckpointStore, StoreUnavailable
 from lgscope.model import ThreadHistory
 from lgscope.store._base import NamespaceTip, Store, ThreadIndexEntry
 from lgscope.store._msgpack import skip
-from lgscope.store._raw import CONTROL_SQL, RawCheckpoint, RawWrite, build_history
+from lgscope.store._raw import CONTROL_SQL, RawCheckpoint, RawWrite, build_history, tips_sql
 from lgscope.store.decode import loads_json_inert
 
 __all__ = ["PostgresStore", "safe_url"]
@@ -53,17 +53,8 @@ def _timed_out(exc: BaseException) -> bool:
     return isinstance(exc, errors.LockNotAvailable | errors.QueryCanceled)
 
 
-TIPS_SQL = (
-    "SELECT c.thread_id, c.checkpoint_ns, c.last, c.n, (SELECT count(*) FROM checkpoint_writes w "
-    "  WHERE w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns "
-    "  AND w.checkpoint_id = c.last) "
-    "FROM (SELECT thread_id, checkpoint_ns, max(checkpoint_id) AS last, count(*) AS n "
-    "      FROM checkpoints GROUP BY thread_id, checkpoint_ns) c"
-)
-"""Where each namespace of each thread stands (`Store.tips`), from the primary keys' indexes alone."""
-_THREAD_TIPS_SQL = TIPS_SQL.replace(
-    "FROM checkpoints GROUP BY", "FROM checkpoints WHERE thread_id = %s GROUP BY"
-)
+TIPS_SQL = tips_sql("checkpoint_writes")
+_THREAD_TIPS_SQL = tips_sql("checkpoint_writes", "%s")
 
 
 class PostgresStore(Store):

@@ -46,6 +46,7 @@ __all__ = [
     "build_steps",
     "iter_steps",
     "build_thread",
+    "tips_sql",
     "ts_from_checkpoint_id",
 ]
 
@@ -116,6 +117,20 @@ def _parse_ts(raw: RawCheckpoint) -> datetime:
         except ValueError:
             pass
     return ts_from_checkpoint_id(raw.checkpoint_id) or _EPOCH_UUID
+
+
+def tips_sql(writes_table: str, placeholder: str | None = None) -> str:
+    """Where each namespace of each thread stands (`Store.tips`), from the primary keys' indexes
+    alone: its latest checkpoint, how many it has, and the writes stored against the latest.
+    With ``placeholder`` (``?``, ``%s``), of one thread."""
+    where = f"WHERE thread_id = {placeholder} " if placeholder else ""
+    return (
+        f"SELECT c.thread_id, c.checkpoint_ns, c.last, c.n, (SELECT count(*) FROM {writes_table} w "
+        "  WHERE w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns "
+        "  AND w.checkpoint_id = c.last) "
+        "FROM (SELECT thread_id, checkpoint_ns, max(checkpoint_id) AS last, count(*) AS n "
+        f"      FROM checkpoints {where}GROUP BY thread_id, checkpoint_ns) c"
+    )
 
 
 _CONTROL = frozenset({INTERRUPT, RESUME, ERROR})

@@ -22,7 +22,7 @@ from lgscope._exceptions import (
 from lgscope.model import Step, ThreadHistory
 from lgscope.store._base import NamespaceTip, Store, ThreadIndexEntry
 from lgscope.store._msgpack import split_checkpoint
-from lgscope.store._raw import CONTROL_SQL, RawCheckpoint, RawWrite, build_history, build_steps
+from lgscope.store._raw import CONTROL_SQL, RawCheckpoint, RawWrite, build_history, build_steps, tips_sql
 from lgscope.store.decode import MAX_DEPTH, Decoder, fast_json, json_depth
 
 __all__ = ["SqliteStore"]
@@ -85,17 +85,8 @@ def _why_not_immutable(path: Path) -> str | None:
     return "the directory or the file can still be written, so lgscope will not read it as unchanging"
 
 
-TIPS_SQL = (
-    "SELECT c.thread_id, c.checkpoint_ns, c.last, c.n, (SELECT count(*) FROM writes w "
-    "  WHERE w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns "
-    "  AND w.checkpoint_id = c.last) "
-    "FROM (SELECT thread_id, checkpoint_ns, max(checkpoint_id) AS last, count(*) AS n "
-    "      FROM checkpoints GROUP BY thread_id, checkpoint_ns) c"
-)
-"""Where each namespace of each thread stands (`Store.tips`), from the primary keys' indexes alone."""
-_THREAD_TIPS_SQL = TIPS_SQL.replace(
-    "FROM checkpoints GROUP BY", "FROM checkpoints WHERE thread_id = ? GROUP BY"
-)
+TIPS_SQL = tips_sql("writes")
+_THREAD_TIPS_SQL = tips_sql("writes", "?")
 
 
 class SqliteStore(Store):
